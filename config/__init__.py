@@ -1,0 +1,1 @@
+"""Project configuration: settings from TILLIT_* environment variables, URLs, WSGI/ASGI."""

@@ -1,0 +1,10 @@
+"""URLs: the JSON API under /api/, the staff UI, and the public pages for data subjects."""
+
+from django.urls import include, path
+
+from tillit.api.urls import api
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("", include("tillit.web.urls")),
+]

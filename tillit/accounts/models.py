@@ -1,0 +1,37 @@
+"""Staff users and the API clients that act for them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A staff member. ``role`` is a role key from the policy file (§10); it decides what the
+    user may see, through the read gate. The policy, not this model, lists the roles."""
+
+    role = models.CharField(max_length=40, blank=True, db_index=True)
+
+    class Meta:
+        db_table = "accounts_user"
+
+
+class ApiClient(models.Model):
+    """A token for a program that uses the JSON API on behalf of a staff user (and so with that
+    user's role). Only a SHA-256 of the token is stored; the token is shown once, at creation."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_clients")
+    name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="accounts_apiclient_unique_user_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"API client {self.name}"

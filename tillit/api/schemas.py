@@ -1,0 +1,109 @@
+"""Request and response bodies of the JSON API. Unknown fields in a request are refused (422).
+
+Values are checked and normalised by the domain services (so the API, the staff UI and the
+CLI give the same answer to the same bad input); these schemas only fix the shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+
+class Error(Schema):
+    code: str = Field(description="A stable, machine-readable error code.")
+    message: str = Field(description="What was wrong, for a person to read.")
+    field: str | None = Field(None, description="The input field that was wrong, if any.")
+
+
+class _Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonIn(_Strict):
+    name: str = Field(max_length=1000)
+    email: str | None = Field(None, max_length=1000)
+    phone: str | None = Field(None, max_length=100)
+    position: str | None = Field(None, max_length=1000)
+    organization_id: int | None = None
+    language: str | None = None
+    source: str = Field("customer_service", description="Where the data came from (a source key of the policy).")
+
+
+class PersonPatch(_Strict):
+    name: str | None = Field(None, max_length=1000)
+    email: str | None = Field(None, max_length=1000)
+    phone: str | None = Field(None, max_length=100)
+    position: str | None = Field(None, max_length=1000)
+    organization_id: int | None = None
+    language: str | None = None
+    source: str = Field("customer_service", description="Where the correction came from.")
+
+
+class OrganizationOut(Schema):
+    purpose: str | None = None
+    id: int
+    name: str | None = None
+    org_number: str | None = None
+    industry_code: str | None = None
+    industry_code_version: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class PersonOut(Schema):
+    """A person as your role may see them for ``purpose``: fields you may not see are absent."""
+
+    purpose: str
+    id: int
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    position: str | None = None
+    language: str | None = None
+    organization: OrganizationOut | None = None
+    last_contact_at: dt.datetime | None = None
+    retain_until: dt.datetime | None = Field(None, description="Until when the person may be kept (§9).")
+    retain_reason: str = Field("", description="Which ground of §9 keeps the person.")
+
+
+class PersonPage(Schema):
+    items: list[PersonOut]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+class OrganizationIn(_Strict):
+    name: str = Field(max_length=1000)
+    org_number: str | None = Field(None, max_length=100)
+    industry_code: str | None = Field(None, max_length=100)
+    industry_code_version: str | None = Field(None, max_length=100)
+    street: str | None = Field(None, max_length=1000)
+    postcode: str | None = Field(None, max_length=100)
+    city: str | None = Field(None, max_length=1000)
+    country: str | None = Field(None, max_length=100)
+    source: str = "customer_service"
+
+
+class OrganizationPatch(_Strict):
+    name: str | None = Field(None, max_length=1000)
+    org_number: str | None = Field(None, max_length=100)
+    industry_code: str | None = Field(None, max_length=100)
+    industry_code_version: str | None = Field(None, max_length=100)
+    street: str | None = Field(None, max_length=1000)
+    postcode: str | None = Field(None, max_length=100)
+    city: str | None = Field(None, max_length=1000)
+    country: str | None = Field(None, max_length=100)
+    source: str = "customer_service"
+
+
+class OrganizationPage(Schema):
+    items: list[OrganizationOut]
+    page: int
+    page_size: int
+    has_next: bool

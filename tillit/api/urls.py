@@ -1,0 +1,180 @@
+"""The JSON API: OpenAPI at /api/openapi.json, interactive docs at /api/docs.
+
+Clients authenticate with ``Authorization: Bearer <token>``; a token acts for a staff user and
+with that user's role. Errors are always ``{"code", "message", "field"}`` with a 4xx status.
+Endpoints parse input, build the actor, call one service or selector, and render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from tillit.accounts.selectors import actor_for_token
+from tillit.api.schemas import (
+    Error,
+    OrganizationIn,
+    OrganizationOut,
+    OrganizationPage,
+    OrganizationPatch,
+    PersonIn,
+    PersonOut,
+    PersonPage,
+    PersonPatch,
+)
+from tillit.core.actors import Actor
+from tillit.core.errors import DomainError
+from tillit.people import selectors as people_selectors
+from tillit.people import services as people_services
+
+
+class TokenAuth(HttpBearer):
+    openapi_description = "An API token (tlt_...) created with `tillit api-client create`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
+        return actor_for_token(token, now=timezone.now())
+
+
+api = NinjaAPI(
+    title="tillit API",
+    version="1",
+    description="The customer system of Avara AS. Every read names a purpose and is audited.",
+    auth=TokenAuth(),
+    urls_namespace="api",
+)
+
+ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 413: Error, 422: Error}
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, "field": field}, status=status)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return _error(request, error.status, error.code, error.message, error.field)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    first = error.errors[0] if error.errors else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "payload", "query", "path")]
+    field = ".".join(location) or None
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind == "missing":
+        message = "is required"
+    elif kind == "json_invalid":
+        message = "the body is not valid JSON"
+    else:
+        message = str(first.get("msg", "invalid input"))
+    return _error(request, 422, "invalid", message, field)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthorized", "a valid API token is required (Authorization: Bearer ...)")
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return _error(request, error.status_code, "error", str(error))
+
+
+def _actor(request: HttpRequest) -> Actor:
+    actor = request.auth  # type: ignore[attr-defined]
+    assert isinstance(actor, Actor)
+    return actor
+
+
+@api.get("/people", response={200: PersonPage, **ERRORS}, tags=["people"], exclude_unset=True)
+def list_people(
+    request: HttpRequest, q: str = "", purpose: str | None = None, page: int = 1, page_size: int = 25
+) -> dict[str, Any]:
+    """Search people by name, email, phone or organisation, in the fields your role may see
+    for ``purpose`` (default: your role's first purpose)."""
+    result = people_selectors.search_people(
+        actor=_actor(request), now=timezone.now(), purpose=purpose, query=q, page=page, page_size=page_size
+    )
+    return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
+
+
+@api.post("/people", response={201: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
+def create_person(request: HttpRequest, payload: PersonIn, purpose: str | None = None) -> tuple[int, dict[str, Any]]:
+    """Register a person. The email is normalised and must be unique; the phone is stored in
+    E.164. Every field set gets its provenance (``source``)."""
+    actor, now = _actor(request), timezone.now()
+    values = payload.model_dump(exclude_unset=True, exclude={"source"})
+    person = people_services.create_person(actor=actor, now=now, source=payload.source, values=values, purpose=purpose)
+    return 201, people_selectors.get_person(actor=actor, now=now, person_id=person.pk, purpose=purpose)
+
+
+@api.get("/people/{person_id}", response={200: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
+def get_person(request: HttpRequest, person_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """One person, with only the fields your role may see for ``purpose``."""
+    return people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id, purpose=purpose)
+
+
+@api.patch("/people/{person_id}", response={200: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
+def update_person(request: HttpRequest, person_id: int, payload: PersonPatch, purpose: str | None = None) -> dict[str, Any]:
+    """Correct a person's data (rectification). Only the fields sent change."""
+    actor, now = _actor(request), timezone.now()
+    changes = payload.model_dump(exclude_unset=True, exclude={"source"})
+    people_services.update_person(
+        actor=actor, now=now, person_id=person_id, source=payload.source, changes=changes, purpose=purpose
+    )
+    return people_selectors.get_person(actor=actor, now=now, person_id=person_id, purpose=purpose)
+
+
+@api.get("/organizations", response={200: OrganizationPage, **ERRORS}, tags=["organizations"], exclude_unset=True)
+def list_organizations(
+    request: HttpRequest, q: str = "", purpose: str | None = None, page: int = 1, page_size: int = 25
+) -> dict[str, Any]:
+    """Search organisations by name or organisation number."""
+    result = people_selectors.search_organizations(
+        actor=_actor(request), now=timezone.now(), purpose=purpose, query=q, page=page, page_size=page_size
+    )
+    return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
+
+
+@api.post("/organizations", response={201: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
+def create_organization(
+    request: HttpRequest, payload: OrganizationIn, purpose: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Register an organisation; a Norwegian organisation number is checked (mod 11)."""
+    actor, now = _actor(request), timezone.now()
+    values = payload.model_dump(exclude_unset=True, exclude={"source"})
+    organization = people_services.create_organization(
+        actor=actor, now=now, source=payload.source, values=values, purpose=purpose
+    )
+    return 201, people_selectors.get_organization(
+        actor=actor, now=now, organization_id=organization.pk, purpose=purpose
+    )
+
+
+@api.get("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
+def get_organization(request: HttpRequest, organization_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """One organisation."""
+    return people_selectors.get_organization(
+        actor=_actor(request), now=timezone.now(), organization_id=organization_id, purpose=purpose
+    )
+
+
+@api.patch("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
+def update_organization(
+    request: HttpRequest, organization_id: int, payload: OrganizationPatch, purpose: str | None = None
+) -> dict[str, Any]:
+    """Correct an organisation's data. Only the fields sent change."""
+    actor, now = _actor(request), timezone.now()
+    changes = payload.model_dump(exclude_unset=True, exclude={"source"})
+    people_services.update_organization(
+        actor=actor, now=now, organization_id=organization_id, source=payload.source, changes=changes, purpose=purpose
+    )
+    return people_selectors.get_organization(actor=actor, now=now, organization_id=organization_id, purpose=purpose)

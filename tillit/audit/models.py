@@ -1,0 +1,31 @@
+"""The audit log: who read, exported or changed what, when, and for which purpose.
+
+Entries hold ids and field names, never personal values. They are only ever inserted
+(``tillit.audit.services.record``); nothing in the code updates or deletes them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    """One audited action."""
+
+    at = models.DateTimeField(db_index=True)
+    actor_kind = models.CharField(max_length=20)
+    actor_label = models.CharField(max_length=100)
+    # A plain id, not a foreign key: the log outlives the staff accounts it names.
+    actor_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor_role = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=40)
+    purpose = models.CharField(max_length=40, blank=True)
+    subject_type = models.CharField(max_length=40)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    fields = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject_type}#{self.subject_id} by {self.actor_label}"

@@ -1,0 +1,1 @@
+"""Forms, chat, orders, events, site visits and register import."""

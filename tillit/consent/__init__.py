@@ -1,0 +1,1 @@
+"""The consent ledger, the suppression list, cookie consent and GPC."""

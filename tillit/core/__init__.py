@@ -1,0 +1,1 @@
+"""The shared kernel: actors, the domain error tree, base models and vocabulary."""

@@ -1,0 +1,1 @@
+"""Newsletters, campaigns, sends and unsubscribe."""

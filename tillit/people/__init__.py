@@ -1,0 +1,1 @@
+"""People, organisations, the interaction timeline and provenance."""

@@ -1,0 +1,161 @@
+"""People, organisations, the interaction timeline, customer relationships and provenance.
+
+Every field is classified in ``tillit.policy.classification`` (a test fails on one that is
+not). Writes go through ``people.services``; reads of personal data through the read gate
+in ``people.selectors``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    """A business: a customer, a prospect's employer, a partner's company."""
+
+    org_number = models.CharField(max_length=9, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    industry_code = models.CharField(max_length=10, blank=True)
+    industry_code_version = models.CharField(max_length=20, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=10, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, default="NO")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["name"], name="people_org_name_idx")]
+
+    def __str__(self) -> str:
+        return f"Organization #{self.pk}"
+
+
+class Person(models.Model):
+    """A person at a business. ``retain_until``/``retain_reason`` say until when, and why,
+    the person may be kept (policy §9); they are recomputed whenever a ground changes."""
+
+    pseudonym = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    email = models.CharField(max_length=254, unique=True, null=True, blank=True)
+    phone = models.CharField(max_length=20, blank=True, db_index=True)
+    position = models.CharField(max_length=200, blank=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="people"
+    )
+    language = models.CharField(max_length=5, default="en")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_people"
+    )
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    retain_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    retain_reason = models.CharField(max_length=40, blank=True, db_index=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["name"], name="people_person_name_idx")]
+
+    def __str__(self) -> str:
+        # Never the name: str() of a model ends up in logs and error pages.
+        return f"Person #{self.pk}"
+
+
+class ProductInterest(models.Model):
+    """A product or service a person is interested in, or already has (§4)."""
+
+    class Status(models.TextChoices):
+        INTERESTED = "interested", "Interested in"
+        HAS = "has", "Already has"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="interests")
+    product = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "product"], name="people_interest_unique_person_product")
+        ]
+
+
+class Interaction(models.Model):
+    """One contact with a person: a form, a download, an email, a call, a chat, an order, an
+    event, a visit or a note. Whether it moves the retention clock is the policy's call
+    (``retention.dialogue`` in the policy file), made from ``kind``, ``direction``, ``reached``."""
+
+    class Kind(models.TextChoices):
+        FORM = "form", "Form"
+        DOWNLOAD = "download", "Download"
+        EMAIL = "email", "Email"
+        CALL = "call", "Call"
+        CHAT = "chat", "Chat"
+        ORDER = "order", "Order"
+        EVENT = "event", "Event"
+        VISIT = "visit", "Visit"
+        NOTE = "note", "Note"
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "From the person"
+        OUTBOUND = "outbound", "From us"
+        INTERNAL = "internal", "Internal note"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    # An outbound call the person answered counts as contact they took part in.
+    reached = models.BooleanField(default=False)
+    occurred_at = models.DateTimeField()
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "occurred_at"], name="people_interaction_person_idx")]
+
+
+class CustomerRelationship(models.Model):
+    """A period in which the person is a customer (§9: no deadline while it is active)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="customer_relationships")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="people_customer_ends_after_start",
+            )
+        ]
+
+
+class Provenance(models.Model):
+    """Where one field of a person or an organisation came from, and when (§4, §6)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, null=True, blank=True, related_name="provenance")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="provenance"
+    )
+    field = models.CharField(max_length=50)
+    source = models.CharField(max_length=40)
+    detail = models.CharField(max_length=200, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "field"], name="people_prov_person_idx"),
+            models.Index(fields=["organization", "field"], name="people_prov_org_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(person__isnull=False) & models.Q(organization__isnull=True))
+                | (models.Q(person__isnull=True) & models.Q(organization__isnull=False)),
+                name="people_provenance_one_subject",
+            )
+        ]

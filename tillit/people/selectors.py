@@ -1,0 +1,197 @@
+"""The read gate: the only way personal data about people and organisations is read.
+
+Every read names a purpose. The gate asks the rulebook (``tillit.policy.purposes``) which
+categories the actor's role may see for that purpose, maps them to fields through the
+classification registry, returns only those fields, and writes an audit entry per record
+read. A role that may not use the purpose at all is refused; a record the role may not see
+answers exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tillit import policy
+from tillit.audit import services as audit
+from tillit.core.actors import Actor
+from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from tillit.core.pagination import Page, check_page
+from tillit.people.models import Organization, Person
+from tillit.policy import purposes as purpose_rules
+
+PERSON = "people.Person"
+ORGANIZATION = "people.Organization"
+# Fields shown with every visible record: ids and the retention answer (§9), not categories.
+_ALWAYS = ("id", "retain_until", "retain_reason")
+
+
+def resolve_purpose(actor: Actor, purpose: str | None) -> str:
+    """The purpose of a read: the one asked for, or the role's first purpose by default."""
+    current = policy.current()
+    if purpose is None or purpose == "":
+        own = purpose_rules.purposes_for_role(current, actor.role)
+        if not own:
+            raise PermissionDeniedError("your role may not read personal data for any purpose", field="purpose")
+        return own[0]
+    if purpose not in current.purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    if not purpose_rules.may_use_purpose(current, actor.role, purpose):
+        raise PermissionDeniedError(f"your role may not read personal data for {purpose!r}", field="purpose")
+    return purpose
+
+
+def _fields(actor: Actor, purpose: str, model_key: str) -> frozenset[str]:
+    return purpose_rules.visible_fields(policy.current(), actor.role, purpose, model_key)
+
+
+def _person_dict(person: Person, fields: frozenset[str], org_fields: frozenset[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(person, name) for name in _ALWAYS}
+    for name in ("name", "email", "phone", "position", "language", "last_contact_at"):
+        if name in fields:
+            data[name] = getattr(person, name)
+    if "organization" in fields and person.organization is not None:
+        data["organization"] = _organization_dict(person.organization, org_fields)
+    return data
+
+
+def _organization_dict(organization: Organization, fields: frozenset[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": organization.pk}
+    for name in ("name", "org_number", "industry_code", "industry_code_version", "street", "postcode", "city", "country"):
+        if name in fields or (name == "industry_code_version" and "industry_code" in fields):
+            data[name] = getattr(organization, name)
+    return data
+
+
+def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """One person as the actor's role may see them for ``purpose``; audited as a read."""
+    purpose = resolve_purpose(actor, purpose)
+    fields = _fields(actor, purpose, PERSON)
+    person = _visible_people(actor, purpose).select_related("organization").filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    audit.record(
+        actor=actor, now=now, action="read", subject_type="person", subject_id=person.pk,
+        purpose=purpose, fields=fields,
+    )
+    return {"purpose": purpose, **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION))}
+
+
+def _visible_people(actor: Actor, purpose: str) -> QuerySet[Person]:
+    """The people the role may see for the purpose (later issues narrow this further)."""
+    del actor, purpose
+    return Person.objects.all()
+
+
+def search_people(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str | None = None,
+    query: str = "",
+    page: int = 1,
+    page_size: int = 25,
+) -> Page[dict[str, Any]]:
+    """People matching ``query`` in the fields the role may see (name, email, phone,
+    organisation), newest first; one audit entry per person shown."""
+    purpose = resolve_purpose(actor, purpose)
+    offset, limit = check_page(page, page_size)
+    fields = _fields(actor, purpose, PERSON)
+    org_fields = _fields(actor, purpose, ORGANIZATION)
+    people = _visible_people(actor, purpose).select_related("organization")
+    text = query.strip()
+    if len(text) > 200:
+        raise ValidationError("a search is at most 200 characters", field="q")
+    if text:
+        people = people.filter(_search_filter(text, fields))
+    rows = list(people.order_by("-id")[offset : offset + limit + 1])
+    shown = rows[:limit]
+    audit.record_many(
+        actor=actor, now=now, action="search", subject_type="person", subject_ids=[p.pk for p in shown],
+        purpose=purpose, fields=fields,
+    )
+    return Page(
+        items=[{"purpose": purpose, **_person_dict(p, fields, org_fields)} for p in shown],
+        page=page,
+        page_size=limit,
+        has_next=len(rows) > limit,
+    )
+
+
+def _search_filter(text: str, fields: Iterable[str]) -> Q:
+    visible = set(fields)
+    condition = Q(pk__in=[])
+    if "name" in visible:
+        condition |= Q(name__icontains=text)
+    if "email" in visible:
+        condition |= Q(email__icontains=text.lower())
+    if "phone" in visible:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) >= 4:
+            condition |= Q(phone__contains=digits)
+    if "organization" in visible:
+        condition |= Q(organization__name__icontains=text)
+        compact = text.replace(" ", "")
+        if compact.isdigit():
+            condition |= Q(organization__org_number=compact)
+    return condition
+
+
+def get_organization(
+    *, actor: Actor, now: dt.datetime, organization_id: int, purpose: str | None = None
+) -> dict[str, Any]:
+    """One organisation as the role may see it for ``purpose``; audited as a read."""
+    purpose = resolve_purpose(actor, purpose)
+    fields = _fields(actor, purpose, ORGANIZATION)
+    if "name" not in fields:
+        raise NotFoundError("no such organisation")
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        raise NotFoundError("no such organisation")
+    audit.record(
+        actor=actor, now=now, action="read", subject_type="organization", subject_id=organization.pk,
+        purpose=purpose, fields=fields,
+    )
+    return {"purpose": purpose, **_organization_dict(organization, fields)}
+
+
+def search_organizations(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str | None = None,
+    query: str = "",
+    page: int = 1,
+    page_size: int = 25,
+) -> Page[dict[str, Any]]:
+    """Organisations whose name or number matches ``query``."""
+    purpose = resolve_purpose(actor, purpose)
+    offset, limit = check_page(page, page_size)
+    fields = _fields(actor, purpose, ORGANIZATION)
+    if "name" not in fields:
+        return Page(items=[], page=page, page_size=limit, has_next=False)
+    organizations = Organization.objects.all()
+    text = query.strip()
+    if len(text) > 200:
+        raise ValidationError("a search is at most 200 characters", field="q")
+    if text:
+        compact = text.replace(" ", "")
+        condition = Q(name__icontains=text)
+        if compact.isdigit():
+            condition |= Q(org_number=compact)
+        organizations = organizations.filter(condition)
+    rows = list(organizations.order_by("name", "id")[offset : offset + limit + 1])
+    shown = rows[:limit]
+    audit.record_many(
+        actor=actor, now=now, action="search", subject_type="organization", subject_ids=[o.pk for o in shown],
+        purpose=purpose, fields=fields,
+    )
+    return Page(
+        items=[{"purpose": purpose, **_organization_dict(o, fields)} for o in shown],
+        page=page,
+        page_size=limit,
+        has_next=len(rows) > limit,
+    )

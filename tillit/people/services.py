@@ -1,0 +1,273 @@
+"""Writes to people and organisations. Each service runs in one transaction, records the
+provenance of every field it sets and writes its audit entry in the same transaction.
+
+Services take ``actor``, ``now`` and a ``source`` (a source key from the policy file, §4/§6)
+and are keyword-only. Input is validated and normalised before anything is written, so a bad
+value never leaves a half-written record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from tillit import policy
+from tillit.audit import services as audit
+from tillit.core.actors import Actor
+from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
+from tillit.people.models import Organization, Person, Provenance
+from tillit.policy import purposes as purpose_rules
+
+PERSON_FIELDS = ("name", "email", "phone", "position", "organization_id", "language")
+ORGANIZATION_FIELDS = (
+    "name",
+    "org_number",
+    "industry_code",
+    "industry_code_version",
+    "street",
+    "postcode",
+    "city",
+    "country",
+)
+# The model field each input updates, for the permission check against the read gate.
+_PERSON_MODEL_FIELD = {"organization_id": "organization"}
+
+
+def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError("must be text", field=field)
+    text = value.strip()
+    if required and not text:
+        raise ValidationError("is required", field=field)
+    if len(text) > max_length:
+        raise ValidationError(f"is at most {max_length} characters", field=field)
+    if any(ord(ch) < 32 and ch not in "\t" for ch in text):
+        raise ValidationError("must not contain control characters", field=field)
+    return text
+
+
+def _check_source(source: str) -> None:
+    if source not in policy.current().sources:
+        raise ValidationError(f"unknown source {source!r}", field="source")
+
+
+def _clean_person(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(PERSON_FIELDS))
+    if unknown:
+        raise ValidationError("unknown field", field=unknown[0])
+    clean: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "name":
+            clean[field] = _text(value, field, max_length=200, required=True)
+        elif field == "email":
+            clean[field] = None if value in (None, "") else normalise_email(str(value))
+        elif field == "phone":
+            clean[field] = "" if value in (None, "") else normalise_phone(str(value))
+        elif field == "position":
+            clean[field] = _text(value, field, max_length=200)
+        elif field == "language":
+            languages = policy.current().languages
+            if value not in languages:
+                raise ValidationError(f"must be one of: {', '.join(languages)}", field=field)
+            clean[field] = value
+        elif field == "organization_id":
+            if value is not None and not Organization.objects.filter(pk=value).exists():
+                raise ValidationError("no such organisation", field=field)
+            clean[field] = value
+    return clean
+
+
+def _check_may_write(actor: Actor, fields: set[str], purpose: str | None, model_key: str) -> None:
+    """A role may write the fields it may read for the purpose it works for (§10)."""
+    current = policy.current()
+    purposes = (purpose,) if purpose else purpose_rules.purposes_for_role(current, actor.role)
+    if actor.kind == "system":
+        return
+    allowed: set[str] = set()
+    for p in purposes:
+        allowed |= purpose_rules.visible_fields(current, actor.role, p, model_key)
+    for field in sorted(fields):
+        if field not in allowed:
+            raise PermissionDeniedError(f"your role may not change {field!r}", field=field)
+
+
+def _provenance(**kwargs: Any) -> Provenance:
+    return Provenance(**kwargs)
+
+
+@transaction.atomic
+def create_person(
+    *, actor: Actor, now: dt.datetime, source: str, values: Mapping[str, Any], purpose: str | None = None
+) -> Person:
+    """Register a person. ``values`` may hold name (required), email, phone, position,
+    organization_id and language. Email is unique: a second person with it is a conflict."""
+    _check_source(source)
+    clean = _clean_person(values)
+    if "name" not in clean:
+        raise ValidationError("is required", field="name")
+    _check_may_write(actor, {_PERSON_MODEL_FIELD.get(f, f) for f in clean} - {"language"}, purpose, "people.Person")
+    clean.setdefault("language", policy.current().default_language)
+    person = Person(created_at=now, updated_at=now, **clean)
+    try:
+        with transaction.atomic():
+            person.save()
+    except IntegrityError:
+        raise ConflictError("a person with this email address already exists", field="email") from None
+    Provenance.objects.bulk_create(
+        [
+            _provenance(person=person, field=_PERSON_MODEL_FIELD.get(f, f), source=source, recorded_at=now)
+            for f, v in clean.items()
+            if v not in (None, "")
+        ]
+    )
+    audit.record(
+        actor=actor, now=now, action="create", subject_type="person", subject_id=person.pk,
+        purpose=purpose or "", fields=[_PERSON_MODEL_FIELD.get(f, f) for f in clean],
+    )
+    return person
+
+
+@transaction.atomic
+def update_person(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    source: str,
+    changes: Mapping[str, Any],
+    purpose: str | None = None,
+) -> Person:
+    """Rectify a person (GDPR art. 16). Only the fields given change; each changed field gets a
+    new provenance record. The audit entry names the fields, never the old or new values."""
+    _check_source(source)
+    clean = _clean_person(changes)
+    if not clean:
+        raise ValidationError("nothing to change", field=None)
+    _check_may_write(actor, {_PERSON_MODEL_FIELD.get(f, f) for f in clean} - {"language"}, purpose, "people.Person")
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    changed = [f for f, v in clean.items() if getattr(person, f) != v]
+    if not changed:
+        return person
+    for field in changed:
+        setattr(person, field, clean[field])
+    person.updated_at = now
+    try:
+        with transaction.atomic():
+            person.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        raise ConflictError("a person with this email address already exists", field="email") from None
+    Provenance.objects.bulk_create(
+        [
+            _provenance(person=person, field=_PERSON_MODEL_FIELD.get(f, f), source=source, recorded_at=now)
+            for f in changed
+        ]
+    )
+    audit.record(
+        actor=actor, now=now, action="update", subject_type="person", subject_id=person.pk,
+        purpose=purpose or "", fields=[_PERSON_MODEL_FIELD.get(f, f) for f in changed],
+    )
+    return person
+
+
+def _clean_organization(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(ORGANIZATION_FIELDS))
+    if unknown:
+        raise ValidationError("unknown field", field=unknown[0])
+    clean: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "org_number":
+            clean[field] = None if value in (None, "") else normalise_orgnr(str(value))
+        elif field == "name":
+            clean[field] = _text(value, field, max_length=200, required=True)
+        elif field == "country":
+            text = _text(value, field, max_length=2).upper()
+            if len(text) != 2 or not text.isalpha():
+                raise ValidationError("is a two-letter country code (ISO 3166-1)", field=field)
+            clean[field] = text
+        elif field == "industry_code":
+            text = _text(value, field, max_length=10)
+            if text and not all(ch.isdigit() or ch == "." for ch in text):
+                raise ValidationError("an industry code is digits and dots, like 62.010", field=field)
+            clean[field] = text
+        else:
+            limits = {"industry_code_version": 20, "street": 200, "postcode": 10, "city": 100}
+            clean[field] = _text(value, field, max_length=limits[field])
+    return clean
+
+
+@transaction.atomic
+def create_organization(
+    *, actor: Actor, now: dt.datetime, source: str, values: Mapping[str, Any], purpose: str | None = None
+) -> Organization:
+    """Register an organisation. The organisation number, when given, is unique."""
+    _check_source(source)
+    clean = _clean_organization(values)
+    if "name" not in clean:
+        raise ValidationError("is required", field="name")
+    _check_may_write(actor, set(clean) - {"industry_code_version"}, purpose, "people.Organization")
+    organization = Organization(created_at=now, updated_at=now, **clean)
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError:
+        raise ConflictError("an organisation with this number already exists", field="org_number") from None
+    Provenance.objects.bulk_create(
+        [
+            _provenance(organization=organization, field=f, source=source, recorded_at=now)
+            for f, v in clean.items()
+            if v not in (None, "")
+        ]
+    )
+    audit.record(
+        actor=actor, now=now, action="create", subject_type="organization", subject_id=organization.pk,
+        purpose=purpose or "", fields=list(clean),
+    )
+    return organization
+
+
+@transaction.atomic
+def update_organization(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    organization_id: int,
+    source: str,
+    changes: Mapping[str, Any],
+    purpose: str | None = None,
+) -> Organization:
+    """Change an organisation's fields, with provenance and audit."""
+    _check_source(source)
+    clean = _clean_organization(changes)
+    if not clean:
+        raise ValidationError("nothing to change", field=None)
+    _check_may_write(actor, set(clean) - {"industry_code_version"}, purpose, "people.Organization")
+    organization = Organization.objects.select_for_update().filter(pk=organization_id).first()
+    if organization is None:
+        raise NotFoundError("no such organisation")
+    changed = [f for f, v in clean.items() if getattr(organization, f) != v]
+    if not changed:
+        return organization
+    for field in changed:
+        setattr(organization, field, clean[field])
+    organization.updated_at = now
+    try:
+        with transaction.atomic():
+            organization.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        raise ConflictError("an organisation with this number already exists", field="org_number") from None
+    Provenance.objects.bulk_create(
+        [_provenance(organization=organization, field=f, source=source, recorded_at=now) for f in changed]
+    )
+    audit.record(
+        actor=actor, now=now, action="update", subject_type="organization", subject_id=organization.pk,
+        purpose=purpose or "", fields=changed,
+    )
+    return organization

@@ -1,0 +1,152 @@
+"""Which column holds which personal data category (DESIGN.md rule 6).
+
+Every field of every tillit model is listed here as ``"app_label.Model.field"``, classified
+as one of the policy's data categories (§4), or as one of the markers below. A test fails on
+a field that is not listed, so a new column cannot slip in unclassified. Erasure, the access
+export and the purpose projections of the read gate are all driven by this registry.
+
+Markers:
+- ``SUBJECT``: the link from a row to the person it is about (a foreign key to Person);
+  erasure deletes every row that links to the erased person.
+- ``NOT_PERSONAL``: ids, timestamps, codes and flags that say nothing about a person alone.
+- ``STAFF``: data about our own employees (governed by their employment, not this policy).
+- ``RETENTION``: the computed deadline and reason; shown to the person, not a category.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final, Mapping
+
+SUBJECT: Final = "<subject>"
+NOT_PERSONAL: Final = "<not personal>"
+STAFF: Final = "<staff>"
+RETENTION: Final = "<retention>"
+MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION)
+
+FIELDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # accounts
+        "accounts.User.id": NOT_PERSONAL,
+        "accounts.User.password": STAFF,
+        "accounts.User.last_login": STAFF,
+        "accounts.User.is_superuser": STAFF,
+        "accounts.User.username": STAFF,
+        "accounts.User.first_name": STAFF,
+        "accounts.User.last_name": STAFF,
+        "accounts.User.email": STAFF,
+        "accounts.User.is_staff": STAFF,
+        "accounts.User.is_active": STAFF,
+        "accounts.User.date_joined": STAFF,
+        "accounts.User.role": STAFF,
+        "accounts.User.groups": STAFF,
+        "accounts.User.user_permissions": STAFF,
+        "accounts.ApiClient.id": NOT_PERSONAL,
+        "accounts.ApiClient.user": STAFF,
+        "accounts.ApiClient.name": NOT_PERSONAL,
+        "accounts.ApiClient.key_prefix": NOT_PERSONAL,
+        "accounts.ApiClient.key_hash": NOT_PERSONAL,
+        "accounts.ApiClient.created_at": NOT_PERSONAL,
+        "accounts.ApiClient.last_used_at": NOT_PERSONAL,
+        "accounts.ApiClient.revoked_at": NOT_PERSONAL,
+        # audit: ids and field names only
+        "audit.AuditEntry.id": NOT_PERSONAL,
+        "audit.AuditEntry.at": NOT_PERSONAL,
+        "audit.AuditEntry.actor_kind": NOT_PERSONAL,
+        "audit.AuditEntry.actor_label": STAFF,
+        "audit.AuditEntry.actor_user_id": STAFF,
+        "audit.AuditEntry.actor_role": STAFF,
+        "audit.AuditEntry.action": NOT_PERSONAL,
+        "audit.AuditEntry.purpose": NOT_PERSONAL,
+        "audit.AuditEntry.subject_type": NOT_PERSONAL,
+        "audit.AuditEntry.subject_id": NOT_PERSONAL,
+        "audit.AuditEntry.fields": NOT_PERSONAL,
+        # people
+        "people.Organization.id": NOT_PERSONAL,
+        "people.Organization.org_number": "organisation",
+        "people.Organization.name": "organisation",
+        "people.Organization.industry_code": "industry",
+        "people.Organization.industry_code_version": NOT_PERSONAL,
+        "people.Organization.street": "business_address",
+        "people.Organization.postcode": "business_address",
+        "people.Organization.city": "business_address",
+        "people.Organization.country": "business_address",
+        "people.Organization.created_at": NOT_PERSONAL,
+        "people.Organization.updated_at": NOT_PERSONAL,
+        "people.Person.id": NOT_PERSONAL,
+        "people.Person.pseudonym": NOT_PERSONAL,
+        "people.Person.name": "name",
+        "people.Person.email": "email",
+        "people.Person.phone": "phone",
+        "people.Person.position": "position",
+        "people.Person.organization": "organisation",
+        "people.Person.language": "choices",
+        "people.Person.owner": STAFF,
+        "people.Person.last_contact_at": "correspondence",
+        "people.Person.retain_until": RETENTION,
+        "people.Person.retain_reason": RETENTION,
+        "people.Person.created_at": NOT_PERSONAL,
+        "people.Person.updated_at": NOT_PERSONAL,
+        "people.ProductInterest.id": NOT_PERSONAL,
+        "people.ProductInterest.person": SUBJECT,
+        "people.ProductInterest.product": "product_interests",
+        "people.ProductInterest.status": "product_interests",
+        "people.ProductInterest.recorded_at": "product_interests",
+        "people.Interaction.id": NOT_PERSONAL,
+        "people.Interaction.person": SUBJECT,
+        "people.Interaction.kind": "correspondence",
+        "people.Interaction.direction": "correspondence",
+        "people.Interaction.reached": "correspondence",
+        "people.Interaction.occurred_at": "correspondence",
+        "people.Interaction.staff": STAFF,
+        "people.Interaction.subject": "correspondence",
+        "people.Interaction.summary": "correspondence",
+        "people.CustomerRelationship.id": NOT_PERSONAL,
+        "people.CustomerRelationship.person": SUBJECT,
+        "people.CustomerRelationship.started_at": "customer_records",
+        "people.CustomerRelationship.ended_at": "customer_records",
+        "people.Provenance.id": NOT_PERSONAL,
+        "people.Provenance.person": SUBJECT,
+        "people.Provenance.organization": NOT_PERSONAL,
+        "people.Provenance.field": NOT_PERSONAL,
+        "people.Provenance.source": NOT_PERSONAL,
+        "people.Provenance.detail": NOT_PERSONAL,
+        "people.Provenance.recorded_at": NOT_PERSONAL,
+    }
+)
+
+
+def classify(field_key: str) -> str | None:
+    """The category or marker of ``"app.Model.field"``, or None if it is not classified."""
+    return FIELDS.get(field_key)
+
+
+def fields_in_categories(model_key: str, categories: frozenset[str] | set[str]) -> frozenset[str]:
+    """The field names of ``"app.Model"`` whose category is one of ``categories``."""
+    prefix = model_key + "."
+    return frozenset(
+        key[len(prefix) :] for key, category in FIELDS.items() if key.startswith(prefix) and category in categories
+    )
+
+
+def personal_fields(model_key: str) -> Mapping[str, str]:
+    """Field name -> category for the fields of ``"app.Model"`` that hold a policy category."""
+    prefix = model_key + "."
+    return {
+        key[len(prefix) :]: category
+        for key, category in FIELDS.items()
+        if key.startswith(prefix) and category not in MARKERS
+    }
+
+
+def subject_links() -> tuple[tuple[str, str], ...]:
+    """(``"app.Model"``, field name) for every foreign key that ties a row to a person."""
+    return tuple(
+        (key.rsplit(".", 1)[0], key.rsplit(".", 1)[1]) for key, category in FIELDS.items() if category == SUBJECT
+    )
+
+
+def unknown_categories(categories: frozenset[str] | set[str]) -> list[str]:
+    """Classified categories that the policy does not define (a test keeps this empty)."""
+    used = {category for category in FIELDS.values() if category not in MARKERS}
+    return sorted(used - set(categories))

@@ -1,0 +1,487 @@
+"""Load ``policy/avara.toml`` into frozen objects and validate it.
+
+Every problem is reported as a ``PolicyError`` whose message is one line naming the dotted
+key and what is wrong with it, e.g. ``purposes.newsletter.bases.email: unknown legal basis
+'consnt' (expected one of: consent, contract, legal_obligation, legitimate_interest)``.
+Validation covers types, unknown keys, missing keys and every cross-reference (a role that
+names a purpose that does not exist, a retention rule that names an unknown interaction kind).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from tillit.core import vocabulary as vocab
+from tillit.policy import schema as s
+
+T = TypeVar("T")
+
+
+class PolicyError(Exception):
+    """The policy file is broken. ``str(error)`` is one line: ``key: problem``."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
+class _Table:
+    """A TOML table read strictly: every key must be taken, or it is reported as unknown."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise PolicyError(path, f"expected a table, got {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.path = path
+        self.taken: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def _get(self, name: str, expected: type | tuple[type, ...], label: str, default: Any) -> Any:
+        self.taken.add(name)
+        if name not in self.data:
+            if default is not _REQUIRED:
+                return default
+            raise PolicyError(self.key(name), "missing")
+        value = self.data[name]
+        # bool is an int in Python; a policy that says `years = true` is still wrong.
+        if isinstance(value, bool) and bool not in _as_tuple(expected):
+            raise PolicyError(self.key(name), f"expected {label}, got {_kind(value)}")
+        if not isinstance(value, expected):
+            raise PolicyError(self.key(name), f"expected {label}, got {_kind(value)}")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self._get(name, str, "a string", _REQUIRED)
+        if not value.strip():
+            raise PolicyError(self.key(name), "must not be empty")
+        return str(value)
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._get(name, str, "a string", None)
+        return None if value is None else str(value)
+
+    def integer(self, name: str, *, minimum: int = 0) -> int:
+        value = int(self._get(name, int, "an integer", _REQUIRED))
+        if value < minimum:
+            raise PolicyError(self.key(name), f"must be at least {minimum}, got {value}")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        return bool(self._get(name, bool, "true or false", _REQUIRED))
+
+    def date(self, name: str) -> dt.date:
+        value = self._get(name, dt.date, "a date (YYYY-MM-DD)", _REQUIRED)
+        if isinstance(value, dt.datetime):
+            raise PolicyError(self.key(name), "expected a date (YYYY-MM-DD), got a date and time")
+        return value  # type: ignore[no-any-return]
+
+    def strings(self, name: str, *, allowed: tuple[str, ...] | None = None, what: str = "value") -> tuple[str, ...]:
+        raw = self._get(name, list, "a list of strings", _REQUIRED)
+        return _strings(raw, self.key(name), allowed=allowed, what=what)
+
+    def table(self, name: str, *, optional: bool = False) -> _Table:
+        raw = self._get(name, dict, "a table", {} if optional else _REQUIRED)
+        return _Table(raw, self.key(name))
+
+    def tables(self, name: str) -> dict[str, _Table]:
+        """A table of named sub-tables, e.g. ``[purposes.*]``; at least one is required."""
+        outer = self.table(name)
+        if not outer.data:
+            raise PolicyError(outer.path, "must define at least one entry")
+        result = {child: outer.table(child) for child in outer.data}
+        outer.done()
+        return result
+
+    def labels(self, name: str, languages: tuple[str, ...]) -> s.Labels:
+        table = self.table(name)
+        result = {}
+        for language in languages:
+            result[language] = table.text(language)
+        table.done()
+        return s.frozen_map(result)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.taken)
+        if unknown:
+            raise PolicyError(self.key(unknown[0]), "unknown key")
+
+
+class _Required:
+    pass
+
+
+_REQUIRED = _Required()
+
+
+def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, dt.datetime):
+        return "a date and time"
+    if isinstance(value, dt.date):
+        return "a date"
+    return type(value).__name__
+
+
+def _strings(raw: Any, key: str, *, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise PolicyError(key, f"expected a list of strings, got {_kind(raw)}")
+    result: list[str] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            raise PolicyError(f"{key}[{index}]", f"expected a string, got {_kind(item)}")
+        if allowed is not None and item not in allowed:
+            raise PolicyError(key, f"unknown {what} {item!r} (expected one of: {', '.join(allowed)})")
+        if item in result:
+            raise PolicyError(key, f"{what} {item!r} is listed twice")
+        result.append(item)
+    return tuple(result)
+
+
+def _each(tables: dict[str, _Table], build: Callable[[str, _Table], T]) -> dict[str, T]:
+    result = {}
+    for key, table in tables.items():
+        result[key] = build(key, table)
+        table.done()
+    return result
+
+
+def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
+    """Parse and validate policy TOML text. Raises ``PolicyError`` on the first problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError("", f"not valid TOML: {error}") from None
+    root = _Table(raw, "")
+
+    meta = root.table("meta")
+    name = meta.text("name")
+    languages = meta.strings("languages", what="language")
+    if "en" not in languages:
+        raise PolicyError("meta.languages", "must include 'en'")
+    default_language = meta.text("default_language")
+    if default_language not in languages:
+        raise PolicyError("meta.default_language", f"{default_language!r} is not in meta.languages")
+    meta.strings("source_documents", what="document")
+    meta.done()
+
+    c = root.table("controller")
+    controller = s.Controller(
+        name=c.text("name"),
+        organisation_number=c.text("organisation_number"),
+        street=c.text("street"),
+        postcode=c.text("postcode"),
+        city=c.text("city"),
+        country=c.text("country"),
+        email=c.text("email"),
+        phone=c.text("phone"),
+        website=c.text("website"),
+    )
+    c.done()
+    _check_orgnr(controller.organisation_number, "controller.organisation_number")
+    _check_email(controller.email, "controller.email")
+
+    sa = root.table("supervisory_authority")
+    authority = s.SupervisoryAuthority(name=sa.text("name"), website=sa.text("website"), country=sa.text("country"))
+    sa.done()
+
+    categories = _each(
+        root.tables("categories"),
+        lambda key, t: s.Category(key=key, section=_section(t), label=t.labels("label", languages)),
+    )
+    category_keys = tuple(categories)
+    sources = _each(
+        root.tables("sources"),
+        lambda key, t: s.Source(
+            key=key, section=t.integer("section"), direct=t.boolean("direct"), label=t.labels("label", languages)
+        ),
+    )
+    channels = _each(root.tables("channels"), lambda key, t: s.Channel(key=key, label=t.labels("label", languages)))
+    channel_keys = tuple(channels)
+    assessments = _each(
+        root.tables("assessments"),
+        lambda key, t: s.Assessment(key=key, title=t.text("title"), dated=t.date("dated")),
+    )
+
+    def build_purpose(key: str, t: _Table) -> s.Purpose:
+        bases_table = t.table("bases")
+        if not bases_table.data:
+            raise PolicyError(bases_table.path, "must give a legal basis for at least one channel")
+        bases = {}
+        for channel in list(bases_table.data):
+            if channel not in channel_keys:
+                raise PolicyError(bases_table.key(channel), f"unknown channel (expected one of: {', '.join(channel_keys)})")
+            basis = bases_table.text(channel)
+            if basis not in vocab.LEGAL_BASES:
+                raise PolicyError(
+                    bases_table.key(channel),
+                    f"unknown legal basis {basis!r} (expected one of: {', '.join(vocab.LEGAL_BASES)})",
+                )
+            bases[channel] = basis
+        bases_table.done()
+        exceptions_table = t.table("exceptions", optional=True)
+        exceptions = {}
+        for channel in list(exceptions_table.data):
+            if channel not in bases:
+                raise PolicyError(exceptions_table.key(channel), "an exception for a channel the purpose has no basis for")
+            if bases[channel] != "consent":
+                raise PolicyError(exceptions_table.key(channel), "exceptions apply only to a channel whose basis is consent")
+            exceptions[channel] = exceptions_table.strings(channel, allowed=vocab.CONSENT_EXCEPTIONS, what="exception")
+        exceptions_table.done()
+        assessment = t.optional_text("assessment")
+        if "legitimate_interest" in bases.values() and assessment is None:
+            raise PolicyError(t.key("assessment"), "a purpose resting on legitimate interest needs an assessment")
+        if assessment is not None and assessment not in assessments:
+            raise PolicyError(t.key("assessment"), f"unknown assessment {assessment!r}")
+        return s.Purpose(
+            key=key,
+            section=_section(t),
+            label=t.labels("label", languages),
+            bases=s.frozen_map(bases),
+            exceptions=s.frozen_map(exceptions),
+            assessment=assessment,
+            objectable=t.boolean("objectable"),
+            categories=t.strings("categories", allowed=category_keys, what="category"),
+        )
+
+    purposes = _each(root.tables("purposes"), build_purpose)
+    purpose_keys = tuple(purposes)
+
+    retention = _retention(root.table("retention"))
+
+    def build_role(key: str, t: _Table) -> s.Role:
+        access_table = t.table("access", optional=True)
+        access = {}
+        for purpose in list(access_table.data):
+            if purpose not in purposes:
+                raise PolicyError(access_table.key(purpose), f"unknown purpose (expected one of: {', '.join(purpose_keys)})")
+            visible = access_table.strings(purpose, allowed=category_keys, what="category")
+            outside = [c for c in visible if c not in purposes[purpose].categories]
+            if outside:
+                raise PolicyError(
+                    access_table.key(purpose), f"category {outside[0]!r} is not used by purpose {purpose!r}"
+                )
+            access[purpose] = frozenset(visible)
+        access_table.done()
+        return s.Role(key=key, section=_section(t), label=t.labels("label", languages), access=s.frozen_map(access))
+
+    roles = _each(root.tables("roles"), build_role)
+
+    p = root.table("partners")
+    partners = s.PartnerRules(
+        section=_section(p),
+        sells_data=p.boolean("sells_data"),
+        requires=p.text("requires"),
+        categories=p.strings("categories", allowed=category_keys, what="category"),
+        event_categories=p.strings("event_categories", allowed=category_keys, what="category"),
+    )
+    p.done()
+    if partners.sells_data:
+        raise PolicyError("partners.sells_data", "the published policy (§11) says personal data is never sold")
+    if partners.requires not in vocab.PARTNER_REQUIREMENTS:
+        raise PolicyError("partners.requires", f"unknown requirement {partners.requires!r}")
+
+    st = root.table("storage")
+    storage = s.Storage(section=_section(st), system=st.text("system"), location=st.text("location"))
+    st.done()
+
+    def build_processor(key: str, t: _Table) -> s.Processor:
+        raw_subs = t._get("sub_processors", list, "a list of tables", [])
+        subs = []
+        for index, item in enumerate(raw_subs):
+            sub = _Table(item, f"{t.key('sub_processors')}[{index}]")
+            subs.append(
+                s.SubProcessor(
+                    name=sub.text("name"), service=sub.text("service"), country=sub.text("country"), transfer=sub.text("transfer")
+                )
+            )
+            sub.done()
+        return s.Processor(
+            key=key,
+            section=_section(t),
+            name=t.text("name"),
+            role=t.text("role"),
+            country=t.text("country"),
+            agreement_dated=t.date("agreement_dated"),
+            location=t.text("location"),
+            sub_processors=tuple(subs),
+        )
+
+    processors = _each(root.tables("processors"), build_processor)
+
+    r = root.table("rights")
+    rights = s.Rights(
+        section=_section(r),
+        available=r.strings("available", allowed=vocab.RIGHTS, what="right"),
+        verification=r.strings("verification", allowed=vocab.VERIFICATION_METHODS, what="verification method"),
+        response_months=r.integer("response_months", minimum=1),
+        extension_months=r.integer("extension_months"),
+        contact_email=r.text("contact_email"),
+    )
+    r.done()
+    _check_email(rights.contact_email, "rights.contact_email")
+
+    n = root.table("notice")
+    notice = s.NoticeRules(section=_section(n), inform_before_new_purpose=n.boolean("inform_before_new_purpose"))
+    n.done()
+
+    def build_cookie_category(key: str, t: _Table) -> s.CookieCategory:
+        consent_required = t.boolean("consent_required")
+        purpose = t.optional_text("purpose")
+        if purpose is not None and purpose not in purposes:
+            raise PolicyError(t.key("purpose"), f"unknown purpose {purpose!r}")
+        if consent_required and purpose is None:
+            raise PolicyError(t.key("purpose"), "a cookie category that needs consent must name its purpose")
+        raw_cookies = t._get("cookies", list, "a list of tables", _REQUIRED)
+        cookies = []
+        for index, item in enumerate(raw_cookies):
+            ct = _Table(item, f"{t.key('cookies')}[{index}]")
+            cookies.append(s.Cookie(name=ct.text("name"), purpose=ct.text("purpose"), duration_days=ct.integer("duration_days", minimum=1)))
+            ct.done()
+        return s.CookieCategory(
+            key=key,
+            section=_section(t),
+            consent_required=consent_required,
+            purpose=purpose,
+            label=t.labels("label", languages),
+            cookies=tuple(cookies),
+        )
+
+    cookies = _each(root.tables("cookies"), build_cookie_category)
+    if not any(not c.consent_required for c in cookies.values()):
+        raise PolicyError("cookies", "must define a category of strictly necessary cookies (consent_required = false)")
+
+    e = root.table("email_and_phone")
+    email_and_phone = s.EmailAndPhone(
+        section=_section(e),
+        log_calls_and_emails=e.boolean("log_calls_and_emails"),
+        mailbox_review_months=e.integer("mailbox_review_months", minimum=1),
+        sensitive_data_by_email=e.boolean("sensitive_data_by_email"),
+    )
+    e.done()
+    root.done()
+
+    for role in roles.values():
+        for purpose in role.access:
+            if not purposes[purpose].categories:
+                raise PolicyError(f"roles.{role.key}.access.{purpose}", "the purpose uses no categories")
+
+    return s.Policy(
+        name=name,
+        languages=languages,
+        default_language=default_language,
+        controller=controller,
+        supervisory_authority=authority,
+        categories=s.frozen_map(categories),
+        sources=s.frozen_map(sources),
+        channels=s.frozen_map(channels),
+        assessments=s.frozen_map(assessments),
+        purposes=s.frozen_map(purposes),
+        retention=retention,
+        roles=s.frozen_map(roles),
+        partners=partners,
+        storage=storage,
+        processors=s.frozen_map(processors),
+        rights=rights,
+        notice=notice,
+        cookies=s.frozen_map(cookies),
+        email_and_phone=email_and_phone,
+        digest=digest or hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def _section(t: _Table) -> int:
+    value = t.integer("section")
+    if value > 16:
+        raise PolicyError(t.key("section"), f"the published policy has sections 1 to 16, got {value}")
+    return value
+
+
+def _retention(t: _Table) -> s.Retention:
+    d = t.table("dialogue")
+    dialogue = s.DialogueRetention(
+        section=_section(d),
+        years=d.integer("years", minimum=1),
+        inbound_kinds=frozenset(d.strings("inbound_kinds", allowed=vocab.INTERACTION_KINDS, what="interaction kind")),
+        answered_outbound_kinds=frozenset(
+            d.strings("answered_outbound_kinds", allowed=vocab.INTERACTION_KINDS, what="interaction kind")
+        ),
+    )
+    d.done()
+    nl = t.table("newsletter")
+    newsletter = s.NewsletterRetention(section=_section(nl), years_after_unsubscribe=nl.integer("years_after_unsubscribe", minimum=1))
+    nl.done()
+    cu = t.table("customer")
+    customer = s.CustomerRetention(section=_section(cu), while_active=cu.boolean("while_active"))
+    cu.done()
+    holds_table = t.table("legal_holds", optional=True)
+    holds = {}
+    for key in list(holds_table.data):
+        h = holds_table.table(key)
+        holds[key] = s.LegalHold(
+            key=key,
+            section=_section(h),
+            records=h.strings("records", allowed=vocab.HOLDABLE_RECORDS, what="record type"),
+            years=h.integer("years", minimum=1),
+            basis=h.text("basis"),
+        )
+        h.done()
+    holds_table.done()
+    rv = t.table("raw_visits")
+    rv.integer("section")
+    raw_visit_months = rv.integer("months", minimum=1)
+    rv.done()
+    t.done()
+    return s.Retention(
+        dialogue=dialogue,
+        newsletter=newsletter,
+        customer=customer,
+        legal_holds=s.frozen_map(holds),
+        raw_visit_months=raw_visit_months,
+    )
+
+
+def _check_orgnr(value: str, key: str) -> None:
+    from stdnum.no import orgnr
+
+    if not orgnr.is_valid(value):
+        raise PolicyError(key, f"{value!r} is not a valid Norwegian organisation number")
+
+
+def _check_email(value: str, key: str) -> None:
+    if "@" not in value or value.startswith("@") or value.endswith("@"):
+        raise PolicyError(key, f"{value!r} is not an email address")
+
+
+def load_policy(path: Path) -> s.Policy:
+    """Read and validate the policy file at ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PolicyError("", f"cannot read policy file {path}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError("", f"policy file {path} is not UTF-8") from None
+    return parse_policy(text, digest=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,33 @@
+"""Which staff role may see which categories, for which purpose (policy §10, §13).
+
+Pure: takes the policy and returns answers; the read gate (``people.selectors``) acts on them.
+"""
+
+from __future__ import annotations
+
+from tillit.policy import classification
+from tillit.policy.schema import Policy
+
+
+def visible_categories(policy: Policy, role: str | None, purpose: str) -> frozenset[str]:
+    """The categories ``role`` may see when working for ``purpose`` (§10). Empty if none."""
+    if role is None or role not in policy.roles:
+        return frozenset()
+    return policy.roles[role].access.get(purpose, frozenset())
+
+
+def may_use_purpose(policy: Policy, role: str | None, purpose: str) -> bool:
+    """Whether ``role`` may read personal data for ``purpose`` at all."""
+    return bool(visible_categories(policy, role, purpose))
+
+
+def purposes_for_role(policy: Policy, role: str | None) -> tuple[str, ...]:
+    """The purposes a role works for, in policy order; the first is its default."""
+    if role is None or role not in policy.roles:
+        return ()
+    return tuple(purpose for purpose in policy.purposes if purpose in policy.roles[role].access)
+
+
+def visible_fields(policy: Policy, role: str | None, purpose: str, model_key: str) -> frozenset[str]:
+    """The fields of ``"app.Model"`` that ``role`` may read for ``purpose``."""
+    return classification.fields_in_categories(model_key, visible_categories(policy, role, purpose))

@@ -1,0 +1,224 @@
+"""The policy as typed, frozen objects. Built only by ``tillit.policy.loader``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+Labels = Mapping[str, str]  # language code -> text
+
+
+@dataclass(frozen=True)
+class Controller:
+    name: str
+    organisation_number: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    email: str
+    phone: str
+    website: str
+
+
+@dataclass(frozen=True)
+class SupervisoryAuthority:
+    name: str
+    website: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    section: int
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    section: int
+    direct: bool
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Channel:
+    key: str
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Assessment:
+    key: str
+    title: str
+    dated: dt.date
+
+
+@dataclass(frozen=True)
+class Purpose:
+    key: str
+    section: int
+    label: Labels
+    bases: Mapping[str, str]  # channel -> legal basis
+    exceptions: Mapping[str, tuple[str, ...]]  # channel -> statutory exceptions to consent
+    assessment: str | None
+    objectable: bool
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DialogueRetention:
+    section: int
+    years: int
+    inbound_kinds: frozenset[str]
+    answered_outbound_kinds: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewsletterRetention:
+    section: int
+    years_after_unsubscribe: int
+
+
+@dataclass(frozen=True)
+class CustomerRetention:
+    section: int
+    while_active: bool
+
+
+@dataclass(frozen=True)
+class LegalHold:
+    key: str
+    section: int
+    records: tuple[str, ...]
+    years: int
+    basis: str
+
+
+@dataclass(frozen=True)
+class Retention:
+    dialogue: DialogueRetention
+    newsletter: NewsletterRetention
+    customer: CustomerRetention
+    legal_holds: Mapping[str, LegalHold]
+    raw_visit_months: int
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    section: int
+    label: Labels
+    access: Mapping[str, frozenset[str]]  # purpose -> categories visible for it
+
+
+@dataclass(frozen=True)
+class PartnerRules:
+    section: int
+    sells_data: bool
+    requires: str
+    categories: tuple[str, ...]
+    event_categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Storage:
+    section: int
+    system: str
+    location: str
+
+
+@dataclass(frozen=True)
+class SubProcessor:
+    name: str
+    service: str
+    country: str
+    transfer: str
+
+
+@dataclass(frozen=True)
+class Processor:
+    key: str
+    section: int
+    name: str
+    role: str
+    country: str
+    agreement_dated: dt.date
+    location: str
+    sub_processors: tuple[SubProcessor, ...]
+
+
+@dataclass(frozen=True)
+class Rights:
+    section: int
+    available: tuple[str, ...]
+    verification: tuple[str, ...]
+    response_months: int
+    extension_months: int
+    contact_email: str
+
+
+@dataclass(frozen=True)
+class NoticeRules:
+    section: int
+    inform_before_new_purpose: bool
+
+
+@dataclass(frozen=True)
+class Cookie:
+    name: str
+    purpose: str
+    duration_days: int
+
+
+@dataclass(frozen=True)
+class CookieCategory:
+    key: str
+    section: int
+    consent_required: bool
+    purpose: str | None
+    label: Labels
+    cookies: tuple[Cookie, ...]
+
+
+@dataclass(frozen=True)
+class EmailAndPhone:
+    section: int
+    log_calls_and_emails: bool
+    mailbox_review_months: int
+    sensitive_data_by_email: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole policy. ``digest`` is the SHA-256 of the file it was loaded from."""
+
+    name: str
+    languages: tuple[str, ...]
+    default_language: str
+    controller: Controller
+    supervisory_authority: SupervisoryAuthority
+    categories: Mapping[str, Category]
+    sources: Mapping[str, Source]
+    channels: Mapping[str, Channel]
+    assessments: Mapping[str, Assessment]
+    purposes: Mapping[str, Purpose]
+    retention: Retention
+    roles: Mapping[str, Role]
+    partners: PartnerRules
+    storage: Storage
+    processors: Mapping[str, Processor]
+    rights: Rights
+    notice: NoticeRules
+    cookies: Mapping[str, CookieCategory]
+    email_and_phone: EmailAndPhone
+    digest: str
+
+
+def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]
+    """A read-only view of a dict, so nothing downstream can change the policy."""
+    return MappingProxyType(dict(items))

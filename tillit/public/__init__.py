@@ -1,0 +1,1 @@
+"""Pages for data subjects: notice, rights portal, unsubscribe, cookie banner."""

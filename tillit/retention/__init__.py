@@ -1,0 +1,1 @@
+"""Retention deadlines, erasure, the sweep and receipts."""

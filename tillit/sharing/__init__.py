@@ -1,0 +1,1 @@
+"""Partners, dialogues, disclosures and processors."""

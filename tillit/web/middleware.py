@@ -1,0 +1,32 @@
+"""Request middleware for every interface."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request body over ``TILLIT_MAX_BODY_BYTES`` with 413 before anything reads it.
+
+    Declared sizes are checked from Content-Length; Django's own DATA_UPLOAD_MAX_MEMORY_SIZE
+    guards bodies that lie about it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.TILLIT_MAX_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            size = int(declared)
+        except ValueError:
+            size = 0
+        if size > limit:
+            body = {"code": "too_large", "message": f"the request body is over {limit} bytes", "field": None}
+            return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+        return self.get_response(request)
