@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
@@ -85,7 +85,9 @@ def authentication_error(request: HttpRequest, error: AuthenticationError) -> Ht
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    return _error(request, error.status_code, "error", str(error))
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "error")
+    message = "the body is not valid JSON" if "parse request body" in str(error) else str(error)
+    return _error(request, error.status_code, code, message)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -107,13 +109,13 @@ def list_people(
 
 
 @api.post("/people", response={201: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
-def create_person(request: HttpRequest, payload: PersonIn, purpose: str | None = None) -> tuple[int, dict[str, Any]]:
+def create_person(request: HttpRequest, payload: PersonIn, purpose: str | None = None) -> Status[dict[str, Any]]:
     """Register a person. The email is normalised and must be unique; the phone is stored in
     E.164. Every field set gets its provenance (``source``)."""
     actor, now = _actor(request), timezone.now()
     values = payload.model_dump(exclude_unset=True, exclude={"source"})
     person = people_services.create_person(actor=actor, now=now, source=payload.source, values=values, purpose=purpose)
-    return 201, people_selectors.get_person(actor=actor, now=now, person_id=person.pk, purpose=purpose)
+    return Status(201, people_selectors.get_person(actor=actor, now=now, person_id=person.pk, purpose=purpose))
 
 
 @api.get("/people/{person_id}", response={200: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
@@ -147,15 +149,15 @@ def list_organizations(
 @api.post("/organizations", response={201: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
 def create_organization(
     request: HttpRequest, payload: OrganizationIn, purpose: str | None = None
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     """Register an organisation; a Norwegian organisation number is checked (mod 11)."""
     actor, now = _actor(request), timezone.now()
     values = payload.model_dump(exclude_unset=True, exclude={"source"})
     organization = people_services.create_organization(
         actor=actor, now=now, source=payload.source, values=values, purpose=purpose
     )
-    return 201, people_selectors.get_organization(
-        actor=actor, now=now, organization_id=organization.pk, purpose=purpose
+    return Status(
+        201, people_selectors.get_organization(actor=actor, now=now, organization_id=organization.pk, purpose=purpose)
     )
 
 

@@ -1,0 +1,79 @@
+"""Shared fixtures: a fixed "now", actors and API clients per policy role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from tillit import policy
+from tillit.accounts import services as account_services
+from tillit.accounts.models import User
+from tillit.core.actors import Actor
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    return NOW
+
+
+@pytest.fixture
+def system_actor() -> Actor:
+    return Actor.system("tests")
+
+
+@pytest.fixture
+def make_staff(db: None) -> Callable[[str], User]:
+    """Create a staff user with the given policy role (username = role)."""
+
+    def make(role: str, username: str | None = None) -> User:
+        existing = User.objects.filter(username=username or f"{role}-user").first()
+        if existing is not None:
+            return existing
+        return account_services.create_staff_user(
+            actor=Actor.system("tests"),
+            now=NOW,
+            username=username or f"{role}-user",
+            role=role,
+            password="correct horse battery staple",
+        )
+
+    return make
+
+
+@pytest.fixture
+def staff_actor(make_staff: Callable[[str], User]) -> Callable[[str], Actor]:
+    """An Actor for a new staff user with the given role."""
+
+    def make(role: str) -> Actor:
+        user = make_staff(role)
+        return Actor(kind="staff", role=role, user_id=user.pk, label=f"staff:{user.pk}")
+
+    return make
+
+
+@pytest.fixture
+def api_as(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
+    """A test client that sends a fresh API token of a staff user with the given role."""
+
+    def make(role: str) -> Client:
+        user = make_staff(role, username=f"api-{role}")
+        _, token = account_services.create_api_client(actor=Actor.system("tests"), now=NOW, user_id=user.pk, name="tests")
+        return Client(headers={"Authorization": f"Bearer {token}"})
+
+    return make
+
+
+@pytest.fixture
+def roles() -> tuple[str, ...]:
+    return tuple(policy.current().roles)
