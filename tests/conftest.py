@@ -68,7 +68,9 @@ def api_as(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
 
     def make(role: str) -> Client:
         user = make_staff(role, username=f"api-{role}")
-        _, token = account_services.create_api_client(actor=Actor.system("tests"), now=NOW, user_id=user.pk, name="tests")
+        _, token = account_services.create_api_client(
+            actor=Actor.system("tests"), now=NOW, user_id=user.pk, name="tests"
+        )
         return Client(headers={"Authorization": f"Bearer {token}"})
 
     return make

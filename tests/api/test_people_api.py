@@ -32,8 +32,11 @@ def test_the_api_needs_a_token():
 
 def test_create_read_update_a_person(api_as):
     client = api_as("sales")
-    created = post(client, "/api/people", {"name": "Kari Nordmann", "email": "Kari@Example.com", "phone": "41234567",
-                                           "source": "form"})
+    created = post(
+        client,
+        "/api/people",
+        {"name": "Kari Nordmann", "email": "Kari@Example.com", "phone": "41234567", "source": "form"},
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["email"] == "kari@example.com"
@@ -142,8 +145,11 @@ def test_search_is_paginated(api_as):
 
 def test_organisations_round_trip(api_as):
     client = api_as("sales")
-    created = post(client, "/api/organizations", {"name": "Avara AS", "org_number": "923 130 969", "country": "no",
-                                                  "source": "public_register"})
+    created = post(
+        client,
+        "/api/organizations",
+        {"name": "Avara AS", "org_number": "923 130 969", "country": "no", "source": "public_register"},
+    )
     assert created.status_code == 201, created.content
     oid = created.json()["id"]
     assert created.json()["country"] == "NO"

@@ -25,8 +25,10 @@ def test_email_is_normalised(raw, expected):
     assert normalise_email(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "no-at-sign", "a@", "@example.com", "a@@example.com", "a b@example.com",
-                                 "x" * 250 + "@example.com"])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "no-at-sign", "a@", "@example.com", "a@@example.com", "a b@example.com", "x" * 250 + "@example.com"],
+)
 def test_bad_email_names_the_field(raw):
     with pytest.raises(ValidationError) as caught:
         normalise_email(raw)
@@ -59,8 +61,10 @@ def test_orgnr_is_compacted(raw, expected):
     assert normalise_orgnr(raw) == expected
 
 
-@pytest.mark.parametrize(("raw", "reason"), [("923130968", "check digit"), ("92313096", "nine digits"),
-                                             ("abc", "not a valid"), ("", "required")])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("923130968", "check digit"), ("92313096", "nine digits"), ("abc", "not a valid"), ("", "required")],
+)
 def test_bad_orgnr_says_why(raw, reason):
     with pytest.raises(ValidationError, match=reason) as caught:
         normalise_orgnr(raw)

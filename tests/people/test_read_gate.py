@@ -15,13 +15,22 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def person(system_actor, now):
     org = services.create_organization(
-        actor=system_actor, now=now, source="public_register",
+        actor=system_actor,
+        now=now,
+        source="public_register",
         values={"name": "Fjordkraft Demo AS", "org_number": "923130969", "street": "Storgata 1", "city": "Oslo"},
     )
     return services.create_person(
-        actor=system_actor, now=now, source="form",
-        values={"name": "Kari Nordmann", "email": "kari@example.com", "phone": "41234567", "position": "CFO",
-                "organization_id": org.pk},
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={
+            "name": "Kari Nordmann",
+            "email": "kari@example.com",
+            "phone": "41234567",
+            "position": "CFO",
+            "organization_id": org.pk,
+        },
     )
 
 

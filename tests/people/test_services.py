@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 def test_a_person_is_stored_normalised_with_provenance_and_audit(staff_actor, now):
     actor = staff_actor("sales")
     person = services.create_person(
-        actor=actor, now=now, source="form",
+        actor=actor,
+        now=now,
+        source="form",
         values={"name": " Kari Nordmann ", "email": "Kari.Nordmann@Example.com", "phone": "412 34 567"},
     )
     person.refresh_from_db()
@@ -65,8 +67,9 @@ def test_rectification_changes_only_given_fields_and_records_them(staff_actor, n
     person = services.create_person(
         actor=actor, now=now, source="form", values={"name": "Ola", "email": "ola@example.com", "position": "CTO"}
     )
-    services.update_person(actor=actor, now=now, person_id=person.pk, source="customer_service",
-                           changes={"position": "CEO", "name": "Ola"})
+    services.update_person(
+        actor=actor, now=now, person_id=person.pk, source="customer_service", changes={"position": "CEO", "name": "Ola"}
+    )
     person.refresh_from_db()
     assert person.position == "CEO"
     assert Provenance.objects.filter(person=person, field="position", source="customer_service").count() == 1
@@ -79,8 +82,9 @@ def test_a_failed_rectification_keeps_what_was_stored(staff_actor, now):
     actor = staff_actor("sales")
     person = services.create_person(actor=actor, now=now, source="form", values={"name": "Ola", "phone": "41234567"})
     with pytest.raises(ValidationError):
-        services.update_person(actor=actor, now=now, person_id=person.pk, source="form",
-                               changes={"name": "Changed", "email": "broken@"})
+        services.update_person(
+            actor=actor, now=now, person_id=person.pk, source="form", changes={"name": "Changed", "email": "broken@"}
+        )
     person.refresh_from_db()
     assert (person.name, person.phone) == ("Ola", "+4741234567")
 
@@ -104,15 +108,26 @@ def test_an_unknown_source_is_refused(staff_actor, now):
 def test_organisations_check_the_organisation_number(staff_actor, now):
     actor = staff_actor("sales")
     org = services.create_organization(
-        actor=actor, now=now, source="public_register",
-        values={"name": "Avara AS", "org_number": "923 130 969", "industry_code": "62.010",
-                "industry_code_version": "SN2007", "city": "Sandefjord"},
+        actor=actor,
+        now=now,
+        source="public_register",
+        values={
+            "name": "Avara AS",
+            "org_number": "923 130 969",
+            "industry_code": "62.010",
+            "industry_code_version": "SN2007",
+            "city": "Sandefjord",
+        },
     )
     assert org.org_number == "923130969"
     with pytest.raises(ValidationError) as caught:
-        services.create_organization(actor=actor, now=now, source="form", values={"name": "X", "org_number": "923130968"})
+        services.create_organization(
+            actor=actor, now=now, source="form", values={"name": "X", "org_number": "923130968"}
+        )
     assert caught.value.field == "org_number"
     with pytest.raises(ConflictError):
-        services.create_organization(actor=actor, now=now, source="form", values={"name": "Y", "org_number": "923130969"})
+        services.create_organization(
+            actor=actor, now=now, source="form", values={"name": "Y", "org_number": "923130969"}
+        )
     assert Organization.objects.count() == 1
     assert Provenance.objects.filter(organization=org, field="org_number", source="public_register").exists()

@@ -11,12 +11,22 @@ from tillit.policy import purposes
 @pytest.mark.parametrize(
     ("_case", "role", "purpose", "sees", "does_not_see"),
     [
-        ("marketing works on direct marketing", "marketing", "direct_marketing", {"name", "email", "phone"},
-         {"street", "summary"}),
+        (
+            "marketing works on direct marketing",
+            "marketing",
+            "direct_marketing",
+            {"name", "email", "phone"},
+            {"street", "summary"},
+        ),
         ("marketing sees no correspondence", "marketing", "direct_marketing", set(), {"summary", "subject"}),
         ("marketing statistics are technical only", "marketing", "statistics", set(), {"name", "email"}),
-        ("support sees correspondence for customer care", "customer_support", "customer_care",
-         {"name", "summary", "started_at"}, set()),
+        (
+            "support sees correspondence for customer care",
+            "customer_support",
+            "customer_care",
+            {"name", "summary", "started_at"},
+            set(),
+        ),
         ("sales sees the business address in a dialogue", "sales", "sales_dialogue", {"street", "city"}, set()),
         ("administrator sees no personal data", "administrator", "customer_care", set(), {"name", "email"}),
         ("unknown role sees nothing", "intruder", "customer_care", set(), {"name"}),

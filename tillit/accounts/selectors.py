@@ -27,6 +27,4 @@ def actor_for_token(token: str, *, now: dt.datetime) -> Actor | None:
         return None
     if client.last_used_at is None or (now - client.last_used_at) > dt.timedelta(minutes=1):
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
-    return Actor(
-        kind="api_client", role=client.user.role or None, user_id=client.user_id, label=f"api:{client.pk}"
-    )
+    return Actor(kind="api_client", role=client.user.role or None, user_id=client.user_id, label=f"api:{client.pk}")

@@ -125,7 +125,9 @@ def get_person(request: HttpRequest, person_id: int, purpose: str | None = None)
 
 
 @api.patch("/people/{person_id}", response={200: PersonOut, **ERRORS}, tags=["people"], exclude_unset=True)
-def update_person(request: HttpRequest, person_id: int, payload: PersonPatch, purpose: str | None = None) -> dict[str, Any]:
+def update_person(
+    request: HttpRequest, person_id: int, payload: PersonPatch, purpose: str | None = None
+) -> dict[str, Any]:
     """Correct a person's data (rectification). Only the fields sent change."""
     actor, now = _actor(request), timezone.now()
     changes = payload.model_dump(exclude_unset=True, exclude={"source"})
@@ -161,7 +163,12 @@ def create_organization(
     )
 
 
-@api.get("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
+@api.get(
+    "/organizations/{organization_id}",
+    response={200: OrganizationOut, **ERRORS},
+    tags=["organizations"],
+    exclude_unset=True,
+)
 def get_organization(request: HttpRequest, organization_id: int, purpose: str | None = None) -> dict[str, Any]:
     """One organisation."""
     return people_selectors.get_organization(
@@ -169,7 +176,12 @@ def get_organization(request: HttpRequest, organization_id: int, purpose: str | 
     )
 
 
-@api.patch("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS}, tags=["organizations"], exclude_unset=True)
+@api.patch(
+    "/organizations/{organization_id}",
+    response={200: OrganizationOut, **ERRORS},
+    tags=["organizations"],
+    exclude_unset=True,
+)
 def update_organization(
     request: HttpRequest, organization_id: int, payload: OrganizationPatch, purpose: str | None = None
 ) -> dict[str, Any]:

@@ -81,6 +81,9 @@ class ProductInterest(models.Model):
             models.UniqueConstraint(fields=["person", "product"], name="people_interest_unique_person_product")
         ]
 
+    def __str__(self) -> str:
+        return f"ProductInterest #{self.pk}"
+
 
 class Interaction(models.Model):
     """One contact with a person: a form, a download, an email, a call, a chat, an order, an
@@ -118,6 +121,9 @@ class Interaction(models.Model):
     class Meta:
         indexes = [models.Index(fields=["person", "occurred_at"], name="people_interaction_person_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.direction}) #{self.pk}"
+
 
 class CustomerRelationship(models.Model):
     """A period in which the person is a customer (§9: no deadline while it is active)."""
@@ -133,6 +139,9 @@ class CustomerRelationship(models.Model):
                 name="people_customer_ends_after_start",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"CustomerRelationship #{self.pk}"
 
 
 class Provenance(models.Model):
@@ -159,3 +168,6 @@ class Provenance(models.Model):
                 name="people_provenance_one_subject",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"Provenance of {self.field} from {self.source}"

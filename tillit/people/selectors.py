@@ -60,7 +60,16 @@ def _person_dict(person: Person, fields: frozenset[str], org_fields: frozenset[s
 
 def _organization_dict(organization: Organization, fields: frozenset[str]) -> dict[str, Any]:
     data: dict[str, Any] = {"id": organization.pk}
-    for name in ("name", "org_number", "industry_code", "industry_code_version", "street", "postcode", "city", "country"):
+    for name in (
+        "name",
+        "org_number",
+        "industry_code",
+        "industry_code_version",
+        "street",
+        "postcode",
+        "city",
+        "country",
+    ):
         if name in fields or (name == "industry_code_version" and "industry_code" in fields):
             data[name] = getattr(organization, name)
     return data
@@ -74,8 +83,13 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
     if person is None:
         raise NotFoundError("no such person")
     audit.record(
-        actor=actor, now=now, action="read", subject_type="person", subject_id=person.pk,
-        purpose=purpose, fields=fields,
+        actor=actor,
+        now=now,
+        action="read",
+        subject_type="person",
+        subject_id=person.pk,
+        purpose=purpose,
+        fields=fields,
     )
     return {"purpose": purpose, **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION))}
 
@@ -110,8 +124,13 @@ def search_people(
     rows = list(people.order_by("-id")[offset : offset + limit + 1])
     shown = rows[:limit]
     audit.record_many(
-        actor=actor, now=now, action="search", subject_type="person", subject_ids=[p.pk for p in shown],
-        purpose=purpose, fields=fields,
+        actor=actor,
+        now=now,
+        action="search",
+        subject_type="person",
+        subject_ids=[p.pk for p in shown],
+        purpose=purpose,
+        fields=fields,
     )
     return Page(
         items=[{"purpose": purpose, **_person_dict(p, fields, org_fields)} for p in shown],
@@ -152,8 +171,13 @@ def get_organization(
     if organization is None:
         raise NotFoundError("no such organisation")
     audit.record(
-        actor=actor, now=now, action="read", subject_type="organization", subject_id=organization.pk,
-        purpose=purpose, fields=fields,
+        actor=actor,
+        now=now,
+        action="read",
+        subject_type="organization",
+        subject_id=organization.pk,
+        purpose=purpose,
+        fields=fields,
     )
     return {"purpose": purpose, **_organization_dict(organization, fields)}
 
@@ -186,8 +210,13 @@ def search_organizations(
     rows = list(organizations.order_by("name", "id")[offset : offset + limit + 1])
     shown = rows[:limit]
     audit.record_many(
-        actor=actor, now=now, action="search", subject_type="organization", subject_ids=[o.pk for o in shown],
-        purpose=purpose, fields=fields,
+        actor=actor,
+        now=now,
+        action="search",
+        subject_type="organization",
+        subject_ids=[o.pk for o in shown],
+        purpose=purpose,
+        fields=fields,
     )
     return Page(
         items=[{"purpose": purpose, **_organization_dict(o, fields)} for o in shown],

@@ -127,8 +127,13 @@ def create_person(
         ]
     )
     audit.record(
-        actor=actor, now=now, action="create", subject_type="person", subject_id=person.pk,
-        purpose=purpose or "", fields=[_PERSON_MODEL_FIELD.get(f, f) for f in clean],
+        actor=actor,
+        now=now,
+        action="create",
+        subject_type="person",
+        subject_id=person.pk,
+        purpose=purpose or "",
+        fields=[_PERSON_MODEL_FIELD.get(f, f) for f in clean],
     )
     return person
 
@@ -171,8 +176,13 @@ def update_person(
         ]
     )
     audit.record(
-        actor=actor, now=now, action="update", subject_type="person", subject_id=person.pk,
-        purpose=purpose or "", fields=[_PERSON_MODEL_FIELD.get(f, f) for f in changed],
+        actor=actor,
+        now=now,
+        action="update",
+        subject_type="person",
+        subject_id=person.pk,
+        purpose=purpose or "",
+        fields=[_PERSON_MODEL_FIELD.get(f, f) for f in changed],
     )
     return person
 
@@ -227,8 +237,13 @@ def create_organization(
         ]
     )
     audit.record(
-        actor=actor, now=now, action="create", subject_type="organization", subject_id=organization.pk,
-        purpose=purpose or "", fields=list(clean),
+        actor=actor,
+        now=now,
+        action="create",
+        subject_type="organization",
+        subject_id=organization.pk,
+        purpose=purpose or "",
+        fields=list(clean),
     )
     return organization
 
@@ -267,7 +282,12 @@ def update_organization(
         [_provenance(organization=organization, field=f, source=source, recorded_at=now) for f in changed]
     )
     audit.record(
-        actor=actor, now=now, action="update", subject_type="organization", subject_id=organization.pk,
-        purpose=purpose or "", fields=changed,
+        actor=actor,
+        now=now,
+        action="update",
+        subject_type="organization",
+        subject_id=organization.pk,
+        purpose=purpose or "",
+        fields=changed,
     )
     return organization

@@ -15,8 +15,9 @@ Markers:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Mapping
+from typing import Final
 
 SUBJECT: Final = "<subject>"
 NOT_PERSONAL: Final = "<not personal>"

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from tillit.core import vocabulary as vocab
 from tillit.policy import schema as s
@@ -231,7 +232,9 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         bases = {}
         for channel in list(bases_table.data):
             if channel not in channel_keys:
-                raise PolicyError(bases_table.key(channel), f"unknown channel (expected one of: {', '.join(channel_keys)})")
+                raise PolicyError(
+                    bases_table.key(channel), f"unknown channel (expected one of: {', '.join(channel_keys)})"
+                )
             basis = bases_table.text(channel)
             if basis not in vocab.LEGAL_BASES:
                 raise PolicyError(
@@ -244,9 +247,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         exceptions = {}
         for channel in list(exceptions_table.data):
             if channel not in bases:
-                raise PolicyError(exceptions_table.key(channel), "an exception for a channel the purpose has no basis for")
+                raise PolicyError(
+                    exceptions_table.key(channel), "an exception for a channel the purpose has no basis for"
+                )
             if bases[channel] != "consent":
-                raise PolicyError(exceptions_table.key(channel), "exceptions apply only to a channel whose basis is consent")
+                raise PolicyError(
+                    exceptions_table.key(channel), "exceptions apply only to a channel whose basis is consent"
+                )
             exceptions[channel] = exceptions_table.strings(channel, allowed=vocab.CONSENT_EXCEPTIONS, what="exception")
         exceptions_table.done()
         assessment = t.optional_text("assessment")
@@ -275,7 +282,9 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         access = {}
         for purpose in list(access_table.data):
             if purpose not in purposes:
-                raise PolicyError(access_table.key(purpose), f"unknown purpose (expected one of: {', '.join(purpose_keys)})")
+                raise PolicyError(
+                    access_table.key(purpose), f"unknown purpose (expected one of: {', '.join(purpose_keys)})"
+                )
             visible = access_table.strings(purpose, allowed=category_keys, what="category")
             outside = [c for c in visible if c not in purposes[purpose].categories]
             if outside:
@@ -313,7 +322,10 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             sub = _Table(item, f"{t.key('sub_processors')}[{index}]")
             subs.append(
                 s.SubProcessor(
-                    name=sub.text("name"), service=sub.text("service"), country=sub.text("country"), transfer=sub.text("transfer")
+                    name=sub.text("name"),
+                    service=sub.text("service"),
+                    country=sub.text("country"),
+                    transfer=sub.text("transfer"),
                 )
             )
             sub.done()
@@ -357,7 +369,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         cookies = []
         for index, item in enumerate(raw_cookies):
             ct = _Table(item, f"{t.key('cookies')}[{index}]")
-            cookies.append(s.Cookie(name=ct.text("name"), purpose=ct.text("purpose"), duration_days=ct.integer("duration_days", minimum=1)))
+            cookies.append(
+                s.Cookie(
+                    name=ct.text("name"),
+                    purpose=ct.text("purpose"),
+                    duration_days=ct.integer("duration_days", minimum=1),
+                )
+            )
             ct.done()
         return s.CookieCategory(
             key=key,
@@ -430,7 +448,9 @@ def _retention(t: _Table) -> s.Retention:
     )
     d.done()
     nl = t.table("newsletter")
-    newsletter = s.NewsletterRetention(section=_section(nl), years_after_unsubscribe=nl.integer("years_after_unsubscribe", minimum=1))
+    newsletter = s.NewsletterRetention(
+        section=_section(nl), years_after_unsubscribe=nl.integer("years_after_unsubscribe", minimum=1)
+    )
     nl.done()
     cu = t.table("customer")
     customer = s.CustomerRetention(section=_section(cu), while_active=cu.boolean("while_active"))

@@ -4,30 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('actor_kind', models.CharField(max_length=20)),
-                ('actor_label', models.CharField(max_length=100)),
-                ('actor_user_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('actor_role', models.CharField(blank=True, max_length=40)),
-                ('action', models.CharField(max_length=40)),
-                ('purpose', models.CharField(blank=True, max_length=40)),
-                ('subject_type', models.CharField(max_length=40)),
-                ('subject_id', models.BigIntegerField(blank=True, null=True)),
-                ('fields', models.JSONField(blank=True, default=list)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(db_index=True)),
+                ("actor_kind", models.CharField(max_length=20)),
+                ("actor_label", models.CharField(max_length=100)),
+                ("actor_user_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("actor_role", models.CharField(blank=True, max_length=40)),
+                ("action", models.CharField(max_length=40)),
+                ("purpose", models.CharField(blank=True, max_length=40)),
+                ("subject_type", models.CharField(max_length=40)),
+                ("subject_id", models.BigIntegerField(blank=True, null=True)),
+                ("fields", models.JSONField(blank=True, default=list)),
             ],
             options={
-                'indexes': [models.Index(fields=['subject_type', 'subject_id'], name='audit_subject_idx')],
+                "indexes": [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")],
             },
         ),
     ]
