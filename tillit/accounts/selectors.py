@@ -28,3 +28,11 @@ def actor_for_token(token: str, *, now: dt.datetime) -> Actor | None:
     if client.last_used_at is None or (now - client.last_used_at) > dt.timedelta(minutes=1):
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
     return Actor(kind="api_client", role=client.user.role or None, user_id=client.user_id, label=f"api:{client.pk}")
+
+
+def staff_user_by_username(username: str) -> User | None:
+    return User.objects.filter(username=username).first()
+
+
+def api_clients() -> list[ApiClient]:
+    return list(ApiClient.objects.select_related("user").order_by("pk"))

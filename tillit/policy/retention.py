@@ -1,0 +1,114 @@
+"""How long a person may be kept, and why (policy §9; GDPR art. 5(1)(e), 13(2)(a)).
+
+A person is kept until the *latest* of the grounds that still hold:
+
+- **customer**: while a customer relationship is active there is no deadline; when it ends,
+  the end date starts the same clock as a contact (§9, last paragraph);
+- **subscribed**: while subscribed to a newsletter there is no deadline; after unsubscribing,
+  ``unsubscribed_at`` + 2 years (§9, third paragraph);
+- **dialogue**: the last contact the person took part in + 2 years (§9, second paragraph).
+  Which contacts count is the policy's list: inbound forms, downloads, email replies, calls,
+  chats, orders and event attendance, and outbound calls the person answered. Our own
+  outbound emails and campaign sends never move the clock;
+- **registered**: a person we hold without any such contact yet (e.g. entered by staff) is
+  kept 2 years from registration, the same period, so nobody is kept without a deadline.
+
+"2 years" ends on the same calendar date in the controller's time zone; 29 February + 2 years
+is 28 February (EU Regulation 1182/71 art. 3(2)(c), by analogy).
+
+A legal hold (bookkeeping) keeps only the records it names, never the person; see
+``legal_hold_until``. Everything here is pure: the facts and "now" come in as arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from tillit.policy.schema import Policy
+
+CONTROLLER_TIME_ZONE = ZoneInfo("Europe/Oslo")
+
+# The reasons, in words for staff and data subjects (translated where they are shown).
+CUSTOMER = "customer"
+SUBSCRIBED = "subscribed"
+DIALOGUE = "dialogue"
+UNSUBSCRIBED = "unsubscribed"
+CUSTOMER_ENDED = "customer_ended"
+REGISTERED = "registered"
+REASONS = (CUSTOMER, SUBSCRIBED, DIALOGUE, UNSUBSCRIBED, CUSTOMER_ENDED, REGISTERED)
+
+
+@dataclass(frozen=True)
+class RetentionFacts:
+    """What the rule needs to know about one person."""
+
+    registered_at: dt.datetime
+    last_contact_at: dt.datetime | None = None
+    is_subscribed: bool = False
+    unsubscribed_at: dt.datetime | None = None
+    is_customer: bool = False
+    customer_ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RetentionDecision:
+    """``retain_until`` is None while a ground without a deadline holds."""
+
+    retain_until: dt.datetime | None
+    reason: str
+
+
+def add_years(moment: dt.datetime, years: int, tz: dt.tzinfo = CONTROLLER_TIME_ZONE) -> dt.datetime:
+    """The same wall-clock moment ``years`` later in ``tz``; 29 February becomes 28 February."""
+    local = moment.astimezone(tz)
+    try:
+        shifted = local.replace(year=local.year + years)
+    except ValueError:  # 29 February in a year that has none
+        shifted = local.replace(year=local.year + years, day=28)
+    return shifted.astimezone(dt.UTC)
+
+
+def counts_as_contact(policy: Policy, *, kind: str, direction: str, reached: bool) -> bool:
+    """Whether an interaction is contact the person took part in (§9 "active dialogue")."""
+    rule = policy.retention.dialogue
+    if direction == "inbound":
+        return kind in rule.inbound_kinds
+    if direction == "outbound":
+        return reached and kind in rule.answered_outbound_kinds
+    return False
+
+
+def retain_until(policy: Policy, facts: RetentionFacts) -> RetentionDecision:
+    """The deadline and the ground that sets it (the latest of those that hold)."""
+    if facts.is_customer and policy.retention.customer.while_active:
+        return RetentionDecision(None, CUSTOMER)
+    if facts.is_subscribed:
+        return RetentionDecision(None, SUBSCRIBED)
+    years = policy.retention.dialogue.years
+    candidates: list[tuple[dt.datetime, str]] = [(add_years(facts.registered_at, years), REGISTERED)]
+    if facts.last_contact_at is not None:
+        candidates.append((add_years(facts.last_contact_at, years), DIALOGUE))
+    if facts.unsubscribed_at is not None:
+        candidates.append(
+            (add_years(facts.unsubscribed_at, policy.retention.newsletter.years_after_unsubscribe), UNSUBSCRIBED)
+        )
+    if facts.customer_ended_at is not None:
+        candidates.append((add_years(facts.customer_ended_at, years), CUSTOMER_ENDED))
+    # The latest deadline wins; on a tie, the ground listed first in REASONS names it.
+    until, reason = max(candidates, key=lambda c: (c[0], -REASONS.index(c[1])))
+    return RetentionDecision(until, reason)
+
+
+def is_past_deadline(decision: RetentionDecision, now: dt.datetime) -> bool:
+    return decision.retain_until is not None and decision.retain_until <= now
+
+
+def legal_hold_until(policy: Policy, hold: str, record_at: dt.datetime) -> dt.datetime:
+    """Until when a held record (e.g. an order line) must be kept: the end of its financial
+    year (31 December) plus the hold's years (bookkeeping act § 13)."""
+    rule = policy.retention.legal_holds[hold]
+    local = record_at.astimezone(CONTROLLER_TIME_ZONE)
+    year_end = dt.datetime(local.year, 12, 31, 23, 59, 59, tzinfo=CONTROLLER_TIME_ZONE)
+    return add_years(year_end, rule.years)
