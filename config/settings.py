@@ -176,3 +176,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
 }
+
+# The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts.
+# It must survive backups and restores: changing it forgets every suppression.
+TILLIT_IDENTIFIER_KEY = env("IDENTIFIER_KEY") or SECRET_KEY

@@ -6,6 +6,9 @@ Each returns the canonical form or raises ``ValidationError`` naming the field a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum import exceptions as stdnum_errors
@@ -75,3 +78,9 @@ def normalise_orgnr(value: str, *, field: str = "org_number") -> str:
 def email_domain(email: str) -> str:
     """The domain part of a normalised email."""
     return email.rpartition("@")[2]
+
+
+def identifier_digest(kind: str, normalised: str, *, key: str) -> str:
+    """A keyed hash (HMAC-SHA256) of a normalised identifier, e.g. ``("email", "a@b.no")``.
+    Recognises the identifier again; cannot be turned back into it without the key."""
+    return hmac.new(key.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()

@@ -19,8 +19,10 @@ from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
-from tillit.people.models import Organization, Person, Provenance
+from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
 from tillit.policy import purposes as purpose_rules
+from tillit.policy import retention as retention_rules
+from tillit.retention.services import recompute_retention
 
 PERSON_FIELDS = ("name", "email", "phone", "position", "organization_id", "language")
 ORGANIZATION_FIELDS = (
@@ -37,7 +39,7 @@ ORGANIZATION_FIELDS = (
 _PERSON_MODEL_FIELD = {"organization_id": "organization"}
 
 
-def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+def _text(value: Any, field: str, *, max_length: int, required: bool = False, multiline: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -47,7 +49,8 @@ def _text(value: Any, field: str, *, max_length: int, required: bool = False) ->
         raise ValidationError("is required", field=field)
     if len(text) > max_length:
         raise ValidationError(f"is at most {max_length} characters", field=field)
-    if any(ord(ch) < 32 and ch not in "\t" for ch in text):
+    allowed = "\t\n\r" if multiline else "\t"
+    if any(ord(ch) < 32 and ch not in allowed for ch in text):
         raise ValidationError("must not contain control characters", field=field)
     return text
 
@@ -126,6 +129,7 @@ def create_person(
             if v not in (None, "")
         ]
     )
+    recompute_retention(person=person, now=now)
     audit.record(
         actor=actor,
         now=now,
@@ -291,3 +295,98 @@ def update_organization(
         fields=changed,
     )
     return organization
+
+
+INTERACTION_KINDS = tuple(Interaction.Kind.values)
+DIRECTIONS = tuple(Interaction.Direction.values)
+
+
+@transaction.atomic
+def record_interaction(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    kind: str,
+    direction: str,
+    occurred_at: dt.datetime | None = None,
+    reached: bool = False,
+    subject: str = "",
+    summary: str = "",
+    purpose: str | None = None,
+) -> Interaction:
+    """Put a contact on the person's timeline. If it is contact the person took part in (the
+    policy decides, §9), it moves the retention clock, in this same transaction."""
+    if kind not in INTERACTION_KINDS:
+        raise ValidationError(f"unknown kind (expected one of: {', '.join(INTERACTION_KINDS)})", field="kind")
+    if direction not in DIRECTIONS:
+        raise ValidationError(f"unknown direction (expected one of: {', '.join(DIRECTIONS)})", field="direction")
+    occurred_at = occurred_at or now
+    if occurred_at > now + dt.timedelta(minutes=5):
+        raise ValidationError("cannot be in the future", field="occurred_at")
+    subject = _text(subject, "subject", max_length=300)
+    summary = _text(summary, "summary", max_length=20_000, multiline=True)
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    interaction = Interaction.objects.create(
+        person=person,
+        kind=kind,
+        direction=direction,
+        reached=reached,
+        occurred_at=occurred_at,
+        staff_id=actor.user_id if actor.kind in ("staff", "api_client") else None,
+        subject=subject,
+        summary=summary,
+    )
+    if retention_rules.counts_as_contact(policy.current(), kind=kind, direction=direction, reached=reached) and (
+        person.last_contact_at is None or occurred_at > person.last_contact_at
+    ):
+        person.last_contact_at = occurred_at
+        person.save(update_fields=["last_contact_at"])
+    recompute_retention(person=person, now=now)
+    audit.record(
+        actor=actor,
+        now=now,
+        action="create",
+        subject_type="interaction",
+        subject_id=interaction.pk,
+        purpose=purpose or "",
+        fields=["kind", "direction", "occurred_at", "subject", "summary"],
+    )
+    return interaction
+
+
+@transaction.atomic
+def start_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int, started_at: dt.datetime | None = None) -> CustomerRelationship:
+    """The person becomes a customer (§9: no deadline while the relationship is active). A
+    person who already has an active relationship keeps it."""
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    active = CustomerRelationship.objects.filter(person=person, ended_at__isnull=True).first()
+    if active is not None:
+        return active
+    relationship = CustomerRelationship.objects.create(person=person, started_at=started_at or now)
+    recompute_retention(person=person, now=now)
+    audit.record(actor=actor, now=now, action="create", subject_type="customer_relationship", subject_id=relationship.pk)
+    return relationship
+
+
+@transaction.atomic
+def end_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int, ended_at: dt.datetime | None = None) -> CustomerRelationship:
+    """The customer relationship ends; from the end date the dialogue rules apply (§9)."""
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    relationship = CustomerRelationship.objects.filter(person=person, ended_at__isnull=True).first()
+    if relationship is None:
+        raise ConflictError("the person has no active customer relationship")
+    ended_at = ended_at or now
+    if ended_at < relationship.started_at:
+        raise ValidationError("cannot end before the relationship started", field="ended_at")
+    relationship.ended_at = ended_at
+    relationship.save(update_fields=["ended_at"])
+    recompute_retention(person=person, now=now)
+    audit.record(actor=actor, now=now, action="update", subject_type="customer_relationship", subject_id=relationship.pk, fields=["ended_at"])
+    return relationship

@@ -113,6 +113,35 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "people.Provenance.source": NOT_PERSONAL,
         "people.Provenance.detail": NOT_PERSONAL,
         "people.Provenance.recorded_at": NOT_PERSONAL,
+        # consent
+        "consent.Subscription.id": NOT_PERSONAL,
+        "consent.Subscription.person": SUBJECT,
+        "consent.Subscription.newsletter": "choices",
+        "consent.Subscription.subscribed_at": "choices",
+        "consent.Subscription.unsubscribed_at": "choices",
+        # A keyed hash: recognises an identifier, cannot reveal it (kept to honour an objection).
+        "consent.SuppressionEntry.id": NOT_PERSONAL,
+        "consent.SuppressionEntry.digest": NOT_PERSONAL,
+        "consent.SuppressionEntry.channel": NOT_PERSONAL,
+        "consent.SuppressionEntry.reason": NOT_PERSONAL,
+        "consent.SuppressionEntry.created_at": NOT_PERSONAL,
+        # retention: receipts hold no personal data by design
+        "retention.ErasureReceipt.id": NOT_PERSONAL,
+        "retention.ErasureReceipt.pseudonym": NOT_PERSONAL,
+        "retention.ErasureReceipt.erased_at": NOT_PERSONAL,
+        "retention.ErasureReceipt.reason": NOT_PERSONAL,
+        "retention.ErasureReceipt.rule": NOT_PERSONAL,
+        "retention.ErasureReceipt.counts": NOT_PERSONAL,
+        "retention.ErasureReceipt.actor_label": STAFF,
+        "retention.ErasureReceipt.identifier_digests": NOT_PERSONAL,
+        "retention.ErasureNotice.id": NOT_PERSONAL,
+        "retention.ErasureNotice.receipt": NOT_PERSONAL,
+        "retention.ErasureNotice.recipient_kind": NOT_PERSONAL,
+        "retention.ErasureNotice.recipient_key": NOT_PERSONAL,
+        "retention.ErasureNotice.status": NOT_PERSONAL,
+        "retention.ErasureNotice.created_at": NOT_PERSONAL,
+        "retention.ErasureNotice.attempts": NOT_PERSONAL,
+        "retention.ErasureNotice.acknowledged_at": NOT_PERSONAL,
     }
 )
 

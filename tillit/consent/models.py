@@ -1,0 +1,41 @@
+"""Subscriptions and the suppression list. (The consent ledger itself arrives with the consent
+issue; subscriptions are here because retention depends on them, policy §9.)"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tillit.people.models import Person
+
+
+class Subscription(models.Model):
+    """A person's subscription to one newsletter list, identified by the list's key. While any
+    subscription is open the person has no retention deadline (§9)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="subscriptions")
+    newsletter = models.CharField(max_length=60)
+    subscribed_at = models.DateTimeField()
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "newsletter"], name="consent_subscription_unique_person_list")
+        ]
+        indexes = [models.Index(fields=["person", "unsubscribed_at"], name="consent_sub_person_idx")]
+
+    def __str__(self) -> str:
+        return f"Subscription #{self.pk} to {self.newsletter}"
+
+
+class SuppressionEntry(models.Model):
+    """An address or number that must never be brought back (an objection, a withdrawal that
+    led to erasure, a hard bounce). Holds only a keyed hash (HMAC-SHA256) of the normalised
+    identifier: enough to recognise it on import, not to read it."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=10)
+    reason = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Suppressed {self.channel} ({self.reason})"

@@ -1,0 +1,42 @@
+"""Erasure receipts and the notices owed to recipients after an erasure (GDPR art. 19)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ErasureReceipt(models.Model):
+    """Proof that a person was erased, holding no personal data: the person's pseudonymous id,
+    why and under which rule, how many rows went from each table, and keyed hashes of the
+    identifiers (so a restored backup can erase the same person again, tillit restore)."""
+
+    pseudonym = models.UUIDField(db_index=True)
+    erased_at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=20)
+    rule = models.CharField(max_length=40, blank=True)
+    counts = models.JSONField(default=dict)
+    actor_label = models.CharField(max_length=100)
+    identifier_digests = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Erasure receipt {self.pseudonym}"
+
+
+class ErasureNotice(models.Model):
+    """An erasure that a processor or partner who holds the person's data must be told of;
+    retried until acknowledged (the sharing issue adds partners' channels)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+    receipt = models.ForeignKey(ErasureReceipt, on_delete=models.PROTECT, related_name="notices")
+    recipient_kind = models.CharField(max_length=20)
+    recipient_key = models.CharField(max_length=60)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Erasure notice to {self.recipient_kind} {self.recipient_key}"

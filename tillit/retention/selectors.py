@@ -1,0 +1,175 @@
+"""Reads for retention: the facts the rule needs, the sweep preview, the forecast, the
+deadline in words, and the completeness check that proves an erasure left nothing behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
+
+from tillit.people.models import CustomerRelationship, Person
+from tillit.policy import retention as rule
+
+
+def retention_facts(*, person_id: int) -> rule.RetentionFacts:
+    """The facts of §9 for one person."""
+    facts = retention_facts_chunk(after_id=person_id - 1, limit=1, only_id=person_id)
+    if not facts:
+        raise LookupError("no such person")
+    return facts[0][1]
+
+
+def retention_facts_chunk(
+    *, after_id: int, limit: int, only_id: int | None = None
+) -> list[tuple[int, rule.RetentionFacts]]:
+    """Facts for up to ``limit`` people with id > ``after_id``, in id order, from three
+    aggregate queries (people, customer relationships, subscriptions)."""
+    from tillit.consent.models import Subscription
+
+    people = Person.objects.filter(pk__gt=after_id).order_by("pk")
+    if only_id is not None:
+        people = people.filter(pk=only_id)
+    rows = list(people.values_list("pk", "created_at", "last_contact_at")[:limit])
+    if not rows:
+        return []
+    low, high = rows[0][0], rows[-1][0]
+    customers = {
+        r["person_id"]: r
+        for r in CustomerRelationship.objects.filter(person_id__gte=low, person_id__lte=high)
+        .values("person_id")
+        .annotate(open=Count("pk", filter=Q(ended_at__isnull=True)), ended=Max("ended_at"))
+    }
+    subscriptions = {
+        r["person_id"]: r
+        for r in Subscription.objects.filter(person_id__gte=low, person_id__lte=high)
+        .values("person_id")
+        .annotate(open=Count("pk", filter=Q(unsubscribed_at__isnull=True)), left=Max("unsubscribed_at"))
+    }
+    result = []
+    for pid, created_at, last_contact_at in rows:
+        customer = customers.get(pid)
+        subscription = subscriptions.get(pid)
+        result.append(
+            (
+                pid,
+                rule.RetentionFacts(
+                    registered_at=created_at,
+                    last_contact_at=last_contact_at,
+                    is_subscribed=bool(subscription and subscription["open"]),
+                    unsubscribed_at=subscription["left"] if subscription else None,
+                    is_customer=bool(customer and customer["open"]),
+                    customer_ended_at=customer["ended"] if customer else None,
+                ),
+            )
+        )
+    return result
+
+
+def sweep_preview(*, now: dt.datetime) -> dict[str, int]:
+    """How many people the sweep would erase now, per reason (one grouped query)."""
+    rows = Person.objects.filter(retain_until__lte=now).values("retain_reason").annotate(n=Count("pk"))
+    return {r["retain_reason"] or "unknown": r["n"] for r in rows}
+
+
+@dataclass(frozen=True)
+class Forecast:
+    months: list[dt.date]
+    reasons: list[str]
+    counts: dict[str, list[int]]  # reason -> count per month
+    overdue: int
+    without_deadline: int
+
+
+def forecast(*, now: dt.datetime, months: int = 24) -> Forecast:
+    """How many people reach their deadline in each of the next ``months`` months, per
+    reason; plus those already past it (the next sweep) and those without a deadline."""
+    tz = rule.CONTROLLER_TIME_ZONE
+    local = now.astimezone(tz)
+    first = dt.date(local.year, local.month, 1)
+    month_starts = [_add_months(first, i) for i in range(months)]
+    end = dt.datetime.combine(_add_months(first, months), dt.time(), tzinfo=tz)
+    rows = (
+        Person.objects.filter(retain_until__gt=now, retain_until__lt=end)
+        .annotate(month=TruncMonth("retain_until", tzinfo=tz))
+        .values("month", "retain_reason")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[str, list[int]] = {reason: [0] * months for reason in rule.REASONS}
+    index = {m: i for i, m in enumerate(month_starts)}
+    for r in rows:
+        month = r["month"]
+        key = month.date() if isinstance(month, dt.datetime) else month
+        if key in index:
+            counts.setdefault(r["retain_reason"], [0] * months)[index[key]] += r["n"]
+    aggregate = Person.objects.aggregate(
+        overdue=Count("pk", filter=Q(retain_until__lte=now)),
+        without=Count("pk", filter=Q(retain_until__isnull=True)),
+    )
+    reasons = [reason for reason, values in counts.items() if any(values)]
+    return Forecast(
+        months=month_starts,
+        reasons=reasons,
+        counts={reason: counts[reason] for reason in reasons},
+        overdue=aggregate["overdue"],
+        without_deadline=aggregate["without"],
+    )
+
+
+def _add_months(day: dt.date, n: int) -> dt.date:
+    month = day.month - 1 + n
+    return dt.date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def explain(reason: str, until: dt.datetime | None) -> str:
+    """Why a person is still stored and until when, in words (§9)."""
+    if until is None:
+        if reason == rule.CUSTOMER:
+            return _("Kept while the customer relationship is active (privacy policy §9).")
+        if reason == rule.SUBSCRIBED:
+            return _("Kept while subscribed to a newsletter, then 2 years (privacy policy §9).")
+        return _("No deadline has been computed yet.")
+    date = until.astimezone(rule.CONTROLLER_TIME_ZONE).date().isoformat()
+    texts = {
+        rule.DIALOGUE: _("Kept until %(date)s: 2 years after the last contact the person took part in (§9)."),
+        rule.UNSUBSCRIBED: _("Kept until %(date)s: 2 years after unsubscribing from the newsletter (§9)."),
+        rule.CUSTOMER_ENDED: _("Kept until %(date)s: 2 years after the customer relationship ended (§9)."),
+        rule.REGISTERED: _("Kept until %(date)s: 2 years after registration, with no contact since (§9)."),
+    }
+    return texts.get(reason, _("Kept until %(date)s (§9).")) % {"date": date}
+
+
+def oldest_deadline() -> dt.datetime | None:
+    return Person.objects.aggregate(oldest=Min("retain_until"))["oldest"]
+
+
+def find_identifiers(values: Iterable[str]) -> list[dict[str, Any]]:
+    """The completeness check: every (table, column) whose text contains one of ``values``,
+    searched in every text column of every table in the database. An erasure must leave
+    this empty for the erased person's name, email and phone."""
+    needles = [v for v in values if v]
+    hits: list[dict[str, Any]] = []
+    if not needles:
+        return hits
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for column in connection.introspection.get_table_description(cursor, table):
+                kind = connection.introspection.get_field_type(column.type_code, column)
+                if kind not in {"CharField", "TextField", "JSONField"}:
+                    continue
+                qn = connection.ops.quote_name
+                for needle in needles:
+                    cast = f"CAST({qn(column.name)} AS TEXT)"
+                    cursor.execute(
+                        f"SELECT COUNT(*) FROM {qn(table)} WHERE LOWER({cast}) LIKE %s",  # noqa: S608
+                        [f"%{needle.lower()}%"],
+                    )
+                    (n,) = cursor.fetchone()
+                    if n:
+                        hits.append({"table": table, "column": column.name, "rows": n})
+    return hits

@@ -1,0 +1,298 @@
+"""Retention acts: keep every deadline current, and erase. ``erase_person`` and ``sweep`` are
+the only code that deletes personal data.
+
+Design notes:
+- The rule is ``tillit.policy.retention.retain_until`` (pure). ``recompute_retention`` feeds it
+  one person's facts and stores the answer; every service that records a contact, a
+  subscription change or a customer-relationship change calls it in its own transaction.
+- Erasure is driven by the classification registry: every table with a ``SUBJECT`` link to
+  Person loses the person's rows, in one transaction, with set-based DELETEs. What remains is
+  a receipt without personal data (pseudonym, reason, rule, counts per table, keyed hashes of
+  the identifiers so a restored backup can erase the person again).
+- The sweep erases everyone past their deadline in batches, each batch one transaction, so a
+  killed sweep leaves whole people or none and the next run finishes the job. Only one sweep
+  runs at a time (a PostgreSQL advisory lock, or a file lock beside the SQLite database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+
+from tillit import policy
+from tillit.audit.models import AuditEntry
+from tillit.audit.services import record as audit_record
+from tillit.core.actors import Actor
+from tillit.core.errors import ConflictError
+from tillit.core.identifiers import identifier_digest
+from tillit.people.models import Person
+from tillit.policy import classification
+from tillit.policy import retention as rule
+from tillit.retention import selectors
+from tillit.retention.models import ErasureNotice, ErasureReceipt
+
+ERASURE_REASONS = ("sweep", "withdrawal", "objection", "request", "staff")
+# Erasures that follow the person's own wish to be left alone put them on the suppression list.
+SUPPRESSING_REASONS = ("withdrawal", "objection")
+
+
+def recompute_retention(*, person: Person, now: dt.datetime) -> rule.RetentionDecision:
+    """Store the person's current deadline and its reason. Call inside the transaction of the
+    change that may move it. Returns the decision."""
+    decision = rule.retain_until(policy.current(), selectors.retention_facts(person_id=person.pk))
+    if (person.retain_until, person.retain_reason) != (decision.retain_until, decision.reason):
+        Person.objects.filter(pk=person.pk).update(retain_until=decision.retain_until, retain_reason=decision.reason)
+        person.retain_until, person.retain_reason = decision.retain_until, decision.reason
+    return decision
+
+
+def recompute_all(*, chunk: int = 20_000, progress: Callable[[int, int], None] | None = None) -> int:
+    """Recompute every person's deadline (after a bulk load or a policy change), in chunks:
+    the facts of a chunk come from a few aggregate queries, the rule decides, one statement
+    writes the chunk back. Returns the number of people."""
+    current = policy.current()
+    total = Person.objects.count()
+    done = 0
+    last_id = 0
+    while True:
+        facts = selectors.retention_facts_chunk(after_id=last_id, limit=chunk)
+        if not facts:
+            break
+        rows = [(pid, *_decision_row(rule.retain_until(current, f))) for pid, f in facts]
+        with transaction.atomic():
+            _write_decisions(rows)
+        last_id = facts[-1][0]
+        done += len(facts)
+        if progress:
+            progress(done, total)
+    return done
+
+
+def _decision_row(decision: rule.RetentionDecision) -> tuple[dt.datetime | None, str]:
+    return decision.retain_until, decision.reason
+
+
+def _write_decisions(rows: list[tuple[int, dt.datetime | None, str]]) -> None:
+    table = Person._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS p SET retain_until = v.until, retain_reason = v.reason "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS v(id, until, reason) WHERE p.id = v.id",
+                [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET retain_until = %s, retain_reason = %s WHERE id = %s",  # noqa: S608
+                [(connection.ops.adapt_datetimefield_value(r[1]), r[2], r[0]) for r in rows],
+            )
+
+
+def _subject_tables() -> list[tuple[str, str]]:
+    """(table, column) of every table that links rows to a person, from the classification."""
+    result = []
+    for model_key, field_name in classification.subject_links():
+        model = apps.get_model(model_key)
+        result.append((model._meta.db_table, model._meta.get_field(field_name).column))
+    return result
+
+
+def _count_and_delete(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Delete every row about the given people from every subject table and then the people
+    themselves; returns person id -> table -> rows deleted. Set-based: two statements per
+    table, whatever the number of people."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    placeholders = ", ".join(["%s"] * len(person_ids))
+    with connection.cursor() as cursor:
+        for table, column in _subject_tables():
+            cursor.execute(
+                f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} IN ({placeholders}) GROUP BY {column}",  # noqa: S608
+                list(person_ids),
+            )
+            for pid, n in cursor.fetchall():
+                counts[pid][table] = n
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({placeholders})", list(person_ids))  # noqa: S608
+        table = Person._meta.db_table
+        cursor.execute(f"DELETE FROM {table} WHERE id IN ({placeholders})", list(person_ids))  # noqa: S608
+    for pid in person_ids:
+        counts[pid][table] = 1
+    return counts
+
+
+def _digests(email: str | None, phone: str | None) -> list[tuple[str, str]]:
+    key = settings.TILLIT_IDENTIFIER_KEY
+    found = []
+    if email:
+        found.append(("email", identifier_digest("email", email, key=key)))
+    if phone:
+        found.append(("phone", identifier_digest("phone", phone, key=key)))
+    return found
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    erased: bool
+    message: str
+    receipt: ErasureReceipt | None = None
+
+
+def erase_person(
+    *, actor: Actor, now: dt.datetime, person_id: int, reason: str, suppress: bool | None = None
+) -> ErasureResult:
+    """Erase one person everywhere, in one transaction, and write the receipt. An unknown or
+    already erased person is a no-op with a message. ``suppress`` (default: when the reason is
+    a withdrawal or an objection) puts keyed hashes of the email and phone on the
+    suppression list, so no import or partner list can bring the person back."""
+    if reason not in ERASURE_REASONS:
+        raise ValueError(f"unknown erasure reason {reason!r}")
+    with transaction.atomic():
+        row = (
+            Person.objects.select_for_update()
+            .filter(pk=person_id)
+            .values("pk", "pseudonym", "retain_reason", "email", "phone")
+            .first()
+        )
+        if row is None:
+            return ErasureResult(False, "nothing to erase: no such person (never stored, or already erased)")
+        receipts = _erase_rows(actor=actor, now=now, rows=[row], reason=reason, suppress=suppress)
+    return ErasureResult(True, "erased", receipts[0])
+
+
+def _erase_rows(
+    *, actor: Actor, now: dt.datetime, rows: list[dict[str, Any]], reason: str, suppress: bool | None
+) -> list[ErasureReceipt]:
+    """Erase the people in ``rows`` (already locked) and write their receipts, notices,
+    suppressions and audit entries. Runs inside the caller's transaction."""
+    from tillit.consent.models import SuppressionEntry  # same layer; imported here to keep the cycle lazy
+
+    if suppress is None:
+        suppress = reason in SUPPRESSING_REASONS
+    ids = [r["pk"] for r in rows]
+    counts = _count_and_delete(ids)
+    receipts = []
+    suppressions = []
+    for r in rows:
+        digests = _digests(r["email"], r["phone"])
+        receipts.append(
+            ErasureReceipt(
+                pseudonym=r["pseudonym"],
+                erased_at=now,
+                reason=reason,
+                rule=r["retain_reason"],
+                counts=counts[r["pk"]],
+                actor_label=actor.label,
+                identifier_digests=[d for _, d in digests],
+            )
+        )
+        if suppress:
+            suppressions.extend(
+                SuppressionEntry(digest=d, channel=kind, reason=reason, created_at=now) for kind, d in digests
+            )
+    ErasureReceipt.objects.bulk_create(receipts)
+    if suppressions:
+        SuppressionEntry.objects.bulk_create(suppressions, ignore_conflicts=True)
+    processors = list(policy.current().processors)
+    ErasureNotice.objects.bulk_create(
+        [
+            ErasureNotice(receipt=receipt, recipient_kind="processor", recipient_key=key, created_at=now)
+            for receipt in receipts
+            for key in processors
+        ]
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                at=now,
+                actor_kind=actor.kind,
+                actor_label=actor.label,
+                actor_user_id=actor.user_id,
+                actor_role=actor.role or "",
+                action="erase",
+                purpose="",
+                subject_type="person",
+                subject_id=pid,
+                fields=[],
+            )
+            for pid in ids
+        ]
+    )
+    return receipts
+
+
+@dataclass
+class SweepSummary:
+    erased: int = 0
+    batches: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def sweep(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    batch_size: int = 2_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepSummary:
+    """Erase everyone whose deadline has passed, ``batch_size`` people per transaction.
+    Raises ``ConflictError`` if another sweep is running."""
+    summary = SweepSummary()
+    with exclusive("sweep"):
+        total = Person.objects.filter(retain_until__lte=now).count()
+        while True:
+            with transaction.atomic():
+                people = Person.objects.filter(retain_until__lte=now).order_by("pk")
+                if connection.vendor == "postgresql":
+                    people = people.select_for_update(skip_locked=True)
+                rows = list(people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:batch_size])
+                if not rows:
+                    break
+                _erase_rows(actor=actor, now=now, rows=rows, reason="sweep", suppress=False)
+            summary.erased += len(rows)
+            summary.batches += 1
+            for r in rows:
+                summary.by_reason[r["retain_reason"]] = summary.by_reason.get(r["retain_reason"], 0) + 1
+            if progress:
+                progress(summary.erased, max(total, summary.erased))
+    if summary.erased:
+        audit_record(actor=actor, now=now, action="sweep", subject_type="retention", subject_id=None)
+    return summary
+
+
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold a lock that only one process at a time can have, released if the process dies:
+    a PostgreSQL session advisory lock, or an flock on a file beside the SQLite database."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"tillit:{name}".encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            (acquired,) = cursor.fetchone()
+        if not acquired:
+            raise ConflictError(f"another {name} is running; try again when it has finished")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    path = Path(str(connection.settings_dict["NAME"]) + f".{name}.lock")
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(f"another {name} is running; try again when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
