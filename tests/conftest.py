@@ -79,3 +79,24 @@ def api_as(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
 @pytest.fixture
 def roles() -> tuple[str, ...]:
     return tuple(policy.current().roles)
+
+
+def database_url() -> str:
+    """A DATABASE_URL for the database the current test uses (for subprocesses)."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or "postgres"
+    host = config.get("HOST") or "127.0.0.1"
+    port = config.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{config['NAME']}"
+
+
+@pytest.fixture
+def tillit_env() -> dict[str, str]:
+    """The environment for running ``tillit`` in a subprocess against the test database."""
+    import os
+
+    return {**os.environ, "DATABASE_URL": database_url()}

@@ -269,10 +269,26 @@ def sweep(
     return summary
 
 
+_HELD: set[str] = set()
+
+
 @contextlib.contextmanager
 def exclusive(name: str) -> Iterator[None]:
-    """Hold a lock that only one process at a time can have, released if the process dies:
-    a PostgreSQL session advisory lock, or an flock on a file beside the SQLite database."""
+    """Hold a lock that only one holder at a time can have, released if the process dies:
+    a PostgreSQL session advisory lock, or an flock on a file beside the SQLite database
+    (and, within one process, a set of held names, as advisory locks are re-entrant)."""
+    if name in _HELD:
+        raise ConflictError(f"another {name} is running; try again when it has finished")
+    _HELD.add(name)
+    try:
+        with _process_lock(name):
+            yield
+    finally:
+        _HELD.discard(name)
+
+
+@contextlib.contextmanager
+def _process_lock(name: str) -> Iterator[None]:
     if connection.vendor == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"tillit:{name}".encode()).digest()[:8], "big", signed=True)
         with connection.cursor() as cursor:
