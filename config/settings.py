@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "tillit.core",
     "tillit.policy",
     "tillit.accounts",
@@ -180,3 +182,9 @@ LOGGING = {
 # The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts.
 # It must survive backups and restores: changing it forgets every suppression.
 TILLIT_IDENTIFIER_KEY = env("IDENTIFIER_KEY") or SECRET_KEY
+
+# Background work: django-tasks with the database backend; run workers with `tillit db_worker`
+# and the clock with `tillit scheduler` (several hosts may share one PostgreSQL).
+TASKS = {"default": {"BACKEND": env("TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# The hour (Europe/Oslo) at which the daily retention sweep is enqueued.
+TILLIT_SWEEP_HOUR = int(env("SWEEP_HOUR", "2") or 2)

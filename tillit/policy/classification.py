@@ -27,6 +27,12 @@ MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION)
 
 FIELDS: Final[Mapping[str, str]] = MappingProxyType(
     {
+        # core
+        "tillit_core.ScheduledRun.id": NOT_PERSONAL,
+        "tillit_core.ScheduledRun.job": NOT_PERSONAL,
+        "tillit_core.ScheduledRun.day": NOT_PERSONAL,
+        "tillit_core.ScheduledRun.enqueued_at": NOT_PERSONAL,
+        "tillit_core.ScheduledRun.task_id": NOT_PERSONAL,
         # accounts
         "accounts.User.id": NOT_PERSONAL,
         "accounts.User.password": STAFF,
