@@ -42,6 +42,8 @@ def test_create_read_update_a_person(api_as):
     assert body["email"] == "kari@example.com"
     assert body["phone"] == "+4741234567"
     assert body["purpose"] == "sales_dialogue"
+    assert body["retain_reason"] == "registered"
+    assert "2 years after registration" in body["retain_explanation"]
     pid = body["id"]
 
     fetched = client.get(f"/api/people/{pid}")

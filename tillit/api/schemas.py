@@ -69,6 +69,7 @@ class PersonOut(Schema):
     last_contact_at: dt.datetime | None = None
     retain_until: dt.datetime | None = Field(None, description="Until when the person may be kept (§9).")
     retain_reason: str = Field("", description="Which ground of §9 keeps the person.")
+    retain_explanation: str = Field("", description="Why the person is still stored and until when, in words.")
 
 
 class PersonPage(Schema):
@@ -107,3 +108,15 @@ class OrganizationPage(Schema):
     page: int
     page_size: int
     has_next: bool
+
+
+class ForecastSeries(Schema):
+    reason: str
+    counts: list[int]
+
+
+class ForecastOut(Schema):
+    months: list[str] = Field(description="The months, as YYYY-MM, starting with the current one.")
+    series: list[ForecastSeries] = Field(description="Per retention reason, people reaching the deadline each month.")
+    overdue: int = Field(description="People already past their deadline (the next sweep erases them).")
+    without_deadline: int = Field(description="Active customers and subscribers: no deadline while that holds.")

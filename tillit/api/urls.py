@@ -19,6 +19,7 @@ from ninja.security import HttpBearer
 from tillit.accounts.selectors import actor_for_token
 from tillit.api.schemas import (
     Error,
+    ForecastOut,
     OrganizationIn,
     OrganizationOut,
     OrganizationPage,
@@ -32,6 +33,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import DomainError
 from tillit.people import selectors as people_selectors
 from tillit.people import services as people_services
+from tillit.retention import selectors as retention_selectors
 
 
 class TokenAuth(HttpBearer):
@@ -192,3 +194,17 @@ def update_organization(
         actor=actor, now=now, organization_id=organization_id, source=payload.source, changes=changes, purpose=purpose
     )
     return people_selectors.get_organization(actor=actor, now=now, organization_id=organization_id, purpose=purpose)
+
+
+@api.get("/retention/forecast", response={200: ForecastOut, **ERRORS}, tags=["retention"])
+def retention_forecast(request: HttpRequest, months: int = 24) -> dict[str, Any]:
+    """How many people reach their retention deadline in each of the next ``months`` months,
+    per reason (§9), with those already past it and those without a deadline. No personal
+    data; for the roles the policy gives the retention forecast."""
+    result = retention_selectors.forecast_for(actor=_actor(request), now=timezone.now(), months=months)
+    return {
+        "months": [m.isoformat()[:7] for m in result.months],
+        "series": [{"reason": reason, "counts": result.counts[reason]} for reason in result.reasons],
+        "overdue": result.overdue,
+        "without_deadline": result.without_deadline,
+    }

@@ -30,3 +30,6 @@ VERIFICATION_METHODS: Final = ("email_link", "signed_document")
 HOLDABLE_RECORDS: Final = ("order_lines",)
 
 PARTNER_REQUIREMENTS: Final = ("open_dialogue",)
+
+# Staff pages and reports without personal data that the policy grants per role.
+TOOLS: Final = ("retention_forecast", "audit_log", "staff_accounts")

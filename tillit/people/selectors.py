@@ -22,6 +22,7 @@ from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationE
 from tillit.core.pagination import Page, check_page
 from tillit.people.models import Organization, Person
 from tillit.policy import purposes as purpose_rules
+from tillit.retention.selectors import explain as explain_retention
 
 PERSON = "people.Person"
 ORGANIZATION = "people.Organization"
@@ -50,6 +51,7 @@ def _fields(actor: Actor, purpose: str, model_key: str) -> frozenset[str]:
 
 def _person_dict(person: Person, fields: frozenset[str], org_fields: frozenset[str]) -> dict[str, Any]:
     data: dict[str, Any] = {name: getattr(person, name) for name in _ALWAYS}
+    data["retain_explanation"] = explain_retention(person.retain_reason, person.retain_until)
     for name in ("name", "email", "phone", "position", "language", "last_contact_at"):
         if name in fields:
             data[name] = getattr(person, name)

@@ -293,7 +293,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
                 )
             access[purpose] = frozenset(visible)
         access_table.done()
-        return s.Role(key=key, section=_section(t), label=t.labels("label", languages), access=s.frozen_map(access))
+        return s.Role(
+            key=key,
+            section=_section(t),
+            label=t.labels("label", languages),
+            access=s.frozen_map(access),
+            tools=frozenset(t.strings("tools", allowed=vocab.TOOLS, what="tool")),
+        )
 
     roles = _each(root.tables("roles"), build_role)
 

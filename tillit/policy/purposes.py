@@ -31,3 +31,9 @@ def purposes_for_role(policy: Policy, role: str | None) -> tuple[str, ...]:
 def visible_fields(policy: Policy, role: str | None, purpose: str, model_key: str) -> frozenset[str]:
     """The fields of ``"app.Model"`` that ``role`` may read for ``purpose``."""
     return classification.fields_in_categories(model_key, visible_categories(policy, role, purpose))
+
+
+def may_use_tool(policy: Policy, role: str | None, tool: str) -> bool:
+    """Whether ``role`` may use a staff page or report without personal data (e.g. the
+    retention forecast)."""
+    return role is not None and role in policy.roles and tool in policy.roles[role].tools

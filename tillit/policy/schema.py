@@ -114,6 +114,7 @@ class Role:
     section: int
     label: Labels
     access: Mapping[str, frozenset[str]]  # purpose -> categories visible for it
+    tools: frozenset[str]  # staff pages without personal data the role may use
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
+from tillit import policy
+from tillit.core.actors import Actor
+from tillit.core.errors import PermissionDeniedError, ValidationError
 from tillit.people.models import CustomerRelationship, Person
+from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as rule
 
 
@@ -84,6 +88,15 @@ class Forecast:
     counts: dict[str, list[int]]  # reason -> count per month
     overdue: int
     without_deadline: int
+
+
+def forecast_for(*, actor: Actor, now: dt.datetime, months: int = 24) -> Forecast:
+    """The forecast, for a role the policy gives the ``retention_forecast`` tool."""
+    if not purpose_rules.may_use_tool(policy.current(), actor.role, "retention_forecast"):
+        raise PermissionDeniedError("your role may not see the retention forecast")
+    if not 1 <= months <= 60:
+        raise ValidationError("must be between 1 and 60", field="months")
+    return forecast(now=now, months=months)
 
 
 def forecast(*, now: dt.datetime, months: int = 24) -> Forecast:
