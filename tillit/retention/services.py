@@ -249,15 +249,18 @@ def sweep(
     summary = SweepSummary()
     with exclusive("sweep"):
         total = Person.objects.filter(retain_until__lte=now).count()
+        last_pk = 0
         while True:
             with transaction.atomic():
-                people = Person.objects.filter(retain_until__lte=now).order_by("pk")
+                # Keyset pagination: each batch starts after the last one, never rescanning.
+                people = Person.objects.filter(retain_until__lte=now, pk__gt=last_pk).order_by("pk")
                 if connection.vendor == "postgresql":
                     people = people.select_for_update(skip_locked=True)
                 rows = list(people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:batch_size])
                 if not rows:
                     break
                 _erase_rows(actor=actor, now=now, rows=rows, reason="sweep", suppress=False)
+                last_pk = rows[-1]["pk"]
             summary.erased += len(rows)
             summary.batches += 1
             for r in rows:
