@@ -6,5 +6,6 @@ from tillit.api.urls import api
 
 urlpatterns = [
     path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("tillit.web.urls")),
 ]

@@ -100,3 +100,28 @@ def tillit_env() -> dict[str, str]:
     import os
 
     return {**os.environ, "DATABASE_URL": database_url()}
+
+
+def sign_in_verified(client: Client, user: User) -> Client:
+    """Sign a test client in with both factors done (a confirmed TOTP device, verified)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="tests", confirmed=True
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def staff_client(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
+    """A test client signed in (password and second factor) as a staff user with the role."""
+
+    def make(role: str) -> Client:
+        return sign_in_verified(Client(), make_staff(role))
+
+    return make

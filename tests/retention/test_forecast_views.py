@@ -31,15 +31,13 @@ def test_the_forecast_api_per_role(api_as, soon_due, role, status):
         assert "Due Soon" not in response.content.decode()
 
 
-def test_the_forecast_page_draws_the_months(make_staff, soon_due):
-    client = Client()
-    client.force_login(make_staff("privacy_officer"))
+def test_the_forecast_page_draws_the_months(staff_client, soon_due):
+    client = staff_client("privacy_officer")
     response = client.get("/retention/forecast/")
     assert response.status_code == 200
     assert b"<svg" in response.content
     assert b"registered" in response.content
-    seller = Client()
-    seller.force_login(make_staff("sales"))
+    seller = staff_client("sales")
     assert seller.get("/retention/forecast/").status_code == 403
 
 

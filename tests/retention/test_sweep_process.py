@@ -51,7 +51,8 @@ def test_a_killed_sweep_leaves_whole_people_and_the_next_run_finishes(tillit_env
     process = sweep_process(tillit_env, "--batch-size", "10")
     deadline = time.monotonic() + 120
     while ErasureReceipt.objects.count() < 50:
-        assert process.poll() is None, "the sweep finished before it could be killed; load more people"
+        if process.poll() is not None:
+            raise AssertionError(f"the sweep ended before it could be killed: {process.communicate()[1][-2000:]}")
         assert time.monotonic() < deadline
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)

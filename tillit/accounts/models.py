@@ -35,3 +35,30 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return f"API client {self.name}"
+
+
+class StaffHandover(models.Model):
+    """The record of a leaver's work handed to a colleague (§16): how many person records,
+    logged emails and open dialogues changed hands. Ids and counts, no personal data."""
+
+    leaver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="handovers_given")
+    successor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="handovers_received")
+    handed_over_at = models.DateTimeField()
+    counts = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"Handover #{self.pk}"
+
+
+class MailboxReview(models.Model):
+    """A staff member's yearly confirmation that they reviewed their mailbox and deleted what
+    is no longer needed (§16)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mailbox_reviews")
+    reviewed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "reviewed_at"], name="accounts_review_user_idx")]
+
+    def __str__(self) -> str:
+        return f"Mailbox review #{self.pk}"

@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 
-from tillit.accounts.models import ApiClient, User
+from django.db.models import Max
+
+from tillit import policy
+from tillit.accounts.models import ApiClient, MailboxReview, User
 from tillit.accounts.services import TOKEN_PREFIX, hash_token
 from tillit.core.actors import Actor
+from tillit.core.errors import PermissionDeniedError
+from tillit.policy import purposes as purpose_rules
 
 
 def actor_for_user(user: User) -> Actor:
@@ -36,3 +41,33 @@ def staff_user_by_username(username: str) -> User | None:
 
 def api_clients() -> list[ApiClient]:
     return list(ApiClient.objects.select_related("user").order_by("pk"))
+
+
+def last_mailbox_review(user_id: int) -> dt.datetime | None:
+    return MailboxReview.objects.filter(user_id=user_id).aggregate(last=Max("reviewed_at"))["last"]
+
+
+def mailbox_review_due(*, last: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a yearly review (§16: at least every year) is due."""
+    months = policy.current().email_and_phone.mailbox_review_months
+    return last is None or now - last > dt.timedelta(days=round(months * 365.25 / 12))
+
+
+def mailbox_reviews(*, actor: Actor, now: dt.datetime) -> list[dict[str, object]]:
+    """Every active staff member with the date of their last mailbox review and whether a
+    review is overdue, for the roles the policy gives the audit log (the privacy officer)."""
+    if not purpose_rules.may_use_tool(policy.current(), actor.role, "audit_log"):
+        raise PermissionDeniedError("your role may not see the mailbox reviews")
+    rows = User.objects.filter(is_active=True).annotate(last=Max("mailbox_reviews__reviewed_at")).order_by("username")
+    return [
+        {"id": u.pk, "username": u.username, "role": u.role, "last": u.last,
+         "overdue": mailbox_review_due(last=u.last, now=now)}
+        for u in rows
+    ]
+
+
+def staff_accounts(*, actor: Actor) -> list[User]:
+    """Staff accounts, for the roles the policy gives the staff_accounts tool."""
+    if not purpose_rules.may_use_tool(policy.current(), actor.role, "staff_accounts"):
+        raise PermissionDeniedError("your role may not manage staff accounts")
+    return list(User.objects.order_by("-is_active", "username"))

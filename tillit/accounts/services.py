@@ -6,10 +6,12 @@ import datetime as dt
 import hashlib
 import secrets
 
+from django.contrib.sessions.models import Session
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tillit import policy
-from tillit.accounts.models import ApiClient, User
+from tillit.accounts.models import ApiClient, MailboxReview, StaffHandover, User
 from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, ValidationError
@@ -83,3 +85,105 @@ def revoke_api_client(*, actor: Actor, now: dt.datetime, client_id: int) -> None
         client.revoked_at = now
         client.save(update_fields=["revoked_at"])
         audit.record(actor=actor, now=now, action="revoke", subject_type="api_client", subject_id=client.pk)
+
+
+# --- the second factor (TOTP, RFC 6238) ------------------------------------------------------
+
+
+def totp_device_for_enrolment(*, user: User) -> TOTPDevice:
+    """The unconfirmed TOTP device a staff member is enrolling (created on first call)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="tillit", confirmed=False)
+    return device
+
+
+def has_confirmed_totp(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def check_totp(*, user: User, code: str) -> bool:
+    """Whether ``code`` is a valid current code of the user's confirmed device."""
+    code = (code or "").strip().replace(" ", "")
+    if not code.isdigit():
+        return False
+    return any(device.verify_token(code) for device in TOTPDevice.objects.filter(user=user, confirmed=True))
+
+
+@transaction.atomic
+def confirm_totp_enrolment(*, actor: Actor, now: dt.datetime, user: User, code: str) -> TOTPDevice | None:
+    """Confirm the device being enrolled if ``code`` is valid for it; None if not."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    code = (code or "").strip().replace(" ", "")
+    if device is None or not code.isdigit() or not device.verify_token(code):
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit.record(actor=actor, now=now, action="enrol_totp", subject_type="staff", subject_id=user.pk)
+    return device
+
+
+# --- leaving staff (§16) -----------------------------------------------------------------------
+
+
+def end_sessions(*, user_id: int, now: dt.datetime) -> int:
+    """Delete every live session of the user (staff sessions are few; each is decoded)."""
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            session.delete()
+            ended += 1
+    return ended
+
+
+@transaction.atomic
+def deactivate_staff(*, actor: Actor, now: dt.datetime, user_id: int) -> int:
+    """Close a staff account: it can no longer sign in, its API tokens stop working and every
+    session it has ends at once. Returns the number of sessions ended."""
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFoundError("no such staff account")
+    if actor.user_id == user.pk:
+        raise ValidationError("you cannot close your own account", field="user")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ApiClient.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    ended = end_sessions(user_id=user.pk, now=now)
+    audit.record(actor=actor, now=now, action="deactivate", subject_type="staff", subject_id=user.pk)
+    return ended
+
+
+@transaction.atomic
+def offboard_staff(*, actor: Actor, now: dt.datetime, user_id: int, successor_id: int) -> StaffHandover:
+    """A leaver's account is closed and their person records and logged emails are handed to a
+    colleague (§16: "relevant emails will normally be transferred to colleagues"). The
+    hand-over is recorded with counts."""
+    from tillit.people.models import Interaction, Person  # same layer, imported where used
+
+    if user_id == successor_id:
+        raise ValidationError("the successor must be someone else", field="successor")
+    successor = User.objects.filter(pk=successor_id, is_active=True).first()
+    if successor is None:
+        raise ValidationError("no such active colleague", field="successor")
+    leaver = User.objects.filter(pk=user_id).first()
+    if leaver is None:
+        raise NotFoundError("no such staff account")
+    counts = {
+        "people": Person.objects.filter(owner=leaver).update(owner=successor),
+        "emails": Interaction.objects.filter(staff=leaver, kind="email").update(staff=successor),
+    }
+    counts["sessions_ended"] = deactivate_staff(actor=actor, now=now, user_id=leaver.pk)
+    handover = StaffHandover.objects.create(leaver=leaver, successor=successor, handed_over_at=now, counts=counts)
+    audit.record(actor=actor, now=now, action="handover", subject_type="staff", subject_id=leaver.pk,
+                 fields=sorted(counts))
+    return handover
+
+
+@transaction.atomic
+def confirm_mailbox_review(*, actor: Actor, now: dt.datetime) -> MailboxReview:
+    """The signed-in staff member confirms they reviewed and cleaned their mailbox (§16)."""
+    if actor.user_id is None:
+        raise ValidationError("only a staff member can confirm their own mailbox review")
+    review = MailboxReview.objects.create(user_id=actor.user_id, reviewed_at=now)
+    audit.record(actor=actor, now=now, action="mailbox_review", subject_type="staff", subject_id=actor.user_id)
+    return review

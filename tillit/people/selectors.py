@@ -20,7 +20,7 @@ from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.pagination import Page, check_page
-from tillit.people.models import Organization, Person
+from tillit.people.models import CustomerRelationship, Interaction, Organization, Person
 from tillit.policy import purposes as purpose_rules
 from tillit.retention.selectors import explain as explain_retention
 
@@ -226,3 +226,50 @@ def search_organizations(
         page_size=limit,
         has_next=len(rows) > limit,
     )
+
+
+def person_timeline(
+    *, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The person's interactions, newest first, with the fields the role may see for the
+    purpose (empty if the role sees no correspondence for it). Audited as one read."""
+    purpose = resolve_purpose(actor, purpose)
+    fields = _fields(actor, purpose, "people.Interaction")
+    if not fields or not _visible_people(actor, purpose).filter(pk=person_id).exists():
+        return []
+    rows = list(
+        Interaction.objects.filter(person_id=person_id)
+        .select_related("staff")
+        .order_by("-occurred_at", "-pk")[:limit]
+    )
+    audit.record(
+        actor=actor, now=now, action="read", subject_type="person", subject_id=person_id, purpose=purpose,
+        fields=sorted(f"interaction.{f}" for f in fields),
+    )
+    result = []
+    for row in rows:
+        item: dict[str, Any] = {"id": row.pk}
+        for name in ("kind", "direction", "reached", "occurred_at", "subject", "summary"):
+            if name in fields:
+                item[name] = getattr(row, name)
+        item["staff"] = row.staff.username if row.staff else ""
+        result.append(item)
+    return result
+
+
+def person_choices(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """The person's subscriptions and customer relationships, as far as the role may see them."""
+    from tillit.consent.models import Subscription
+
+    purpose = resolve_purpose(actor, purpose)
+    categories = purpose_rules.visible_categories(policy.current(), actor.role, purpose)
+    result: dict[str, Any] = {}
+    if "choices" in categories:
+        result["subscriptions"] = list(
+            Subscription.objects.filter(person_id=person_id).values("newsletter", "subscribed_at", "unsubscribed_at")
+        )
+    if "customer_records" in categories:
+        result["customer_relationships"] = list(
+            CustomerRelationship.objects.filter(person_id=person_id).values("started_at", "ended_at")
+        )
+    return result

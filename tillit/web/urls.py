@@ -1,15 +1,26 @@
 """The staff UI."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tillit.web import views
+from tillit.web import auth_views, people_views, staff_views, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", auth_views.sign_in, name="login"),
+    path("login/enrol/", auth_views.enrol, name="enrol"),
+    path("logout/", auth_views.sign_out, name="logout"),
+    path("people/", people_views.people_search, name="people"),
+    path("people/new/", people_views.person_create, name="person-new"),
+    path("people/<int:person_id>/", people_views.person_detail, name="person"),
+    path("people/<int:person_id>/log/", people_views.log_interaction, name="person-log"),
+    path("people/<int:person_id>/edit/", people_views.person_edit, name="person-edit"),
+    path("organizations/", people_views.organizations_search, name="organizations"),
+    path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
+    path("account/mailbox-review/", staff_views.confirm_mailbox_review, name="mailbox-review"),
+    path("mailbox-reviews/", staff_views.mailbox_reviews, name="mailbox-reviews"),
+    path("staff/", staff_views.staff_accounts, name="staff"),
+    path("staff/<int:user_id>/offboard/", staff_views.offboard, name="offboard"),
 ]

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from tillit import policy
+from tillit.accounts import selectors as account_selectors
 from tillit.accounts.selectors import actor_for_user
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError
@@ -22,12 +24,15 @@ View = Callable[..., HttpResponse]
 
 
 def staff_view(view: Callable[..., HttpResponse]) -> View:
-    """Sign-in required; passes the actor; turns domain errors into an error page."""
+    """Sign-in with the second factor required; passes the actor; turns domain errors into an
+    error page with the status of the error."""
 
-    @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        actor = actor_for_user(request.user)  # type: ignore[arg-type]
+        user = request.user
+        if not user.is_authenticated or not user.is_verified():  # type: ignore[union-attr]
+            return redirect_to_login(request.get_full_path(), reverse("web:login"))
+        actor = actor_for_user(user)  # type: ignore[arg-type]
         try:
             return view(request, actor, *args, **kwargs)
         except DomainError as error:
@@ -37,13 +42,15 @@ def staff_view(view: Callable[..., HttpResponse]) -> View:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The front page: what tillit is and where to go."""
+    """The front page: what tillit is and where to go; for signed-in staff, their own tasks."""
     current = policy.current()
-    return render(
-        request,
-        "web/home.html",
-        {"controller": current.controller, "roles": current.roles, "purposes": current.purposes},
-    )
+    context: dict[str, Any] = {"controller": current.controller, "roles": current.roles, "purposes": current.purposes}
+    user = request.user
+    if user.is_authenticated and user.is_verified():  # type: ignore[union-attr]
+        last = account_selectors.last_mailbox_review(user.pk)
+        context["mailbox_review_due"] = account_selectors.mailbox_review_due(last=last, now=timezone.now())
+        context["mailbox_review_last"] = last
+    return render(request, "web/home.html", context)
 
 
 CHART_HEIGHT = 160

@@ -1,0 +1,19 @@
+"""Template context for the staff UI: the signed-in member's role label and tools."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.translation import get_language
+
+from tillit import policy
+
+
+def staff(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    role = getattr(user, "role", None) if user is not None and user.is_authenticated else None
+    current = policy.current()
+    if not role or role not in current.roles:
+        return {"staff_tools": frozenset(), "staff_role_label": ""}
+    language = (get_language() or "en")[:2]
+    labels = current.roles[role].label
+    return {"staff_tools": current.roles[role].tools, "staff_role_label": labels.get(language, labels["en"])}
