@@ -326,6 +326,7 @@ def record_interaction(
         raise ValidationError("cannot be in the future", field="occurred_at")
     subject = _text(subject, "subject", max_length=300)
     summary = _text(summary, "summary", max_length=20_000, multiline=True)
+    _check_may_write(actor, {"kind", "direction", "occurred_at", "subject", "summary"}, purpose, "people.Interaction")
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         raise NotFoundError("no such person")

@@ -100,7 +100,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
         )
         if confirmed is not None:
             del request.session[ENROLLING]
-            login(request, user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, confirmed)
             return HttpResponseRedirect(_next(request))
         _failed(request, user.username)

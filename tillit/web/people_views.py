@@ -157,6 +157,7 @@ def person_edit(request: HttpRequest, actor: Actor, person_id: int) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Register a person (e.g. someone who called customer service, §6)."""
+    selectors.resolve_purpose(actor, None)  # a role without any purpose may not register people
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         values = {k: v for k, v in form.cleaned_data.items() if v}

@@ -1,0 +1,147 @@
+"""The authorisation matrix: every staff URL and every API operation, for every role of the
+policy (and for nobody signed in), answers as the policy says (§10). A route that is not in
+the matrix fails the test, so a new page cannot ship without its row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tillit.people import services as people
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("marketing", "customer_support", "sales", "privacy_officer", "administrator")
+READERS = {"marketing", "customer_support", "sales", "privacy_officer"}
+
+
+def expect(ok: set[str] | str, status: int = 200, denied: int = 403) -> dict[str, int]:
+    allowed = set(ROLES) if ok == "all" else ok
+    return {role: status if role in allowed else denied for role in ROLES}
+
+
+# (method, url pattern name or API path) -> role -> status. {p}, {o}, {u} are filled in.
+WEB = {
+    ("GET", "web:home"): expect("all"),
+    ("GET", "web:people"): expect(READERS),
+    ("GET", "web:person-new"): expect(READERS),
+    ("GET", "web:person"): expect(READERS),
+    ("POST", "web:person-log"): expect({"customer_support", "sales", "privacy_officer"}, 302),
+    ("GET", "web:person-edit"): expect(READERS),
+    ("GET", "web:organizations"): expect(READERS),
+    ("GET", "web:organization"): expect(READERS),
+    ("GET", "web:retention-forecast"): expect({"marketing", "privacy_officer"}),
+    ("POST", "web:mailbox-review"): expect("all", 302),
+    ("GET", "web:mailbox-reviews"): expect({"privacy_officer"}),
+    ("GET", "web:staff"): expect({"administrator"}),
+    ("POST", "web:offboard"): expect({"administrator"}, 302),
+}
+# Pages anyone may open (the sign-in itself, language switch).
+PUBLIC = {"web:login", "web:enrol", "web:logout", "set_language"}
+
+API = {
+    ("GET", "/api/people"): expect(READERS),
+    ("POST", "/api/people"): expect(READERS, 201),
+    ("GET", "/api/people/{person_id}"): expect(READERS),
+    ("PATCH", "/api/people/{person_id}"): expect(READERS),
+    ("GET", "/api/organizations"): expect(READERS),
+    ("POST", "/api/organizations"): expect(READERS, 201),
+    ("GET", "/api/organizations/{organization_id}"): expect(READERS),
+    ("PATCH", "/api/organizations/{organization_id}"): expect(READERS),
+    ("GET", "/api/retention/forecast"): expect({"marketing", "privacy_officer"}),
+}
+API_BODIES = {
+    ("POST", "/api/people"): {"name": "Matrix Person"},
+    ("PATCH", "/api/people/{person_id}"): {"name": "Matrix Person"},
+    ("POST", "/api/organizations"): {"name": "Matrix AS"},
+    ("PATCH", "/api/organizations/{organization_id}"): {"name": "Matrix AS"},
+}
+
+
+def web_routes() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns: list, namespace: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace == "api":
+                    continue
+                walk(p.url_patterns, f"{namespace}{p.namespace}:" if p.namespace else namespace)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(namespace + p.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+@pytest.fixture
+def records(system_actor, now, make_staff):
+    org = people.create_organization(actor=system_actor, now=now, source="form", values={"name": "Matrix Org AS"})
+    person = people.create_person(actor=system_actor, now=now, source="form",
+                                  values={"name": "Matrix Person", "organization_id": org.pk})
+    leaver = make_staff("sales", username="leaver")
+    colleague = make_staff("sales", username="colleague")
+    return {"p": person.pk, "o": org.pk, "u": leaver.pk, "successor": colleague.pk}
+
+
+def test_every_staff_route_is_in_the_matrix():
+    assert web_routes() - PUBLIC == {name for _, name in WEB}
+
+
+def test_every_api_operation_is_in_the_matrix():
+    schema = Client().get("/api/openapi.json").json()
+    operations = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+    assert operations == set(API)
+
+
+def web_url(name: str, ids: dict[str, int]) -> str:
+    from django.urls import reverse
+
+    args = {"web:person": [ids["p"]], "web:person-log": [ids["p"]], "web:person-edit": [ids["p"]],
+            "web:organization": [ids["o"]], "web:offboard": [ids["u"]]}.get(name, [])
+    return reverse(name, args=args)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_policy_allows_in_the_staff_ui(role, staff_client, records):
+    client = staff_client(role)
+    for (method, name), expected in WEB.items():
+        url = web_url(name, records)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            data = {"kind": "note", "direction": "internal", "summary": "matrix"} if name == "web:person-log" else {}
+            if name == "web:offboard":
+                data = {"successor": records["successor"]}
+            response = client.post(url, data)
+        assert response.status_code == expected[role], f"{role} {method} {url}"
+
+
+def test_nobody_signed_in_is_sent_to_sign_in(records):
+    client = Client()
+    for (method, name), _ in WEB.items():
+        if name == "web:home":
+            continue
+        url = web_url(name, records)
+        response = client.get(url) if method == "GET" else client.post(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records):
+    client = api_as(role)
+    for (method, path), expected in API.items():
+        url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
+        body = API_BODIES.get((method, path))
+        response = client.generic(method, url, json.dumps(body) if body else "", content_type="application/json")
+        assert response.status_code == expected[role], f"{role} {method} {url}: {response.content[:200]}"
+
+
+def test_the_api_refuses_nobody_signed_in(records):
+    for method, path in API:
+        url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
+        assert Client().generic(method, url).status_code == 401, url
