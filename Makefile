@@ -29,6 +29,7 @@ run: install
 
 ## Run the whole suite on SQLite and, when reachable (always under CI=true), on PostgreSQL.
 test: install
+	@bash scripts/ensure-chromium
 	@bash scripts/run-tests $(ARGS)
 
 ## Lint, format check, types, layer contracts, migrations up to date.
