@@ -105,10 +105,10 @@ def test_the_digest_identifies_the_file_content():
         (
             "legitimate interest without an assessment",
             broken(
-                'assessment = "lia-sales-2026"\nobjectable = true\n'
+                'assessment = "lia-sales-2026"\nobjectable = true\nmarketing = false\n'
                 'categories = ["name", "email", "phone", "organisation", "position", "industry", "business_address"',
-                'objectable = true\ncategories = ["name", "email", "phone", "organisation", "position", "industry", '
-                '"business_address"',
+                'objectable = true\nmarketing = false\ncategories = ["name", "email", "phone", "organisation", '
+                '"position", "industry", "business_address"',
             ),
             "purposes.sales_dialogue.assessment",
             "needs an assessment",

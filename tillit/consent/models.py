@@ -39,3 +39,19 @@ class SuppressionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"Suppressed {self.channel} ({self.reason})"
+
+
+class NoticeVersion(models.Model):
+    """One published version of the privacy notice, rendered from the policy file in every
+    language. ``digest`` is the SHA-256 of the rendered texts, so the same notice is never
+    published twice; ``purposes`` are the purpose keys it tells people about (§14: a purpose
+    may be used for a person only once they have been given a notice that names it)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    policy_digest = models.CharField(max_length=64)
+    published_at = models.DateTimeField()
+    purposes = models.JSONField(default=list)
+    texts = models.JSONField(default=dict)  # language -> the notice as plain text
+
+    def __str__(self) -> str:
+        return f"Notice {self.published_at:%Y-%m-%d} ({self.digest[:8]})"

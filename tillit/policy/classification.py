@@ -133,6 +133,12 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "consent.Subscription.newsletter": "choices",
         "consent.Subscription.subscribed_at": "choices",
         "consent.Subscription.unsubscribed_at": "choices",
+        "consent.NoticeVersion.id": NOT_PERSONAL,
+        "consent.NoticeVersion.digest": NOT_PERSONAL,
+        "consent.NoticeVersion.policy_digest": NOT_PERSONAL,
+        "consent.NoticeVersion.published_at": NOT_PERSONAL,
+        "consent.NoticeVersion.purposes": NOT_PERSONAL,
+        "consent.NoticeVersion.texts": NOT_PERSONAL,
         # A keyed hash: recognises an identifier, cannot reveal it (kept to honour an objection).
         "consent.SuppressionEntry.id": NOT_PERSONAL,
         "consent.SuppressionEntry.digest": NOT_PERSONAL,

@@ -269,6 +269,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             exceptions=s.frozen_map(exceptions),
             assessment=assessment,
             objectable=t.boolean("objectable"),
+            marketing=t.boolean("marketing"),
             categories=t.strings("categories", allowed=category_keys, what="category"),
         )
 

@@ -67,6 +67,7 @@ class Purpose:
     exceptions: Mapping[str, tuple[str, ...]]  # channel -> statutory exceptions to consent
     assessment: str | None
     objectable: bool
+    marketing: bool
     categories: tuple[str, ...]
 
 
