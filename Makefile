@@ -23,6 +23,7 @@ install: $(STAMP)
 ## Set up, load demo data and serve http://$(HOST):$(PORT) on the embedded SQLite database.
 run: install
 	$(BIN)/tillit migrate --noinput
+	$(BIN)/tillit notice publish
 	$(BIN)/tillit demo --if-empty --people $(DEMO_PEOPLE)
 	$(BIN)/tillit welcome --url http://$(HOST):$(PORT)
 	$(BIN)/tillit runserver $(HOST):$(PORT)

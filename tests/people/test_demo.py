@@ -11,6 +11,7 @@ import phonenumbers
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from stdnum.no import orgnr
 
 from tillit import policy
@@ -204,7 +205,7 @@ def test_one_demo_login_per_policy_role_that_can_sign_in(now: dt.datetime, roles
     for username, role, password in logins:
         assert username == role.replace("_", "-")
         assert password == f"demo-{role}-2026"
-        user = authenticate(username=username, password=password)
+        user = authenticate(RequestFactory().post("/login/"), username=username, password=password)
         assert user is not None
         assert user.role == role  # type: ignore[attr-defined]
     assert "customer-support" in [username for username, _, _ in logins]
@@ -246,3 +247,19 @@ def test_command_refuses_a_bad_number_of_people_in_one_line(people: int) -> None
         call_command("demo", people=people, stdout=StringIO())
     assert "\n" not in str(caught.value)
     assert not Person.objects.exists()
+
+
+def test_command_gives_notice_consents_and_a_deadline_to_everyone() -> None:
+    from tillit.consent.models import ConsentEvent, Subscription
+    from tillit.people.models import Person
+
+    call_command("demo", people=200, no_staff=True, stdout=StringIO())
+    assert not Person.objects.filter(notice_version__isnull=True).exists()
+    assert not Person.objects.filter(retain_reason="").exists()
+    given = ConsentEvent.objects.filter(action="given")
+    assert given.filter(purpose="newsletter").count() == Subscription.objects.count() > 0
+    assert given.filter(purpose="direct_marketing").exists()
+    assert not given.filter(wording="").exists()
+    subscribed = Subscription.objects.filter(unsubscribed_at__isnull=True).values("person_id")
+    assert not Person.objects.filter(pk__in=subscribed).exclude(retain_reason__in=["subscribed", "customer"]).exists()
+    assert Person.objects.filter(pk__in=subscribed, retain_until__isnull=True).count() == subscribed.count()

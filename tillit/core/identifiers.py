@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -84,3 +85,16 @@ def identifier_digest(kind: str, normalised: str, *, key: str) -> str:
     """A keyed hash (HMAC-SHA256) of a normalised identifier, e.g. ``("email", "a@b.no")``.
     Recognises the identifier again; cannot be turned back into it without the key."""
     return hmac.new(key.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def truncate_ip(value: str | None) -> str:
+    """An IP address with its host part removed (IPv4 /24, IPv6 /48), as stored for evidence
+    and statistics; "" for anything that is not an IP address."""
+    if not value:
+        return ""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

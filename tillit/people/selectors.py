@@ -19,7 +19,14 @@ from tillit import policy
 from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+
+
+class PurposeNotInformedError(PermissionDeniedError):
+    """The person was not given a notice naming the purpose; it may not be used for them."""
+
+    code = "purpose_not_in_notice"
 from tillit.core.pagination import Page, check_page
+from tillit.consent import selectors as consent_selectors
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person
 from tillit.policy import purposes as purpose_rules
 from tillit.retention.selectors import explain as explain_retention
@@ -83,6 +90,10 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
     fields = _fields(actor, purpose, PERSON)
     person = _visible_people(actor, purpose).select_related("organization").filter(pk=person_id).first()
     if person is None:
+        if Person.objects.filter(pk=person_id).exists():
+            raise PurposeNotInformedError(
+                f"this person has not been told about the purpose {purpose!r} (privacy policy §14)", field="purpose"
+            )
         raise NotFoundError("no such person")
     audit.record(
         actor=actor,
@@ -97,9 +108,16 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
 
 
 def _visible_people(actor: Actor, purpose: str) -> QuerySet[Person]:
-    """The people the role may see for the purpose (later issues narrow this further)."""
-    del actor, purpose
-    return Person.objects.all()
+    """The people whose data may be used for the purpose: those who were given a notice that
+    names it (§14). A legal obligation (answering a rights request) reaches everyone."""
+    del actor
+    if _is_legal_obligation(purpose):
+        return Person.objects.all()
+    return Person.objects.filter(notice_version_id__in=consent_selectors.versions_with_purpose(purpose))
+
+
+def _is_legal_obligation(purpose: str) -> bool:
+    return set(policy.current().purposes[purpose].bases.values()) == {"legal_obligation"}
 
 
 def search_people(

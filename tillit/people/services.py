@@ -19,6 +19,7 @@ from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
+from tillit.consent.models import NoticeVersion
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rules
@@ -116,7 +117,9 @@ def create_person(
         raise ValidationError("is required", field="name")
     _check_may_write(actor, {_PERSON_MODEL_FIELD.get(f, f) for f in clean} - {"language"}, purpose, "people.Person")
     clean.setdefault("language", policy.current().default_language)
-    person = Person(created_at=now, updated_at=now, **clean)
+    # The person is given the notice in force at collection (GDPR art. 13; §14).
+    notice = NoticeVersion.objects.order_by("-published_at", "-pk").first()
+    person = Person(created_at=now, updated_at=now, notice_version=notice, **clean)
     try:
         with transaction.atomic():
             person.save()

@@ -1,0 +1,253 @@
+"""Writes to the consent ledger: consent given or withdrawn, objections, Global Privacy Control.
+
+The ledger is append-only; every write is one transaction with its audit record and the
+recomputed retention deadline (a consent change may move it, §9). A withdrawal follows §5:
+the data is removed through ``erase_person`` unless another ground in the policy still holds,
+and the answer says what is kept and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from tillit import policy
+from tillit.audit import services as audit
+from tillit.consent import selectors
+from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
+from tillit.core.actors import Actor
+from tillit.core.errors import ConflictError, NotFoundError, ValidationError
+from tillit.core.identifiers import truncate_ip
+from tillit.people.models import CustomerRelationship, Person
+from tillit.retention.services import erase_person, recompute_retention
+
+SOURCE_KINDS = ("form", "page", "staff", "api", "email_link", "preference_centre", "gpc", "import", "double_opt_in")
+# Objections that are not a purpose of their own: to disclosure to partners (§11).
+OBJECTION_ONLY_PURPOSES = ("partner_sharing",)
+
+
+def _check_purpose_channel(purpose: str, channel: str, *, objection: bool = False) -> str:
+    """The legal basis of the purpose on the channel; 422 naming what is unknown."""
+    current = policy.current()
+    if objection and purpose in OBJECTION_ONLY_PURPOSES:
+        return "legitimate_interest"
+    if purpose not in current.purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    if objection and channel == selectors.ALL_CHANNELS:
+        return "legitimate_interest"
+    if channel not in current.channels:
+        raise ValidationError(f"unknown channel {channel!r}", field="channel")
+    basis = current.purposes[purpose].bases.get(channel)
+    if basis is None:
+        raise ValidationError(f"the purpose {purpose!r} does not use the channel {channel!r}", field="channel")
+    return basis
+
+
+@transaction.atomic
+def record_consent(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    purpose: str,
+    channel: str,
+    source_kind: str,
+    wording: str,
+    language: str,
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> ConsentEvent:
+    """Record that the person gave consent, by a positive act, to the exact ``wording`` shown,
+    under the notice version in force (GDPR art. 7(1): we can show who, when, what, how)."""
+    basis = _check_purpose_channel(purpose, channel)
+    if basis != "consent":
+        raise ValidationError(f"the purpose {purpose!r} rests on {basis} on {channel}, not on consent", field="purpose")
+    return _append(
+        actor=actor, now=now, person_id=person_id, purpose=purpose, channel=channel, action="given", basis=basis,
+        source_kind=source_kind, source_ref=source_ref, wording=wording, language=language, evidence_ip=evidence_ip,
+        evidence_user_agent=evidence_user_agent,
+    )
+
+
+def _append(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    purpose: str,
+    channel: str,
+    action: str,
+    basis: str,
+    source_kind: str,
+    source_ref: str,
+    wording: str,
+    language: str,
+    evidence_ip: str | None,
+    evidence_user_agent: str,
+) -> ConsentEvent:
+    if source_kind not in SOURCE_KINDS:
+        raise ValidationError(f"unknown source {source_kind!r}", field="source_kind")
+    wording = (wording or "").strip()
+    if not wording:
+        raise ValidationError("the exact wording shown to the person is required", field="wording")
+    if len(wording) > 5000:
+        raise ValidationError("is at most 5000 characters", field="wording")
+    if language not in policy.current().languages:
+        raise ValidationError(f"must be one of: {', '.join(policy.current().languages)}", field="language")
+    notice = selectors.current_notice()
+    if notice is None:
+        raise ConflictError("no privacy notice has been published yet (tillit notice publish)")
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("no such person")
+    event = ConsentEvent.objects.create(
+        person=person, purpose=purpose, channel=channel, action=action, basis=basis, occurred_at=now,
+        source_kind=source_kind, source_ref=source_ref[:300], wording=wording, language=language,
+        notice_version=notice, evidence_ip=truncate_ip(evidence_ip), evidence_user_agent=evidence_user_agent[:300],
+    )
+    recompute_retention(person=person, now=now)
+    audit.record(actor=actor, now=now, action=f"consent_{action}", subject_type="person", subject_id=person.pk,
+                 purpose=purpose, fields=["consent"])
+    return event
+
+
+@dataclass(frozen=True)
+class WithdrawalResult:
+    """What a withdrawal did: nothing (already withdrawn), erased the person (with the receipt
+    id), or stopped the purposes and kept the person for the reasons listed."""
+
+    withdrawn: list[tuple[str, str]] = field(default_factory=list)
+    erased: bool = False
+    receipt_id: int | None = None
+    kept_because: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.withdrawn)
+
+
+@transaction.atomic
+def withdraw_consent(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    source_kind: str,
+    language: str,
+    purpose: str | None = None,
+    wording: str = "Withdraw my consent",
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> WithdrawalResult:
+    """Withdraw consent for ``purpose`` (or every purpose) on every channel (GDPR art. 7(3)).
+    Then, per §5, the data is removed unless another ground still holds: an active customer
+    relationship (the contract, §9) or a consent still given for another purpose. A second
+    withdrawal is a no-op."""
+    if purpose is not None and purpose not in policy.current().purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    if not Person.objects.filter(pk=person_id).exists():
+        raise NotFoundError("no such person")
+    state = selectors.consent_state(person_id=person_id)
+    targets = sorted(
+        (p, c) for (p, c), action in state.items() if action == "given" and (purpose is None or p == purpose)
+    )
+    subscriptions = Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True)
+    if purpose is not None and purpose != "newsletter":
+        subscriptions = subscriptions.none()
+    if not targets and not subscriptions.exists():
+        return WithdrawalResult()
+    for p, c in targets:
+        _append(
+            actor=actor, now=now, person_id=person_id, purpose=p, channel=c, action="withdrawn", basis="consent",
+            source_kind=source_kind, source_ref=source_ref, wording=wording, language=language,
+            evidence_ip=evidence_ip, evidence_user_agent=evidence_user_agent,
+        )
+    subscriptions.update(unsubscribed_at=now)
+    kept = _other_grounds(person_id=person_id)
+    if kept:
+        person = Person.objects.get(pk=person_id)
+        recompute_retention(person=person, now=now)
+        return WithdrawalResult(withdrawn=targets, kept_because=kept)
+    result = erase_person(actor=actor, now=now, person_id=person_id, reason="withdrawal")
+    return WithdrawalResult(withdrawn=targets, erased=True, receipt_id=result.receipt.pk if result.receipt else None)
+
+
+def _other_grounds(*, person_id: int) -> list[str]:
+    """The grounds of the policy that keep a person after a withdrawal, as stable codes."""
+    grounds = []
+    if CustomerRelationship.objects.filter(person_id=person_id, ended_at__isnull=True).exists():
+        grounds.append("customer")
+    still = sorted({p for (p, _), action in selectors.consent_state(person_id=person_id).items() if action == "given"})
+    grounds.extend(f"consent:{p}" for p in still)
+    if Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True).exists():
+        grounds.append("subscribed")
+    return grounds
+
+
+@transaction.atomic
+def object_to_direct_marketing(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    source_kind: str,
+    language: str,
+    wording: str = "I object to direct marketing",
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> bool:
+    """An objection to direct marketing (GDPR art. 21(2)-(3)) is absolute: it stops email,
+    phone and profiling at once and puts the person's address and number on the suppression
+    list. Returns False if the person had already objected (a no-op)."""
+    if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
+        return False
+    _append(
+        actor=actor, now=now, person_id=person_id, purpose="direct_marketing", channel=selectors.ALL_CHANNELS,
+        action="objected", basis="legitimate_interest", source_kind=source_kind, source_ref=source_ref,
+        wording=wording, language=language, evidence_ip=evidence_ip, evidence_user_agent=evidence_user_agent,
+    )
+    Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True).update(unsubscribed_at=now)
+    person = Person.objects.get(pk=person_id)
+    suppress(now=now, email=person.email, phone=person.phone, reason="objection")
+    recompute_retention(person=person, now=now)
+    return True
+
+
+@transaction.atomic
+def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, language: str, source_ref: str = "") -> int:
+    """Global Privacy Control (Sec-GPC: 1) from an identified visitor: an objection, by
+    automated means (GDPR art. 21(5)), to profiling and to disclosure to partners. Recorded
+    once; returns the number of new ledger entries."""
+    state = selectors.consent_state(person_id=person_id)
+    written = 0
+    for purpose, channel in (("personalisation", "web"), ("partner_sharing", selectors.ALL_CHANNELS)):
+        if state.get((purpose, channel)) == "objected":
+            continue
+        _check_purpose_channel(purpose, channel, objection=True)
+        _append(
+            actor=actor, now=now, person_id=person_id, purpose=purpose, channel=channel, action="objected",
+            basis="legitimate_interest", source_kind="gpc", source_ref=source_ref,
+            wording="Global Privacy Control signal (Sec-GPC: 1)", language=language, evidence_ip=None,
+            evidence_user_agent="",
+        )
+        written += 1
+    return written
+
+
+def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: str) -> int:
+    """Put keyed hashes of an address and a number on the suppression list (no plain text)."""
+    entries = []
+    for kind, value in (("email", email), ("phone", phone)):
+        if value:
+            entries.append(
+                SuppressionEntry(digest=selectors.digests_for(value if kind == "email" else None,
+                                                              value if kind == "phone" else None)[0],
+                                 channel=kind, reason=reason, created_at=now)
+            )
+    SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
+    return len(entries)
