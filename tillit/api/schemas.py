@@ -120,3 +120,86 @@ class ForecastOut(Schema):
     series: list[ForecastSeries] = Field(description="Per retention reason, people reaching the deadline each month.")
     overdue: int = Field(description="People already past their deadline (the next sweep erases them).")
     without_deadline: int = Field(description="Active customers and subscribers: no deadline while that holds.")
+
+
+class ConsentIn(_Strict):
+    purpose: str = Field(description="A purpose key of the policy, e.g. newsletter.")
+    channel: str = Field(description="email, phone or web.")
+    wording: str = Field(max_length=5000, description="The exact text the person agreed to.")
+    language: str = Field("en", description="The language the wording was shown in (en, sv, nb).")
+    source_kind: str = Field("staff", description="form, page, staff, api, email_link, preference_centre, ...")
+    source_ref: str = Field("", max_length=300, description="The form id, page URL or other reference.")
+    evidence_ip: str | None = Field(None, max_length=64, description="The person's IP address; stored truncated.")
+    evidence_user_agent: str = Field("", max_length=1000)
+
+
+class ConsentEventOut(Schema):
+    id: int
+    purpose: str
+    channel: str
+    action: str
+    basis: str
+    occurred_at: dt.datetime
+    source_kind: str
+    source_ref: str
+    wording: str
+    language: str
+    notice_version: int
+
+
+class ConsentStateOut(Schema):
+    purpose: str
+    channel: str
+    action: str
+
+
+class ConsentOverviewOut(Schema):
+    purpose: str
+    state: list[ConsentStateOut]
+    events: list[ConsentEventOut]
+
+
+class WithdrawIn(_Strict):
+    purpose: str | None = Field(None, description="One purpose, or every purpose when absent.")
+    language: str = "en"
+    source_kind: str = "staff"
+    source_ref: str = Field("", max_length=300)
+
+
+class WithdrawalOut(Schema):
+    withdrawn: list[list[str]] = Field(description="The (purpose, channel) pairs withdrawn now.")
+    erased: bool = Field(description="True if the person's data was erased (§5).")
+    kept_because: list[str] = Field(description="Why the person is kept, when not erased.")
+    message: str
+
+
+class ObjectionIn(_Strict):
+    language: str = "en"
+    source_kind: str = "staff"
+    source_ref: str = Field("", max_length=300)
+
+
+class ObjectionOut(Schema):
+    recorded: bool
+    message: str
+
+
+class EligibilityOut(Schema):
+    purpose: str
+    channel: str
+    allowed: bool
+    basis: str | None
+    reason: str
+
+
+class EmailOut(Schema):
+    """An email put on the timeline (§16): one interaction per person it matched."""
+
+    direction: str = Field(description="outbound when sent from our own domain, otherwise inbound.")
+    person_ids: list[int] = Field(description="The people the email was matched to, by their email address.")
+    interaction_ids: list[int] = Field(description="The interactions created, in the order of person_ids.")
+    unmatched_addresses: int = Field(description="Addresses (sender or recipients, not ours) matching nobody.")
+    quarantined: bool = Field(
+        description="The sensitive data guard held the text back for the privacy officer; the timeline shows a "
+        "placeholder (§16: sensitive personal data should not be sent by email)."
+    )

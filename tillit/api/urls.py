@@ -18,8 +18,15 @@ from ninja.security import HttpBearer
 
 from tillit.accounts.selectors import actor_for_token
 from tillit.api.schemas import (
+    ConsentEventOut,
+    ConsentIn,
+    ConsentOverviewOut,
+    EligibilityOut,
+    EmailOut,
     Error,
     ForecastOut,
+    ObjectionIn,
+    ObjectionOut,
     OrganizationIn,
     OrganizationOut,
     OrganizationPage,
@@ -28,7 +35,11 @@ from tillit.api.schemas import (
     PersonOut,
     PersonPage,
     PersonPatch,
+    WithdrawalOut,
+    WithdrawIn,
 )
+from tillit.consent import selectors as consent_selectors
+from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError
 from tillit.people import selectors as people_selectors
@@ -208,3 +219,97 @@ def retention_forecast(request: HttpRequest, months: int = 24) -> dict[str, Any]
         "overdue": result.overdue,
         "without_deadline": result.without_deadline,
     }
+
+
+@api.get("/people/{person_id}/consents", response={200: ConsentOverviewOut, **ERRORS}, tags=["consent"])
+def list_consents(request: HttpRequest, person_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """The person's consents: the current state per purpose and channel, derived from the
+    append-only ledger, and every ledger entry with its wording and notice version."""
+    return consent_selectors.consent_overview(actor=_actor(request), now=timezone.now(), person_id=person_id,
+                                              purpose=purpose)
+
+
+@api.post("/people/{person_id}/consents", response={201: ConsentEventOut, **ERRORS}, tags=["consent"])
+def record_consent(request: HttpRequest, person_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
+    """Record a consent the person gave by a positive act, with the exact wording shown."""
+    people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
+    event = consent_services.record_consent(
+        actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
+    )
+    return Status(201, {
+        "id": event.pk, "purpose": event.purpose, "channel": event.channel, "action": event.action,
+        "basis": event.basis, "occurred_at": event.occurred_at, "source_kind": event.source_kind,
+        "source_ref": event.source_ref, "wording": event.wording, "language": event.language,
+        "notice_version": event.notice_version_id,
+    })
+
+
+@api.post("/people/{person_id}/consents/withdraw", response={200: WithdrawalOut, **ERRORS}, tags=["consent"])
+def withdraw_consent(request: HttpRequest, person_id: int, payload: WithdrawIn) -> dict[str, Any]:
+    """Withdraw consent for one purpose or all. Per §5 the person's data is then erased unless
+    another ground still holds; the answer says which. A second withdrawal changes nothing."""
+    result = consent_services.withdraw_consent(
+        actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
+    )
+    if not result.changed:
+        message = "nothing to withdraw: no consent is given"
+    elif result.erased:
+        message = "consent withdrawn; the person's data was erased (privacy policy §5)"
+    else:
+        message = "consent withdrawn; the person is kept for: " + ", ".join(result.kept_because)
+    return {"withdrawn": [list(pair) for pair in result.withdrawn], "erased": result.erased,
+            "kept_because": result.kept_because, "message": message}
+
+
+@api.post("/people/{person_id}/objection", response={200: ObjectionOut, **ERRORS}, tags=["consent"])
+def object_to_direct_marketing(request: HttpRequest, person_id: int, payload: ObjectionIn) -> dict[str, Any]:
+    """Record an objection to direct marketing (GDPR art. 21): email, phone and profiling stop
+    at once and the address goes on the suppression list."""
+    people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
+    recorded = consent_services.object_to_direct_marketing(
+        actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
+    )
+    return {"recorded": recorded, "message": "objection recorded" if recorded else "already objected; nothing changed"}
+
+
+@api.get("/people/{person_id}/eligibility", response={200: EligibilityOut, **ERRORS}, tags=["consent"])
+def eligibility(request: HttpRequest, person_id: int, purpose: str, channel: str) -> dict[str, Any]:
+    """May we contact this person for ``purpose`` on ``channel`` now, and on which basis?"""
+    people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
+    answer = consent_selectors.eligibility(person_id=person_id, purpose=purpose, channel=channel)
+    return {"purpose": purpose, "channel": channel, "allowed": answer.allowed, "basis": answer.basis,
+            "reason": answer.reason}
+
+
+@api.post(
+    "/emails",
+    response={201: EmailOut, **ERRORS},
+    tags=["emails"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The raw email (RFC 822), as saved or forwarded from a mailbox.",
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def record_email(request: HttpRequest, purpose: str | None = None) -> Status[dict[str, Any]]:
+    """Put a raw email (``Content-Type: message/rfc822``) on the timeline of the people it
+    matches by email address (privacy policy §16): the sender of an inbound email (which counts
+    as contact, §9), the recipients of one sent from our own domain (which does not). Subject,
+    body text and the attachments' names are kept, never their content; text that looks like
+    sensitive personal data is held back for the privacy officer. A malformed email, or one
+    that matches nobody, is 422 with the reason and nothing is stored."""
+    result = people_services.record_email_message(
+        actor=_actor(request), now=timezone.now(), raw=request.body, purpose=purpose
+    )
+    return Status(
+        201,
+        {
+            "direction": result.direction,
+            "person_ids": list(result.person_ids),
+            "interaction_ids": list(result.interaction_ids),
+            "unmatched_addresses": result.unmatched_addresses,
+            "quarantined": result.quarantined,
+        },
+    )

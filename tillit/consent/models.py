@@ -27,6 +27,42 @@ class Subscription(models.Model):
         return f"Subscription #{self.pk} to {self.newsletter}"
 
 
+class ConsentEvent(models.Model):
+    """One entry of the consent ledger (append-only; the database refuses UPDATEs): a person
+    gave or withdrew consent, or objected, for a purpose on a channel, with the legal basis it
+    concerns, where it happened, the exact wording shown and the notice version in force, and
+    the evidence (truncated IP address, user agent). The current state is derived from the
+    latest event per purpose and channel (``consent.selectors.consent_state``)."""
+
+    class Action(models.TextChoices):
+        GIVEN = "given", "Given"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        OBJECTED = "objected", "Objected"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consent_events")
+    purpose = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    basis = models.CharField(max_length=30)
+    occurred_at = models.DateTimeField()
+    source_kind = models.CharField(max_length=30)
+    source_ref = models.CharField(max_length=300, blank=True)
+    wording = models.TextField()
+    language = models.CharField(max_length=5)
+    notice_version = models.ForeignKey("consent.NoticeVersion", on_delete=models.PROTECT, related_name="+")
+    evidence_ip = models.CharField(max_length=45, blank=True)
+    evidence_user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "purpose", "channel", "occurred_at"], name="consent_event_state_idx"),
+            models.Index(fields=["purpose", "channel", "occurred_at"], name="consent_event_purpose_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consent {self.action} for {self.purpose}/{self.channel}"
+
+
 class SuppressionEntry(models.Model):
     """An address or number that must never be brought back (an objection, a withdrawal that
     led to erasure, a hard bounce). Holds only a keyed hash (HMAC-SHA256) of the normalised

@@ -3,11 +3,15 @@ facts for the eligibility rule, and the suppression list."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
 from tillit import policy
 from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
+from tillit.core.actors import Actor
 from tillit.core.identifiers import identifier_digest
 from tillit.people.models import CustomerRelationship, Person, Provenance
 from tillit.policy import consent as rule
@@ -96,4 +100,36 @@ def contact_facts(*, person_id: int) -> rule.ContactFacts:
 
 def eligibility(*, person_id: int, purpose: str, channel: str) -> rule.Eligibility:
     """May we contact this person for ``purpose`` on ``channel`` now? (tillit.policy.consent)"""
+    from tillit.core.errors import ValidationError
+
+    if purpose not in policy.current().purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    if channel not in policy.current().channels:
+        raise ValidationError(f"unknown channel {channel!r}", field="channel")
     return rule.may_contact(policy.current(), contact_facts(person_id=person_id), purpose=purpose, channel=channel)
+
+
+def consent_overview(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None) -> dict[str, Any]:
+    """The person's consents as the read gate allows: the current state and the full ledger,
+    for a role that sees the ``choices`` category for the purpose. Audited as a read."""
+    from tillit.audit import services as audit
+    from tillit.core.errors import PermissionDeniedError
+    from tillit.people import selectors as people_selectors
+    from tillit.policy import purposes as purpose_rules
+
+    person = people_selectors.get_person(actor=actor, now=now, person_id=person_id, purpose=purpose)
+    if "choices" not in purpose_rules.visible_categories(policy.current(), actor.role, person["purpose"]):
+        raise PermissionDeniedError("your role may not see consents for this purpose", field="purpose")
+    audit.record(actor=actor, now=now, action="read", subject_type="person", subject_id=person_id,
+                 purpose=person["purpose"], fields=["consent"])
+    state = consent_state(person_id=person_id)
+    return {
+        "purpose": person["purpose"],
+        "state": [{"purpose": p, "channel": c, "action": a} for (p, c), a in sorted(state.items())],
+        "events": [
+            {"id": e.pk, "purpose": e.purpose, "channel": e.channel, "action": e.action, "basis": e.basis,
+             "occurred_at": e.occurred_at, "source_kind": e.source_kind, "source_ref": e.source_ref,
+             "wording": e.wording, "language": e.language, "notice_version": e.notice_version_id}
+            for e in consent_history(person_id=person_id)
+        ],
+    }

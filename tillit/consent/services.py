@@ -18,7 +18,7 @@ from tillit.audit import services as audit
 from tillit.consent import selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
 from tillit.core.actors import Actor
-from tillit.core.errors import ConflictError, NotFoundError, ValidationError
+from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import truncate_ip
 from tillit.people.models import CustomerRelationship, Person
 from tillit.retention.services import erase_person, recompute_retention
@@ -72,6 +72,17 @@ def record_consent(
     )
 
 
+def _check_actor(actor: Actor) -> None:
+    """Staff and API clients record consents only if their role works with them (the policy's
+    ``choices`` category, §10); the person themselves and system jobs always may."""
+    if actor.kind in ("system", "data_subject"):
+        return
+    current = policy.current()
+    role = current.roles.get(actor.role or "")
+    if role is None or not any("choices" in categories for categories in role.access.values()):
+        raise PermissionDeniedError("your role may not record consents")
+
+
 def _append(
     *,
     actor: Actor,
@@ -88,6 +99,7 @@ def _append(
     evidence_ip: str | None,
     evidence_user_agent: str,
 ) -> ConsentEvent:
+    _check_actor(actor)
     if source_kind not in SOURCE_KINDS:
         raise ValidationError(f"unknown source {source_kind!r}", field="source_kind")
     wording = (wording or "").strip()
@@ -147,6 +159,7 @@ def withdraw_consent(
     Then, per §5, the data is removed unless another ground still holds: an active customer
     relationship (the contract, §9) or a consent still given for another purpose. A second
     withdrawal is a no-op."""
+    _check_actor(actor)
     if purpose is not None and purpose not in policy.current().purposes:
         raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
     if not Person.objects.filter(pk=person_id).exists():
@@ -204,6 +217,7 @@ def object_to_direct_marketing(
     """An objection to direct marketing (GDPR art. 21(2)-(3)) is absolute: it stops email,
     phone and profiling at once and puts the person's address and number on the suppression
     list. Returns False if the person had already objected (a no-op)."""
+    _check_actor(actor)
     if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(

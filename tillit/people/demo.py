@@ -962,8 +962,8 @@ def finish_demo(
         )
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             for purpose, wording, where in (
-                ("newsletter", NEWSLETTER_WORDING, "id % 20 < 7"),
-                ("direct_marketing", MARKETING_WORDING, "id % 5 = 0"),
+                ("newsletter", NEWSLETTER_WORDING, "id %% 20 < 7"),
+                ("direct_marketing", MARKETING_WORDING, "id %% 5 = 0"),
             ):
                 cursor.execute(
                     f"INSERT INTO {events} ({columns}) SELECT id, %s, 'email', 'given', 'consent', created_at, "  # noqa: S608
@@ -974,8 +974,8 @@ def finish_demo(
                 counts[f"consent:{purpose}"] = cursor.rowcount
             cursor.execute(
                 f"INSERT INTO {subs} (person_id, newsletter, subscribed_at, unsubscribed_at) "  # noqa: S608
-                f"SELECT id, %s, created_at, CASE WHEN id % 28 = 0 AND last_contact_at > created_at "
-                f"THEN last_contact_at END FROM {person} WHERE id BETWEEN %s AND %s AND id % 20 < 7",
+                f"SELECT id, %s, created_at, CASE WHEN id %% 28 = 0 AND last_contact_at > created_at "
+                f"THEN last_contact_at END FROM {person} WHERE id BETWEEN %s AND %s AND id %% 20 < 7",
                 [DEMO_NEWSLETTER, *span],
             )
             counts["subscriptions"] = cursor.rowcount
