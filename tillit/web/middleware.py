@@ -30,3 +30,19 @@ class BodySizeLimitMiddleware:
             body = {"code": "too_large", "message": f"the request body is over {limit} bytes", "field": None}
             return HttpResponse(json.dumps(body), status=413, content_type="application/json")
         return self.get_response(request)
+
+
+class GlobalPrivacyControlMiddleware:
+    """Reads the Global Privacy Control signal: ``request.gpc`` is True only when a
+    ``Sec-GPC`` header is exactly "1" (any of several headers counts; any other value is
+    ignored, as the specification requires). What it means is decided elsewhere: an objection
+    to profiling and partner sharing for an identified visitor, and a refusal of non-essential
+    cookies (consent.services.record_gpc_objection, the cookie banner)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.META.get("HTTP_SEC_GPC", "")
+        request.gpc = any(part.strip() == "1" for part in raw.split(","))  # type: ignore[attr-defined]
+        return self.get_response(request)
