@@ -235,3 +235,15 @@ TILLIT_IDENTIFIER_KEY = env("IDENTIFIER_KEY") or SECRET_KEY
 TASKS = {"default": {"BACKEND": env("TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
 # The hour (Europe/Oslo) at which the daily retention sweep is enqueued.
 TILLIT_SWEEP_HOUR = int(env("SWEEP_HOUR", "2") or 2)
+
+# Email: Django's email framework over SMTP. The sender is the controller named in the policy.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(env("EMAIL_PORT", "1025") or 1025)
+EMAIL_HOST_USER = env("EMAIL_USER", "") or ""
+EMAIL_HOST_PASSWORD = env("EMAIL_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "Avara AS <post@avara.no>")
+# The public address of this system, for links in emails (https in production).
+TILLIT_PUBLIC_URL = (env("PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")

@@ -7,5 +7,6 @@ from tillit.api.urls import api
 urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("tillit.public.consent_urls")),
     path("", include("tillit.web.urls")),
 ]

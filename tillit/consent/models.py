@@ -91,3 +91,21 @@ class NoticeVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Notice {self.published_at:%Y-%m-%d} ({self.digest[:8]})"
+
+
+class NoticeDelivery(models.Model):
+    """A person was sent a notice version (§14: informed again before a new purpose is used
+    for them). Only after this may the version's purposes be used for the person."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notice_deliveries")
+    notice_version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="deliveries")
+    sent_at = models.DateTimeField()
+    channel = models.CharField(max_length=10, default="email")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "notice_version"], name="consent_delivery_unique_person_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"Notice delivery #{self.pk}"

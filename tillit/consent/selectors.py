@@ -133,3 +133,52 @@ def consent_overview(*, actor: Actor, now: dt.datetime, person_id: int, purpose:
             for e in consent_history(person_id=person_id)
         ],
     }
+
+
+def person_id_for_pseudonym(pseudonym: str) -> int | None:
+    """The person a link's pseudonymous id points to (None if erased or never existed)."""
+    import uuid
+
+    try:
+        value = uuid.UUID(str(pseudonym))
+    except ValueError:
+        return None
+    return Person.objects.filter(pseudonym=value).values_list("pk", flat=True).first()
+
+
+def own_choices(*, person_id: int) -> dict[str, Any]:
+    """What a person sees about themselves on their consent page: the consents they gave and
+    have not withdrawn, their open subscriptions, whether they objected, and their language."""
+    from tillit.consent.models import Subscription
+
+    state = consent_state(person_id=person_id)
+    person = Person.objects.filter(pk=person_id).values("language").first() or {"language": "en"}
+    return {
+        "language": person["language"],
+        "given": sorted({p for (p, _), action in state.items() if action == "given"}),
+        "objected": state.get(("direct_marketing", ALL_CHANNELS)) == "objected",
+        "subscriptions": list(
+            Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True).values_list(
+                "newsletter", flat=True
+            )
+        ),
+    }
+
+
+def outdated_versions() -> list[int]:
+    """Notice versions that do not name every purpose of the policy in force."""
+    purposes = set(policy.current().purposes)
+    return [pk for pk, named in NoticeVersion.objects.values_list("pk", "purposes") if not purposes <= set(named)]
+
+
+def people_to_inform() -> Any:
+    """The people who must be told about a purpose before it may be used for them (§14): those
+    given a notice that lacks a purpose of the policy in force, or no notice. A queryset."""
+    from django.db.models import Q
+
+    return Person.objects.filter(Q(notice_version_id__in=outdated_versions()) | Q(notice_version__isnull=True))
+
+
+def missing_purposes(version_id: int | None) -> list[str]:
+    named = informed_purposes(version_id)
+    return [p for p in policy.current().purposes if p not in named]

@@ -265,3 +265,25 @@ def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: 
             )
     SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
     return len(entries)
+
+
+@transaction.atomic
+def record_notice_delivery(
+    *, actor: Actor, now: dt.datetime, person_id: int, notice_version_id: int, channel: str = "email"
+) -> bool:
+    """Record that the person was sent the notice version, and from now on hold them to it
+    (§14). Returns False if it was already recorded (a retried task sends nothing twice)."""
+    from tillit.consent.models import NoticeDelivery
+
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        return False
+    _, created = NoticeDelivery.objects.get_or_create(
+        person=person, notice_version_id=notice_version_id, defaults={"sent_at": now, "channel": channel}
+    )
+    person.notice_version_id = notice_version_id
+    person.save(update_fields=["notice_version"])
+    if created:
+        audit.record(actor=actor, now=now, action="notice_sent", subject_type="person", subject_id=person.pk,
+                     fields=["notice_version"])
+    return created

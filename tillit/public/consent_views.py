@@ -1,0 +1,87 @@
+"""The person's own consent page, reached by a signed link in every email: see what you agreed
+to, withdraw it in one click, or object to direct marketing. No login (GDPR art. 7(3): as easy
+to withdraw as to give). A GET never changes anything, so link scanners cannot withdraw."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tillit import policy
+from tillit.consent import selectors, services
+from tillit.core.actors import Actor
+from tillit.consent.links import CONSENT_LINK_DAYS, CONSENT_LINK_USE
+from tillit.core.tokens import TokenError, TokenExpiredError, read_token
+
+
+def _person(token: str) -> int:
+    payload = read_token(CONSENT_LINK_USE, token, max_age_seconds=CONSENT_LINK_DAYS * 86400)
+    person_id = selectors.person_id_for_pseudonym(payload.get("p", ""))
+    if person_id is None:
+        raise TokenError("there is no data about you here any more")
+    return person_id
+
+
+def _language(request: HttpRequest, fallback: str) -> str:
+    asked = request.GET.get("lang") or request.POST.get("lang")
+    return asked if asked in policy.current().languages else fallback
+
+
+def _labels(language: str) -> dict[str, str]:
+    return {key: p.label.get(language, p.label["en"]) for key, p in policy.current().purposes.items()}
+
+
+def _bad_link(request: HttpRequest, error: TokenError) -> HttpResponse:
+    return render(request, "public/consent_bad_link.html", {"expired": isinstance(error, TokenExpiredError),
+                                                            "message": error.message}, status=error.status)
+
+
+@require_http_methods(["GET"])
+def consent_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        person_id = _person(token)
+    except TokenError as error:
+        return _bad_link(request, error)
+    choices = selectors.own_choices(person_id=person_id)
+    language = _language(request, choices["language"])
+    with translation.override(language):
+        return render(request, "public/consent_page.html",
+                      {"token": token, "choices": choices, "lang": language,
+                       "given": [(p, _labels(language)[p]) for p in choices["given"]]})
+
+
+@csrf_exempt  # reached from an email link without a session; the signed token is the credential
+@require_POST
+def consent_action(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        person_id = _person(token)
+    except TokenError as error:
+        return _bad_link(request, error)
+    choices = selectors.own_choices(person_id=person_id)
+    language = _language(request, choices["language"])
+    actor = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:link")
+    now = timezone.now()
+    action = request.POST.get("action", "withdraw")
+    with translation.override(language):
+        if action == "object":
+            recorded = services.object_to_direct_marketing(
+                actor=actor, now=now, person_id=person_id, source_kind="email_link", language=language,
+                evidence_ip=request.META.get("REMOTE_ADDR"),
+                evidence_user_agent=request.headers.get("User-Agent", ""),
+            )
+            return render(request, "public/consent_done.html", {"objected": True, "changed": recorded,
+                                                                 "lang": language})
+        purpose = request.POST.get("purpose") or None
+        if purpose is not None and purpose not in policy.current().purposes:
+            return render(request, "public/consent_bad_link.html", {"message": "unknown purpose"}, status=422)
+        result = services.withdraw_consent(
+            actor=actor, now=now, person_id=person_id, source_kind="email_link", language=language, purpose=purpose,
+            evidence_ip=request.META.get("REMOTE_ADDR"), evidence_user_agent=request.headers.get("User-Agent", ""),
+        )
+        labels = _labels(language)
+        kept = [(r, labels.get(r.partition(":")[2], r)) for r in result.kept_because]
+        return render(request, "public/consent_done.html",
+                      {"result": result, "changed": result.changed, "kept": kept, "lang": language})
