@@ -92,8 +92,9 @@ def test_foreign_keys_hold_and_times_are_consistent(summary: demo.DemoSummary, n
     three_years_ago = now - dt.timedelta(days=3 * 366)
     for person in Person.objects.all():
         assert three_years_ago <= person.created_at == person.updated_at <= now
-        assert person.retain_until is None
-        assert person.retain_reason == ""
+        assert person.retain_reason in {"dialogue", "registered", "customer", "customer_ended", "subscribed",
+                                        "unsubscribed"}
+        assert person.notice_version_id is not None
         assert person.owner_id is None
         assert person.language in {"nb", "sv", "en"}
     assert not Interaction.objects.filter(occurred_at__gt=now).exists()
@@ -222,7 +223,8 @@ def test_command_writes_people_prints_counts_and_logins(roles: tuple[str, ...]) 
     call_command("demo", people=40, stdout=out)
     text = out.getvalue()
     assert Person.objects.count() == 40
-    assert re.search(r"Wrote 40 people, 5 organisations, [\d,]+ interactions in [\d.]+ s", text)
+    assert re.search(r"Wrote 40 people, 5 organisations, [\d,]+ interactions, [\d,]+ consent records", text)
+    assert re.search(r"in [\d.]+ s", text)
     for role in roles:
         assert f"demo-{role}-2026" in text
     assert "@" not in text, "no personal data on the console"
@@ -263,3 +265,15 @@ def test_command_gives_notice_consents_and_a_deadline_to_everyone() -> None:
     subscribed = Subscription.objects.filter(unsubscribed_at__isnull=True).values("person_id")
     assert not Person.objects.filter(pk__in=subscribed).exclude(retain_reason__in=["subscribed", "customer"]).exists()
     assert Person.objects.filter(pk__in=subscribed, retain_until__isnull=True).count() == subscribed.count()
+
+
+def test_the_deadlines_written_in_bulk_are_the_ones_the_rule_gives() -> None:
+    from tillit.people.models import Person
+    from tillit.retention.services import recompute_all
+
+    call_command("demo", people=300, no_staff=True, stdout=StringIO())
+    written = dict(Person.objects.values_list("pk", "retain_until"))
+    reasons = dict(Person.objects.values_list("pk", "retain_reason"))
+    recompute_all()
+    assert dict(Person.objects.values_list("pk", "retain_until")) == written
+    assert dict(Person.objects.values_list("pk", "retain_reason")) == reasons

@@ -182,3 +182,67 @@ def people_to_inform() -> Any:
 def missing_purposes(version_id: int | None) -> list[str]:
     named = informed_purposes(version_id)
     return [p for p in policy.current().purposes if p not in named]
+
+
+def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> Any:
+    """Everyone we may contact for ``purpose`` on ``channel`` now, as one set-based query (a
+    queryset of people), for sends and call lists: the same rule as ``tillit.policy.consent.
+    may_contact``, expressed in SQL (a test keeps the two in agreement). With ``newsletter``,
+    only its open subscribers."""
+    from django.db.models import Exists, Q
+
+    from tillit.consent.models import Subscription
+    from tillit.core.errors import ValidationError
+
+    current = policy.current()
+    if purpose not in current.purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    if channel not in current.channels:
+        raise ValidationError(f"unknown channel {channel!r}", field="channel")
+    rule_ = current.purposes[purpose]
+    basis = rule_.bases.get(channel)
+    people = Person.objects.all()
+    if basis is None:
+        return people.none()
+    if newsletter is not None:
+        people = people.filter(
+            Exists(Subscription.objects.filter(person=OuterRef("pk"), newsletter=newsletter, unsubscribed_at=None))
+        )
+    if basis == "legal_obligation":
+        return people
+    people = people.filter(notice_version_id__in=versions_with_purpose(purpose))
+
+    def latest_is(p: str, c: str, actions: tuple[str, ...]) -> Exists:
+        later = ConsentEvent.objects.filter(person=OuterRef("person"), purpose=p, channel=c,
+                                            occurred_at__gt=OuterRef("occurred_at"))
+        return Exists(
+            ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=p, channel=c, action__in=actions)
+            .exclude(Exists(later))
+        )
+
+    if rule_.marketing:
+        people = people.exclude(latest_is("direct_marketing", ALL_CHANNELS, ("objected",)))
+    if rule_.objectable:
+        objected_any = ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, action="objected")
+        later_given = ConsentEvent.objects.filter(person=OuterRef("person"), purpose=purpose, channel=OuterRef("channel"),
+                                                  occurred_at__gt=OuterRef("occurred_at"))
+        people = people.exclude(Exists(objected_any.exclude(Exists(later_given))))
+    active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
+    if basis == "consent":
+        allowed = Q(latest_is(purpose, channel, ("given",)))
+        withdrawn = latest_is(purpose, channel, ("withdrawn", "objected"))
+        if channel == "email":
+            role_address = Q()
+            for local in sorted(rule.ROLE_LOCAL_PARTS):
+                role_address |= Q(email__istartswith=f"{local}@")
+            allowed |= role_address & ~Q(withdrawn)
+        if "existing_customer" in rule_.exceptions.get(channel, ()):
+            from_sale = Exists(Provenance.objects.filter(person=OuterRef("pk"), field="email", source="order",
+                                                         detail__contains="opt-out offered"))
+            allowed |= Q(active_customer) & Q(from_sale) & ~Q(withdrawn)
+        return people.filter(allowed)
+    if basis == "legitimate_interest":
+        return people.exclude(latest_is(purpose, channel, ("withdrawn", "objected")))
+    if basis == "contract":
+        return people.filter(active_customer)
+    return people.none()

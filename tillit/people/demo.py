@@ -35,6 +35,7 @@ from tillit.accounts import services as account_services
 from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
+from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, ProductInterest, Provenance
 from tillit.policy import retention as retention_rules
 
@@ -48,6 +49,9 @@ WINDOW_SECONDS = 3 * 365 * 86_400
 PEOPLE_PER_ORGANIZATION = 8
 SHARE_NORWEGIAN = 0.7
 SHARE_CUSTOMERS = 0.15
+SHARE_NEWSLETTER = 0.35
+SHARE_UNSUBSCRIBED = 0.25
+SHARE_MARKETING_CONSENT = 0.20
 SHARE_CUSTOMERS_ENDED = 1 / 3
 # The provenance source of every demo row; it is a source in the policy file.
 SOURCE = "demo"
@@ -282,6 +286,8 @@ class DemoSummary:
     provenance: int
     first_person_id: int
     last_person_id: int
+    consents: int = 0
+    subscriptions: int = 0
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -367,6 +373,7 @@ PEOPLE = _Table(
         "language",
         "owner",
         "last_contact_at",
+        "notice_version",
         "retain_until",
         "retain_reason",
         "created_at",
@@ -380,8 +387,14 @@ INTERACTIONS = _Table(
 INTERESTS = _Table(ProductInterest, ("id", "person", "product", "status", "recorded_at"))
 RELATIONSHIPS = _Table(CustomerRelationship, ("id", "person", "started_at", "ended_at"))
 PROVENANCE = _Table(Provenance, ("id", "person", "organization", "field", "source", "detail", "recorded_at"))
+CONSENTS = _Table(
+    ConsentEvent,
+    ("id", "person", "purpose", "channel", "action", "basis", "occurred_at", "source_kind", "source_ref", "wording",
+     "language", "notice_version", "evidence_ip", "evidence_user_agent"),
+)
+SUBSCRIPTIONS = _Table(Subscription, ("id", "person", "newsletter", "subscribed_at", "unsubscribed_at"))
 # In the order they are written (parents first).
-TABLES = (ORGANIZATIONS, PEOPLE, INTERACTIONS, INTERESTS, RELATIONSHIPS, PROVENANCE)
+TABLES = (ORGANIZATIONS, PEOPLE, INTERACTIONS, INTERESTS, RELATIONSHIPS, PROVENANCE, CONSENTS, SUBSCRIPTIONS)
 
 Row = tuple[str | None, ...]
 
@@ -508,6 +521,7 @@ class _Generator:
         dialect: _Dialect,
         ids: _Ids,
         used_orgnrs: set[str],
+        notice_version_id: int,
     ) -> None:
         # Demo data, not secrets: a seeded, reproducible stream is the point.
         self.rng = random.Random(seed)  # noqa: S311
@@ -532,9 +546,15 @@ class _Generator:
         # Timestamps as text from two small tables: the day, and the time of day.
         self.first_day = self.start_s // 86_400
         epoch = dt.date(1970, 1, 1)
+        # Deadlines run up to a few years ahead of now.
         self.days = [
-            (epoch + dt.timedelta(days=day)).isoformat() for day in range(self.first_day, self.now_s // 86_400 + 1)
+            (epoch + dt.timedelta(days=day)).isoformat()
+            for day in range(self.first_day, self.now_s // 86_400 + 6 * 366)
         ]
+        self.notice_version = str(notice_version_id)
+        self.policy = policy.current()
+        self.newsletter_wording = dialect.escape(NEWSLETTER_WORDING)
+        self.marketing_wording = dialect.escape(MARKETING_WORDING)
         suffix = dialect.time_suffix
         self.times = [f" {s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}{suffix}" for s in range(86_400)]
 
@@ -611,6 +631,8 @@ class _Generator:
         interaction_rows: list[Row] = []
         interest_rows: list[Row] = []
         relationship_rows: list[Row] = []
+        consent_rows: list[Row] = []
+        subscription_rows: list[Row] = []
         provenance_rows: list[Row] = [
             (str(ids.take(PROVENANCE)), null, row[0], "name", source, "", row[9]) for row, _, _, _ in orgs
         ]
@@ -672,10 +694,51 @@ class _Generator:
                 interaction_id += 1
 
             is_customer = rand() < SHARE_CUSTOMERS
+            ended_s: int | None = None
+            active_customer = False
             if is_customer:
                 started = created + int(rand() * span)
-                ended = timestamp(started + int(rand() * (now_s - started))) if rand() < SHARE_CUSTOMERS_ENDED else null
+                if rand() < SHARE_CUSTOMERS_ENDED:
+                    ended_s = started + int(rand() * (now_s - started))
+                else:
+                    active_customer = True
+                ended = null if ended_s is None else timestamp(ended_s)
                 relationship_rows.append((str(ids.take(RELATIONSHIPS)), pid, timestamp(started), ended))
+
+            # Consents given in the sign-up form, and the newsletter subscription that follows;
+            # some unsubscribed later (and the ledger shows the withdrawal).
+            subscribed = unsubscribed_s = None
+            if rand() < SHARE_NEWSLETTER:
+                created_text_ = timestamp(created)
+                consent_rows.append((str(ids.take(CONSENTS)), pid, "newsletter", "email", "given", "consent",
+                                     created_text_, "form", "demo-signup-form", self.newsletter_wording, language,
+                                     self.notice_version, "", ""))
+                subscribed = True
+                if rand() < SHARE_UNSUBSCRIBED:
+                    unsubscribed_s = created + int(rand() * span)
+                    subscribed = False
+                    consent_rows.append((str(ids.take(CONSENTS)), pid, "newsletter", "email", "withdrawn",
+                                         "consent", timestamp(unsubscribed_s), "email_link", "demo-unsubscribe",
+                                         UNSUBSCRIBE_WORDING, language, self.notice_version, "", ""))
+                subscription_rows.append((str(ids.take(SUBSCRIPTIONS)), pid, DEMO_NEWSLETTER, created_text_,
+                                          null if unsubscribed_s is None else timestamp(unsubscribed_s)))
+            if rand() < SHARE_MARKETING_CONSENT:
+                consent_rows.append((str(ids.take(CONSENTS)), pid, "direct_marketing", "email", "given", "consent",
+                                     timestamp(created), "form", "demo-signup-form", self.marketing_wording,
+                                     language, self.notice_version, "", ""))
+            # The deadline, by the one rule (§9), from the facts just made.
+            decision = retention_rules.retain_until(
+                self.policy,
+                retention_rules.RetentionFacts(
+                    registered_at=_utc(created),
+                    last_contact_at=None if last_contact is None else _utc(last_contact),
+                    is_subscribed=bool(subscribed),
+                    unsubscribed_at=None if unsubscribed_s is None else _utc(unsubscribed_s),
+                    is_customer=active_customer,
+                    customer_ended_at=None if ended_s is None else _utc(ended_s),
+                ),
+            )
+            until = null if decision.retain_until is None else timestamp(int(decision.retain_until.timestamp()))
             n_interests = interest_counts[int(rand() * 100)]
             if is_customer and not n_interests:
                 n_interests = 1
@@ -701,8 +764,9 @@ class _Generator:
                     language,
                     null,
                     null if last_contact is None else timestamp(last_contact),
-                    null,
-                    "",
+                    self.notice_version,
+                    until,
+                    decision.reason,
                     created_text,
                     created_text,
                 )
@@ -719,6 +783,8 @@ class _Generator:
                 INTERESTS: interest_rows,
                 RELATIONSHIPS: relationship_rows,
                 PROVENANCE: provenance_rows,
+                CONSENTS: consent_rows,
+                SUBSCRIPTIONS: subscription_rows,
             },
         )
 
@@ -870,7 +936,11 @@ def generate_demo(
     start = dict(ids.next)
     taken = Organization.objects.using(using).exclude(org_number=None).values_list("org_number", flat=True)
     used_orgnrs = {number for number in taken.iterator() if number}
-    generator = _Generator(seed=seed, now=now, dialect=dialect, ids=ids, used_orgnrs=used_orgnrs)
+    notice = NoticeVersion.objects.using(using).order_by("-published_at", "-pk").first()
+    if notice is None:
+        raise ConflictError("no privacy notice is published yet: run `tillit notice publish` first")
+    generator = _Generator(seed=seed, now=now, dialect=dialect, ids=ids, used_orgnrs=used_orgnrs,
+                           notice_version_id=notice.pk)
     sizes = [min(chunk_size, people - done) for done in range(0, people, chunk_size)]
     counts = dict.fromkeys(TABLES, 0)
     done = 0
@@ -901,6 +971,8 @@ def generate_demo(
         product_interests=counts[INTERESTS],
         customer_relationships=counts[RELATIONSHIPS],
         provenance=counts[PROVENANCE],
+        consents=counts[CONSENTS],
+        subscriptions=counts[SUBSCRIPTIONS],
         first_person_id=start[PEOPLE],
         last_person_id=start[PEOPLE] + counts[PEOPLE] - 1,
     )
@@ -928,66 +1000,16 @@ def ensure_demo_staff(*, now: dt.datetime, actor: Actor | None = None) -> list[t
     return logins
 
 
-# --- consents, notice and deadlines --------------------------------------------------------------
+# --- demo texts ------------------------------------------------------------------------------------
 
 DEMO_NEWSLETTER = "monthly-insights"
 NEWSLETTER_WORDING = "Yes, send me Avara's monthly newsletter by email. I can unsubscribe at any time."
 MARKETING_WORDING = "Yes, Avara may email me about its products. I can withdraw this at any time."
+UNSUBSCRIBE_WORDING = "Unsubscribe"
 
 
-def finish_demo(
-    *, first_person_id: int, last_person_id: int, now: dt.datetime, progress: ProgressCallback | None = None
-) -> dict[str, int]:
-    """Give the demo people the notice in force, consents and subscriptions, and compute every
-    deadline. Set-based: a few INSERT ... SELECT statements over the id range, whatever its size.
-
-    About 35 % consented to the newsletter in a form when they registered (a quarter of them
-    unsubscribed later), about 20 % to email marketing; everyone got the notice in force."""
-    from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
-    from tillit.retention.services import recompute_all
-
-    notice = NoticeVersion.objects.order_by("-published_at", "-pk").first()
-    if notice is None:
-        raise ConflictError("no privacy notice is published yet: run `tillit notice publish` first")
-    span = (first_person_id, last_person_id)
-    counts: dict[str, int] = {}
-    with transaction.atomic():
-        counts["informed"] = Person.objects.filter(pk__range=span, notice_version__isnull=True).update(
-            notice_version=notice
-        )
-        events, subs, person = ConsentEvent._meta.db_table, Subscription._meta.db_table, Person._meta.db_table
-        columns = (
-            "person_id, purpose, channel, action, basis, occurred_at, source_kind, source_ref, wording, language, "
-            "notice_version_id, evidence_ip, evidence_user_agent"
-        )
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            for purpose, wording, where in (
-                ("newsletter", NEWSLETTER_WORDING, "id %% 20 < 7"),
-                ("direct_marketing", MARKETING_WORDING, "id %% 5 = 0"),
-            ):
-                cursor.execute(
-                    f"INSERT INTO {events} ({columns}) SELECT id, %s, 'email', 'given', 'consent', created_at, "  # noqa: S608
-                    f"'form', 'demo-signup-form', %s, language, %s, '', '' FROM {person} "
-                    f"WHERE id BETWEEN %s AND %s AND {where}",
-                    [purpose, wording, notice.pk, *span],
-                )
-                counts[f"consent:{purpose}"] = cursor.rowcount
-            cursor.execute(
-                f"INSERT INTO {subs} (person_id, newsletter, subscribed_at, unsubscribed_at) "  # noqa: S608
-                f"SELECT id, %s, created_at, CASE WHEN id %% 28 = 0 AND last_contact_at > created_at "
-                f"THEN last_contact_at END FROM {person} WHERE id BETWEEN %s AND %s AND id %% 20 < 7",
-                [DEMO_NEWSLETTER, *span],
-            )
-            counts["subscriptions"] = cursor.rowcount
-            cursor.execute(
-                f"INSERT INTO {events} ({columns}) SELECT person_id, 'newsletter', 'email', 'withdrawn', "  # noqa: S608
-                f"'consent', unsubscribed_at, 'email_link', 'demo-unsubscribe', 'Unsubscribe', 'en', %s, '', '' "
-                f"FROM {subs} WHERE person_id BETWEEN %s AND %s AND unsubscribed_at IS NOT NULL",
-                [notice.pk, *span],
-            )
-            counts["withdrawals"] = cursor.rowcount
-    counts["deadlines"] = recompute_all(progress=progress)
-    return counts
+def _utc(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
 def enrol_demo_totp(*, usernames: Sequence[str]) -> None:

@@ -66,22 +66,8 @@ class Command(TillitCommand):
         seconds = time.perf_counter() - started
         console.print(
             f"Wrote {summary.people:,} people, {summary.organizations:,} organisations, "
-            f"{summary.interactions:,} interactions in {seconds:.1f} s"
-        )
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("Consents and retention deadlines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True, disable=not console.is_terminal,
-        ) as bar:
-            task = bar.add_task("finish", total=None)
-            counts = demo.finish_demo(
-                first_person_id=summary.first_person_id, last_person_id=summary.last_person_id, now=now,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        console.print(
-            f"Recorded {counts['consent:newsletter'] + counts['consent:direct_marketing']:,} consents, "
-            f"{counts['subscriptions']:,} subscriptions and {counts['deadlines']:,} retention deadlines "
-            f"in {time.perf_counter() - started:.1f} s"
+            f"{summary.interactions:,} interactions, {summary.consents:,} consent records and "
+            f"{summary.subscriptions:,} subscriptions, each person with a retention deadline, in {seconds:.1f} s"
         )
         if options["no_staff"]:
             return
