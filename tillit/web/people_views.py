@@ -23,7 +23,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
 from tillit.core.actors import Actor
-from tillit.core.errors import ValidationError
+from tillit.core.errors import DomainError, ValidationError
+from tillit.consent import selectors as consent_selectors
 from tillit.people import selectors, services
 from tillit.policy import purposes as purpose_rules
 from tillit.web.views import staff_view
@@ -87,10 +88,18 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         "purposes": _purpose_choices(actor),
         "timeline": selectors.person_timeline(actor=actor, now=now, person_id=person_id, purpose=purpose),
         "choices": selectors.person_choices(actor=actor, now=now, person_id=person_id, purpose=purpose),
+        "consents": _consents(actor, now, person_id, purpose, visible),
         "may_log": "correspondence" in visible,
         "may_edit": "name" in visible,
         "interaction_form": InteractionForm(initial={"kind": "call", "direction": "inbound"}),
     }
+
+
+def _consents(actor: Actor, now: dt.datetime, person_id: int, purpose: str, visible: frozenset[str]) -> Any:
+    """The consent ledger of the person, for a role that sees the ``choices`` category."""
+    if "choices" not in visible:
+        return None
+    return consent_selectors.consent_overview(actor=actor, now=now, person_id=person_id, purpose=purpose)
 
 
 @staff_view
@@ -188,3 +197,34 @@ def organization_detail(request: HttpRequest, actor: Actor, organization_id: int
     organization = selectors.get_organization(actor=actor, now=timezone.now(), organization_id=organization_id,
                                               purpose=request.GET.get("purpose") or None)
     return render(request, "web/organization.html", {"organization": organization})
+
+
+class EmailUploadForm(forms.Form):
+    message = forms.FileField(label=gettext_lazy("The email, saved as a .eml file (RFC 822)"))
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def email_upload(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Put an email forwarded from a mailbox on the timeline of the people it is about (§16)."""
+    selectors.resolve_purpose(actor, None)
+    form = EmailUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["message"]
+        if upload.size > 10 * 1024 * 1024:
+            form.add_error("message", _("The file is over 10 MB."))
+        else:
+            try:
+                result = services.record_email_message(actor=actor, now=timezone.now(), raw=upload.read())
+            except ValidationError as error:
+                form.add_error("message", error.message)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                if result.quarantined:
+                    messages.warning(request, _("Possible sensitive data was found in this email. It is held back "
+                                                "for the privacy officer and not shown in the profile."))
+                messages.success(request, _("The email is on the timeline of %(n)s person(s).")
+                                 % {"n": len(result.person_ids)})
+                return HttpResponseRedirect(reverse("web:person", args=[result.person_ids[0]]))
+    return render(request, "web/email_upload.html", {"form": form}, status=422 if form.errors else 200)

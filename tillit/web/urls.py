@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tillit.web import auth_views, people_views, staff_views, views
+from tillit.web import audit_views, auth_views, people_views, staff_views, views
 
 app_name = "web"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("people/", people_views.people_search, name="people"),
     path("people/new/", people_views.person_create, name="person-new"),
     path("people/<int:person_id>/", people_views.person_detail, name="person"),
+    path("emails/upload/", people_views.email_upload, name="email-upload"),
     path("people/<int:person_id>/log/", people_views.log_interaction, name="person-log"),
     path("people/<int:person_id>/edit/", people_views.person_edit, name="person-edit"),
     path("organizations/", people_views.organizations_search, name="organizations"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
     path("account/mailbox-review/", staff_views.confirm_mailbox_review, name="mailbox-review"),
     path("mailbox-reviews/", staff_views.mailbox_reviews, name="mailbox-reviews"),
+    path("audit/", audit_views.audit_log, name="audit-log"),
     path("staff/", staff_views.staff_accounts, name="staff"),
     path("staff/<int:user_id>/offboard/", staff_views.offboard, name="offboard"),
 ]

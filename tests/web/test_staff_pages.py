@@ -1,0 +1,51 @@
+"""Staff pages: uploading an email puts it on the right timeline; consents show for roles that
+see them; names and notes are shown as text."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tillit.people import services as people
+from tillit.people.models import Interaction
+
+pytestmark = pytest.mark.django_db
+
+RAW = (b"From: Kari Nordmann <kari@example.com>\r\nTo: sales@avara.no\r\nSubject: Re: your offer\r\n"
+       b"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@example.com>\r\n\r\nYes please, send it.\r\n")
+
+
+@pytest.fixture
+def kari(system_actor, now):
+    return people.create_person(actor=system_actor, now=now, source="form",
+                                values={"name": "Kari <script>x</script>", "email": "kari@example.com"})
+
+
+def test_an_uploaded_email_lands_on_the_timeline(staff_client, kari):
+    client = staff_client("sales")
+    response = client.post("/emails/upload/", {"message": SimpleUploadedFile("reply.eml", RAW)})
+    assert response.status_code == 302
+    assert response["Location"] == f"/people/{kari.pk}/"
+    interaction = Interaction.objects.get(person=kari, kind="email")
+    assert interaction.direction == "inbound"
+    page = client.get(response["Location"]).content.decode()
+    assert "Re: your offer" in page
+    assert "Kari &lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_a_malformed_upload_is_refused_and_stores_nothing(staff_client, kari):
+    response = staff_client("sales").post("/emails/upload/", {"message": SimpleUploadedFile("x.eml", b"\x89PNG....")})
+    assert response.status_code == 422
+    assert not Interaction.objects.filter(kind="email").exists()
+
+
+def test_the_privacy_officer_sees_the_consent_ledger_sales_does_not(staff_client, kari, system_actor, now):
+    from tillit.consent import services as consent
+
+    consent.record_consent(actor=system_actor, now=now, person_id=kari.pk, purpose="newsletter", channel="email",
+                           source_kind="form", wording="Yes, send me the newsletter.", language="en")
+    officer = staff_client("privacy_officer").get(f"/people/{kari.pk}/").content.decode()
+    assert 'data-testid="consents"' in officer
+    assert "Yes, send me the newsletter." in officer
+    seller = staff_client("sales").get(f"/people/{kari.pk}/").content.decode()
+    assert 'data-testid="consents"' not in seller
