@@ -51,6 +51,10 @@ class Person(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_people"
     )
     last_contact_at = models.DateTimeField(null=True, blank=True)
+    # The privacy notice the person was given (§14: only its purposes may be used for them).
+    notice_version = models.ForeignKey(
+        "consent.NoticeVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     retain_until = models.DateTimeField(null=True, blank=True, db_index=True)
     retain_reason = models.CharField(max_length=40, blank=True, db_index=True)
     created_at = models.DateTimeField()
@@ -171,3 +175,44 @@ class Provenance(models.Model):
 
     def __str__(self) -> str:
         return f"Provenance of {self.field} from {self.source}"
+
+
+class QuarantinedText(models.Model):
+    """Free text the sensitive data guard held back (policy §16, GDPR art. 9): the original
+    subject and text of an interaction that looked like it held a national identity number,
+    a payment card, an IBAN or a special category of personal data. The interaction keeps a
+    neutral placeholder; the text is shown only to the privacy officer, who may release a
+    false positive (back onto the timeline) or discard it. ``findings`` holds the kinds,
+    categories and character spans of the hits, never the matched values."""
+
+    class Source(models.TextChoices):
+        EMAIL = "email", "Email"
+        CALL = "call", "Call"
+        NOTE = "note", "Note"
+        FORM = "form", "Form"
+        CHAT = "chat", "Chat"
+        OTHER = "other", "Other"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="quarantined_texts")
+    interaction = models.ForeignKey(
+        Interaction, on_delete=models.CASCADE, null=True, blank=True, related_name="quarantined_texts"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["released_at", "created_at"], name="people_quarantine_open_idx")]
+
+    def __str__(self) -> str:
+        # Never the text: str() of a model ends up in logs and error pages.
+        return f"QuarantinedText #{self.pk}"

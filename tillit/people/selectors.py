@@ -291,3 +291,112 @@ def person_choices(*, actor: Actor, now: dt.datetime, person_id: int, purpose: s
             CustomerRelationship.objects.filter(person_id=person_id).values("started_at", "ended_at")
         )
     return result
+
+
+# --- the sensitive data guard's quarantine (§16) ---------------------------------------------
+
+QUARANTINE_REVIEW_TOOL = "audit_log"
+
+
+def may_review_quarantine(actor: Actor) -> bool:
+    """Held text is for the privacy officer: the roles the policy gives the audit log (§13)."""
+    return purpose_rules.may_use_tool(policy.current(), actor.role, QUARANTINE_REVIEW_TOOL)
+
+
+def _check_may_review_quarantine(actor: Actor) -> None:
+    if not may_review_quarantine(actor):
+        raise PermissionDeniedError("only the privacy officer may review text held for sensitive data")
+
+
+def _held_findings(findings: Any) -> list[dict[str, Any]]:
+    return [
+        {"field": f.get("field"), "kind": f.get("kind"), "category": f.get("category")}
+        for f in (findings if isinstance(findings, list) else [])
+        if isinstance(f, dict)
+    ]
+
+
+def quarantine_for(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str | None = None,
+    include_released: bool = False,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page[dict[str, Any]]:
+    """Text the sensitive data guard held back (§16), newest first, for the privacy officer
+    only: who and what it is about (ids), where it came from, the kinds and categories found.
+    Never the text itself (that is ``open_quarantined_text``, audited). Released items are
+    left out unless ``include_released``."""
+    from tillit.people.models import QuarantinedText
+
+    _check_may_review_quarantine(actor)
+    purpose = resolve_purpose(actor, purpose)
+    offset, limit = check_page(page, page_size)
+    held = QuarantinedText.objects.select_related("staff")
+    if not include_released:
+        held = held.filter(released_at__isnull=True)
+    rows = list(held.order_by("-created_at", "-pk")[offset : offset + limit + 1])
+    shown = rows[:limit]
+    audit.record_many(
+        actor=actor,
+        now=now,
+        action="search",
+        subject_type="quarantined_text",
+        subject_ids=[row.pk for row in shown],
+        purpose=purpose,
+        fields=["findings", "source"],
+    )
+    return Page(
+        items=[
+            {
+                "id": row.pk,
+                "person_id": row.person_id,
+                "interaction_id": row.interaction_id,
+                "source": row.source,
+                "findings": _held_findings(row.findings),
+                "created_at": row.created_at,
+                "staff": row.staff.username if row.staff else "",
+                "released_at": row.released_at,
+            }
+            for row in shown
+        ],
+        page=page,
+        page_size=limit,
+        has_next=len(rows) > limit,
+    )
+
+
+def open_quarantined_text(
+    *, actor: Actor, now: dt.datetime, quarantine_id: int, purpose: str | None = None
+) -> dict[str, Any]:
+    """One held text with its subject, text and the spans of what was found, for the privacy
+    officer to decide on (§16); every opening is audited as a read of the text."""
+    from tillit.people.models import QuarantinedText
+
+    _check_may_review_quarantine(actor)
+    purpose = resolve_purpose(actor, purpose)
+    row = QuarantinedText.objects.filter(pk=quarantine_id).first()
+    if row is None:
+        raise NotFoundError("no such held text")
+    audit.record(
+        actor=actor,
+        now=now,
+        action="read",
+        subject_type="quarantined_text",
+        subject_id=row.pk,
+        purpose=purpose,
+        fields=["subject", "text"],
+    )
+    return {
+        "id": row.pk,
+        "person_id": row.person_id,
+        "interaction_id": row.interaction_id,
+        "source": row.source,
+        "subject": row.subject,
+        "text": row.text,
+        "findings": row.findings,
+        "created_at": row.created_at,
+        "released_at": row.released_at,
+    }

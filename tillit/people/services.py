@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,9 +21,19 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
 from tillit.consent.models import NoticeVersion
-from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
+from tillit.people import mail
+from tillit.people.models import (
+    CustomerRelationship,
+    Interaction,
+    Organization,
+    Person,
+    Provenance,
+    QuarantinedText,
+)
+from tillit.people.selectors import may_review_quarantine
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rules
+from tillit.policy import sensitive
 from tillit.retention.services import recompute_retention
 
 PERSON_FIELDS = ("name", "email", "phone", "position", "organization_id", "language")
@@ -304,7 +315,31 @@ INTERACTION_KINDS = tuple(Interaction.Kind.values)
 DIRECTIONS = tuple(Interaction.Direction.values)
 
 
-@transaction.atomic
+# What the timeline shows instead of text the sensitive data guard held back (§16).
+HELD_SUBJECT = "[held for review]"
+HELD_SUMMARY = "[held for review: possible sensitive data]"
+_QUARANTINE_SOURCE = {
+    "email": QuarantinedText.Source.EMAIL,
+    "call": QuarantinedText.Source.CALL,
+    "note": QuarantinedText.Source.NOTE,
+    "form": QuarantinedText.Source.FORM,
+    "chat": QuarantinedText.Source.CHAT,
+}
+
+
+@dataclass(frozen=True)
+class RecordedInteraction:
+    """What ``guard_and_record_interaction`` stored: the interaction and, when the sensitive
+    data guard held its text back (§16), the quarantine record (the staff member is warned)."""
+
+    interaction: Interaction
+    held: QuarantinedText | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return self.held is not None
+
+
 def record_interaction(
     *,
     actor: Actor,
@@ -318,8 +353,43 @@ def record_interaction(
     summary: str = "",
     purpose: str | None = None,
 ) -> Interaction:
+    """Put a contact on the person's timeline; see ``guard_and_record_interaction``, which
+    also tells whether the text was held back for review."""
+    return guard_and_record_interaction(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        kind=kind,
+        direction=direction,
+        occurred_at=occurred_at,
+        reached=reached,
+        subject=subject,
+        summary=summary,
+        purpose=purpose,
+    ).interaction
+
+
+@transaction.atomic
+def guard_and_record_interaction(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    kind: str,
+    direction: str,
+    occurred_at: dt.datetime | None = None,
+    reached: bool = False,
+    subject: str = "",
+    summary: str = "",
+    purpose: str | None = None,
+) -> RecordedInteraction:
     """Put a contact on the person's timeline. If it is contact the person took part in (the
-    policy decides, §9), it moves the retention clock, in this same transaction."""
+    policy decides, §9), it moves the retention clock, in this same transaction.
+
+    The subject and summary pass the sensitive data guard first (§16, GDPR art. 9). On a hit
+    the interaction is stored with a neutral placeholder instead (the subject only if the hit
+    is in the subject), the original text goes to ``QuarantinedText`` for the privacy officer,
+    and an audit entry ``quarantine`` names the kinds found, never the text."""
     if kind not in INTERACTION_KINDS:
         raise ValidationError(f"unknown kind (expected one of: {', '.join(INTERACTION_KINDS)})", field="kind")
     if direction not in DIRECTIONS:
@@ -333,15 +403,18 @@ def record_interaction(
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         raise NotFoundError("no such person")
+    subject_findings, summary_findings = sensitive.scan(subject), sensitive.scan(summary)
+    is_held = bool(subject_findings or summary_findings)
+    staff_id = actor.user_id if actor.kind in ("staff", "api_client") else None
     interaction = Interaction.objects.create(
         person=person,
         kind=kind,
         direction=direction,
         reached=reached,
         occurred_at=occurred_at,
-        staff_id=actor.user_id if actor.kind in ("staff", "api_client") else None,
-        subject=subject,
-        summary=summary,
+        staff_id=staff_id,
+        subject=HELD_SUBJECT if subject_findings else subject,
+        summary=HELD_SUMMARY if is_held else summary,
     )
     if retention_rules.counts_as_contact(policy.current(), kind=kind, direction=direction, reached=reached) and (
         person.last_contact_at is None or occurred_at > person.last_contact_at
@@ -358,7 +431,34 @@ def record_interaction(
         purpose=purpose or "",
         fields=["kind", "direction", "occurred_at", "subject", "summary"],
     )
-    return interaction
+    if not is_held:
+        return RecordedInteraction(interaction)
+    held = QuarantinedText.objects.create(
+        person=person,
+        interaction=interaction,
+        source=_QUARANTINE_SOURCE.get(kind, QuarantinedText.Source.OTHER),
+        subject=subject,
+        text=summary,
+        findings=[
+            {"field": field, "kind": f.kind, "category": f.category, "start": f.start, "end": f.end}
+            for field, found in (("subject", subject_findings), ("summary", summary_findings))
+            for f in found
+        ],
+        created_at=now,
+        staff_id=staff_id,
+    )
+    # The kinds only: a special category next to a person id would itself say too much, and the
+    # audit log outlives the person.
+    audit.record(
+        actor=actor,
+        now=now,
+        action="quarantine",
+        subject_type="interaction",
+        subject_id=interaction.pk,
+        purpose=purpose or "",
+        fields=sensitive.kinds([*subject_findings, *summary_findings]),
+    )
+    return RecordedInteraction(interaction, held)
 
 
 @transaction.atomic
@@ -394,3 +494,120 @@ def end_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int,
     recompute_retention(person=person, now=now)
     audit.record(actor=actor, now=now, action="update", subject_type="customer_relationship", subject_id=relationship.pk, fields=["ended_at"])
     return relationship
+
+
+# --- the sensitive data guard's quarantine (§16) ---------------------------------------------
+
+
+def _check_may_review_quarantine(actor: Actor) -> None:
+    if not may_review_quarantine(actor):
+        raise PermissionDeniedError("only the privacy officer may review text held for sensitive data")
+
+
+@transaction.atomic
+def release_quarantined_text(*, actor: Actor, now: dt.datetime, quarantine_id: int) -> QuarantinedText:
+    """A false positive of the sensitive data guard (§16): put the held subject and text back
+    on the interaction they belong to. The quarantine keeps who released it and when, and the
+    kinds found, but no longer a copy of the text."""
+    _check_may_review_quarantine(actor)
+    held = QuarantinedText.objects.select_for_update().filter(pk=quarantine_id, released_at__isnull=True).first()
+    if held is None:
+        raise NotFoundError("no such held text")
+    if held.interaction_id is not None:
+        Interaction.objects.filter(pk=held.interaction_id).update(subject=held.subject, summary=held.text)
+    held.released_at = now
+    held.released_by_id = actor.user_id
+    held.subject = ""
+    held.text = ""
+    held.save(update_fields=["released_at", "released_by", "subject", "text"])
+    audit.record(
+        actor=actor,
+        now=now,
+        action="release",
+        subject_type="quarantined_text",
+        subject_id=held.pk,
+        fields=["subject", "text"],
+    )
+    return held
+
+
+@transaction.atomic
+def discard_quarantined_text(*, actor: Actor, now: dt.datetime, quarantine_id: int) -> None:
+    """The guard was right (§16: sensitive data is not kept): delete the held text for good.
+    The interaction stays on the timeline with its placeholder."""
+    _check_may_review_quarantine(actor)
+    deleted, _ = QuarantinedText.objects.filter(pk=quarantine_id, released_at__isnull=True).delete()
+    if not deleted:
+        raise NotFoundError("no such held text")
+    audit.record(
+        actor=actor,
+        now=now,
+        action="discard",
+        subject_type="quarantined_text",
+        subject_id=quarantine_id,
+        fields=["subject", "text"],
+    )
+
+
+# --- emails on the timeline (§16) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailResult:
+    """What ``record_email_message`` stored: one email interaction per matched person."""
+
+    direction: str
+    person_ids: tuple[int, ...]
+    interaction_ids: tuple[int, ...]
+    unmatched_addresses: int
+    quarantined: bool
+
+
+_INTERACTION_FIELDS = {"kind", "direction", "occurred_at", "subject", "summary"}
+
+
+@transaction.atomic
+def record_email_message(*, actor: Actor, now: dt.datetime, raw: bytes, purpose: str | None = None) -> EmailResult:
+    """Put a raw RFC 822 email, as forwarded from a mailbox, on the timeline (§16).
+
+    Outbound when the sender's domain is ours (the controller's, from the policy), otherwise
+    inbound. The people it is about are matched by their normalised email address only (never
+    by phone or organisation): the sender of an inbound message, the recipients (To, Cc, Bcc)
+    of an outbound one. Each gets an email interaction through ``guard_and_record_interaction``,
+    so retention (§9: an inbound reply is contact; our own mail is not) and the sensitive data
+    guard apply. Subject, body text and the attachments' names are kept, never their content.
+
+    A malformed message, or one that matches nobody, is a ``ValidationError`` on ``message``
+    and nothing is stored."""
+    _check_may_write(actor, _INTERACTION_FIELDS, purpose, "people.Interaction")
+    message = mail.parse_message(raw)
+    domains = mail.own_domains(policy.current())
+    direction = mail.direction_of(message, domains)
+    candidates = (message.sender,) if direction == mail.INBOUND else message.recipients
+    addresses = [a for a in dict.fromkeys(candidates) if not mail.is_own_address(a, domains)]
+    matched = dict(Person.objects.filter(email__in=addresses).order_by("pk").values_list("email", "pk"))
+    if not matched:
+        raise ValidationError("no sender or recipient matches a person in the customer system", field="message")
+    occurred_at = min(message.date, now) if message.date is not None else now
+    summary = mail.timeline_text(message)
+    recorded = [
+        guard_and_record_interaction(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            kind=Interaction.Kind.EMAIL,
+            direction=direction,
+            occurred_at=occurred_at,
+            subject=message.subject,
+            summary=summary,
+            purpose=purpose,
+        )
+        for person_id in sorted(matched.values())
+    ]
+    return EmailResult(
+        direction=direction,
+        person_ids=tuple(r.interaction.person_id for r in recorded),
+        interaction_ids=tuple(r.interaction.pk for r in recorded),
+        unmatched_addresses=len(addresses) - len(matched),
+        quarantined=any(r.quarantined for r in recorded),
+    )
