@@ -38,6 +38,9 @@ WEB = {
     ("POST", "web:mailbox-review"): expect("all", 302),
     ("GET", "web:mailbox-reviews"): expect({"privacy_officer"}),
     ("GET", "web:audit-log"): expect({"privacy_officer"}),
+    ("GET", "web:quarantine"): expect({"privacy_officer"}),
+    ("GET", "web:quarantine-item"): expect({"privacy_officer"}, 404),
+    ("POST", "web:quarantine-decide"): expect({"privacy_officer"}, 404),
     ("GET", "web:staff"): expect({"administrator"}),
     ("POST", "web:offboard"): expect({"administrator"}, 302),
 }
@@ -121,7 +124,8 @@ def web_url(name: str, ids: dict[str, int]) -> str:
     from django.urls import reverse
 
     args = {"web:person": [ids["p"]], "web:person-log": [ids["p"]], "web:person-edit": [ids["p"]],
-            "web:organization": [ids["o"]], "web:offboard": [ids["u"]]}.get(name, [])
+            "web:organization": [ids["o"]], "web:offboard": [ids["u"]], "web:quarantine-item": [424242],
+            "web:quarantine-decide": [424242]}.get(name, [])
     return reverse(name, args=args)
 
 

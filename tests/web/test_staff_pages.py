@@ -49,3 +49,22 @@ def test_the_privacy_officer_sees_the_consent_ledger_sales_does_not(staff_client
     assert "Yes, send me the newsletter." in officer
     seller = staff_client("sales").get(f"/people/{kari.pk}/").content.decode()
     assert 'data-testid="consents"' not in seller
+
+
+def test_a_note_with_a_health_term_is_held_back_and_the_privacy_officer_can_release_it(staff_client, kari):
+    from tillit.people.models import QuarantinedText
+
+    support = staff_client("customer_support")
+    response = support.post(f"/people/{kari.pk}/log/", {"kind": "call", "direction": "inbound",
+                                                        "summary": "She said she has diabetes and cannot travel."},
+                            follow=True)
+    page = response.content.decode()
+    assert "Possible sensitive data was found" in page
+    assert "diabetes" not in page
+    held = QuarantinedText.objects.get(person=kari)
+    officer = staff_client("privacy_officer")
+    listing = officer.get("/quarantine/").content.decode()
+    assert "diabetes" not in listing, "the list never shows the text"
+    assert "diabetes" in officer.get(f"/quarantine/{held.pk}/").content.decode()
+    officer.post(f"/quarantine/{held.pk}/decide/", {"decision": "release"})
+    assert "diabetes" in support.get(f"/people/{kari.pk}/").content.decode()

@@ -21,6 +21,9 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.TILLIT_MAX_BODY_BYTES
+        for prefix, larger in settings.TILLIT_LARGE_BODY_PATHS.items():
+            if request.path.startswith(prefix):
+                limit = larger
         declared = request.META.get("CONTENT_LENGTH") or "0"
         try:
             size = int(declared)

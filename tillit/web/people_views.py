@@ -119,7 +119,7 @@ def log_interaction(request: HttpRequest, actor: Actor, person_id: int) -> HttpR
         data = form.cleaned_data
         occurred_at: dt.datetime | None = data["occurred_at"]
         try:
-            services.record_interaction(
+            recorded = services.guard_and_record_interaction(
                 actor=actor, now=timezone.now(), person_id=person_id, kind=data["kind"],
                 direction=data["direction"], occurred_at=occurred_at, reached=data["reached"],
                 subject=data["subject"], summary=data["summary"], purpose=purpose,
@@ -127,6 +127,9 @@ def log_interaction(request: HttpRequest, actor: Actor, person_id: int) -> HttpR
         except ValidationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
+            if recorded.quarantined:
+                messages.warning(request, _("Possible sensitive data was found. The text is held back for the privacy "
+                                            "officer and not shown in the profile (privacy policy §16)."))
             messages.success(request, _("Logged on the timeline."))
             return HttpResponseRedirect(
                 reverse("web:person", args=[person_id]) + "?" + urlencode({"purpose": purpose or ""})

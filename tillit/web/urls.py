@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tillit.web import audit_views, auth_views, people_views, staff_views, views
+from tillit.web import audit_views, auth_views, people_views, quarantine_views, staff_views, views
 
 app_name = "web"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
+    path("quarantine/", quarantine_views.quarantine_list, name="quarantine"),
+    path("quarantine/<int:quarantine_id>/", quarantine_views.quarantine_item, name="quarantine-item"),
+    path("quarantine/<int:quarantine_id>/decide/", quarantine_views.quarantine_decide, name="quarantine-decide"),
     path("account/mailbox-review/", staff_views.confirm_mailbox_review, name="mailbox-review"),
     path("mailbox-reviews/", staff_views.mailbox_reviews, name="mailbox-reviews"),
     path("audit/", audit_views.audit_log, name="audit-log"),
