@@ -71,15 +71,18 @@ def main() -> None:
     ids = list(Person.objects.order_by("?").values_list("pk", flat=True)[:300])
     body = {"purpose": "newsletter", "channel": "email", "source_kind": "api", "language": "en",
             "wording": "Yes, send me Avara's monthly newsletter by email. I can unsubscribe at any time."}
-    timings = []
+    timings, server = [], []
     for pid in ids:
         started = time.perf_counter()
         response = client.post(f"/api/people/{pid}/consents", json.dumps(body), content_type="application/json")
         timings.append(time.perf_counter() - started)
         assert response.status_code == 201, response.content
-    median, p99 = median_and_p99(timings)
-    print(f"record one consent (API, server side, {len(timings)} requests): median {median * 1000:.1f} ms, "
-          f"p99 {p99 * 1000:.1f} ms (target: median < 5 ms)")
+        server.append(float(response["Server-Timing"].split("dur=")[1]) / 1000)
+    median, p99 = median_and_p99(server)
+    outer, _ = median_and_p99(timings)
+    print(f"record one consent (API, {len(server)} requests): server side (Server-Timing) median "
+          f"{median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; with the test client {outer * 1000:.1f} ms "
+          "(target: median < 5 ms)")
 
     ours, hand = [], []
     versions = selectors.versions_with_purpose("newsletter")

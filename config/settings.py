@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tillit.web.middleware.ServerTimingMiddleware",
     "tillit.web.middleware.BodySizeLimitMiddleware",
     "tillit.web.middleware.GlobalPrivacyControlMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -128,7 +129,9 @@ def _database() -> dict[str, object]:
         except Exception as error:  # the library raises several kinds; all mean a bad URL
             raise ImproperlyConfigured(f"DATABASE_URL: cannot be parsed ({error})") from None
         if config["ENGINE"] == "django.db.backends.postgresql":
-            config.setdefault("OPTIONS", {})
+            # JIT compilation costs hundreds of milliseconds on the set-based queries (audience,
+            # verifier) whose cost estimates trip its threshold, and never paid off here.
+            config.setdefault("OPTIONS", {})["options"] = "-c jit=off"
         return dict(config)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {

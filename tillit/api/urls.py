@@ -232,7 +232,6 @@ def list_consents(request: HttpRequest, person_id: int, purpose: str | None = No
 @api.post("/people/{person_id}/consents", response={201: ConsentEventOut, **ERRORS}, tags=["consent"])
 def record_consent(request: HttpRequest, person_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
     """Record a consent the person gave by a positive act, with the exact wording shown."""
-    people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
     event = consent_services.record_consent(
         actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
     )

@@ -22,11 +22,36 @@ from tillit.policy import retention as rule
 
 
 def retention_facts(*, person_id: int) -> rule.RetentionFacts:
-    """The facts of §9 for one person."""
-    facts = retention_facts_chunk(after_id=person_id - 1, limit=1, only_id=person_id)
-    if not facts:
+    """The facts of §9 for one person, in one query (it runs on every recorded event)."""
+    from django.db.models import Exists, OuterRef, Subquery
+
+    from tillit.consent.models import Subscription
+
+    customers = CustomerRelationship.objects.filter(person=OuterRef("pk"))
+    subscriptions = Subscription.objects.filter(person=OuterRef("pk"))
+    row = (
+        Person.objects.filter(pk=person_id)
+        .annotate(
+            is_customer=Exists(customers.filter(ended_at__isnull=True)),
+            customer_ended=Subquery(customers.exclude(ended_at=None).order_by("-ended_at").values("ended_at")[:1]),
+            is_subscribed=Exists(subscriptions.filter(unsubscribed_at__isnull=True)),
+            unsubscribed=Subquery(
+                subscriptions.exclude(unsubscribed_at=None).order_by("-unsubscribed_at").values("unsubscribed_at")[:1]
+            ),
+        )
+        .values("created_at", "last_contact_at", "is_customer", "customer_ended", "is_subscribed", "unsubscribed")
+        .first()
+    )
+    if row is None:
         raise LookupError("no such person")
-    return facts[0][1]
+    return rule.RetentionFacts(
+        registered_at=row["created_at"],
+        last_contact_at=row["last_contact_at"],
+        is_subscribed=row["is_subscribed"],
+        unsubscribed_at=row["unsubscribed"],
+        is_customer=row["is_customer"],
+        customer_ended_at=row["customer_ended"],
+    )
 
 
 def retention_facts_chunk(
