@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("tillit.public.consent_urls")),
+    path("", include("tillit.public.urls")),
     path("", include("tillit.web.urls")),
 ]

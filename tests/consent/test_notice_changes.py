@@ -49,3 +49,24 @@ def test_people_given_an_older_notice_are_told_before_the_new_purpose_is_used(sy
 
     inform_of_new_purposes.enqueue([kari.pk, ola.pk], current.pk)
     assert len(smtp_server.messages) == 2, "a retried task mails nobody twice"
+
+
+def test_the_notice_commands_count_and_inform(system_actor, now, smtp_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    old = NoticeVersion.objects.create(digest="4" * 64, policy_digest="old", published_at=now - dt.timedelta(days=4000),
+                                       purposes=["newsletter"], texts={})
+    person = people.create_person(actor=system_actor, now=now, source="form",
+                                  values={"name": "Per Test", "email": "per@example.com"})
+    Person.objects.filter(pk=person.pk).update(notice_version=old)
+    out = StringIO()
+    call_command("notice", "changes", stdout=out)
+    assert "1 people must be told" in out.getvalue()
+    assert "direct_marketing: 1 people" in out.getvalue()
+    call_command("notice", "inform", stdout=StringIO())
+    assert [m["To"] for m in smtp_server.messages] == ["per@example.com"]
+    out = StringIO()
+    call_command("notice", "changes", stdout=out)
+    assert "everyone has been given" in out.getvalue()

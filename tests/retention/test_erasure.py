@@ -98,7 +98,8 @@ def test_erase_person_leaves_no_trace_but_a_receipt(system_actor, now):
     assert receipt.counts["people_interaction"] == 1
     assert receipt.counts["consent_subscription"] == 1
     assert receipt.counts["people_person"] == 1
-    assert ErasureNotice.objects.filter(receipt=receipt, recipient_kind="processor", recipient_key="7sense").exists()
+    assert ErasureNotice.objects.filter(batch=receipt.batch, people=1, recipient_kind="processor",
+                                        recipient_key="7sense").exists()
     assert AuditEntry.objects.filter(action="erase", subject_id=person.pk).exists()
     # A request erasure does not suppress: the person may come back by their own choice.
     assert SuppressionEntry.objects.count() == 0
@@ -137,6 +138,8 @@ def test_the_sweep_erases_exactly_the_people_past_their_deadline(system_actor, n
     assert (summary.erased, summary.batches) == (5, 3)
     assert set(Person.objects.values_list("pk", flat=True)) == {fresh.pk, customer.pk}
     assert ErasureReceipt.objects.filter(reason="sweep").count() == 5
+    # One notice to the processor per batch, naming how many people it covers (art. 28(3)(g)).
+    assert sorted(ErasureNotice.objects.values_list("people", flat=True)) == [1, 2, 2]
     assert not Person.objects.filter(retain_until__lte=now).exists()
     assert selectors.find_identifiers([f"testperson{p and n}@example.com" for n, p in enumerate(expired, 1)]) == []
 

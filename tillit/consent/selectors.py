@@ -246,3 +246,15 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
     if basis == "contract":
         return people.filter(active_customer)
     return people.none()
+
+
+def notice_with_digest(digest: str) -> NoticeVersion | None:
+    """The notice version with exactly these texts (its SHA-256 content hash), if published."""
+    return NoticeVersion.objects.filter(digest=digest).first()
+
+
+def notice_version_by_prefix(prefix: str) -> NoticeVersion | None:
+    """The notice version whose content hash starts with ``prefix`` (the short hash shown on
+    the notice, 8 hex digits or more); None if there is none, or more than one."""
+    found = list(NoticeVersion.objects.filter(digest__startswith=prefix.lower())[:2])
+    return found[0] if len(found) == 1 else None

@@ -287,3 +287,57 @@ def record_notice_delivery(
         audit.record(actor=actor, now=now, action="notice_sent", subject_type="person", subject_id=person.pk,
                      fields=["notice_version"])
     return created
+
+
+# Publishing the privacy notice (§14). Appended as one block, with its own imports.
+import hashlib  # noqa: E402
+import json  # noqa: E402
+
+from django.db import IntegrityError  # noqa: E402
+
+from tillit.consent.models import NoticeVersion  # noqa: E402
+
+
+def notice_digest(texts: dict[str, str]) -> str:
+    """The content hash of a notice: SHA-256 of its texts per language as canonical JSON (keys
+    sorted, UTF-8, no spaces), so the same texts always give the same hash."""
+    canonical = json.dumps(dict(texts), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def publish_notice(
+    *, actor: Actor, now: dt.datetime, texts: dict[str, str], policy_digest: str, purposes: list[str]
+) -> NoticeVersion:
+    """Publish the privacy notice, already rendered in every language of the policy (§14: every
+    version is kept, dated and identified by a content hash). A new version is stored only when
+    the texts are new; publishing the same texts again returns the version that has them.
+
+    ``purposes`` are the purpose keys the notice names: a purpose may be used for a person only
+    once they were given a version that names it (§14). The rendering is the caller's job (the
+    public interface); this service only checks, hashes and stores."""
+    current = policy.current()
+    if set(texts) != set(current.languages):
+        raise ValidationError(f"the notice must be given in exactly: {', '.join(current.languages)}", field="texts")
+    empty = sorted(language for language, text in texts.items() if not text.strip())
+    if empty:
+        raise ValidationError(f"the notice text is empty in: {', '.join(empty)}", field="texts")
+    unknown = sorted(set(purposes) - set(current.purposes))
+    if unknown:
+        raise ValidationError(f"unknown purposes: {', '.join(unknown)}", field="purposes")
+    if len(policy_digest) != 64 or any(c not in "0123456789abcdef" for c in policy_digest):
+        raise ValidationError("must be a SHA-256 hex digest", field="policy_digest")
+    digest = notice_digest(texts)
+    existing = selectors.notice_with_digest(digest)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            version = NoticeVersion.objects.create(
+                digest=digest, policy_digest=policy_digest, published_at=now, purposes=list(purposes),
+                texts=dict(texts),
+            )
+    except IntegrityError:  # the same texts were published at the same moment by another process
+        return NoticeVersion.objects.get(digest=digest)
+    audit.record(actor=actor, now=now, action="notice_published", subject_type="notice_version", subject_id=version.pk)
+    return version

@@ -184,6 +184,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         # retention: receipts hold no personal data by design
         "retention.ErasureReceipt.id": NOT_PERSONAL,
         "retention.ErasureReceipt.pseudonym": NOT_PERSONAL,
+        "retention.ErasureReceipt.batch": NOT_PERSONAL,
         "retention.ErasureReceipt.erased_at": NOT_PERSONAL,
         "retention.ErasureReceipt.reason": NOT_PERSONAL,
         "retention.ErasureReceipt.rule": NOT_PERSONAL,
@@ -191,7 +192,8 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "retention.ErasureReceipt.actor_label": STAFF,
         "retention.ErasureReceipt.identifier_digests": NOT_PERSONAL,
         "retention.ErasureNotice.id": NOT_PERSONAL,
-        "retention.ErasureNotice.receipt": NOT_PERSONAL,
+        "retention.ErasureNotice.batch": NOT_PERSONAL,
+        "retention.ErasureNotice.people": NOT_PERSONAL,
         "retention.ErasureNotice.recipient_kind": NOT_PERSONAL,
         "retention.ErasureNotice.recipient_key": NOT_PERSONAL,
         "retention.ErasureNotice.status": NOT_PERSONAL,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -11,6 +13,8 @@ class ErasureReceipt(models.Model):
     identifiers (so a restored backup can erase the same person again, tillit restore)."""
 
     pseudonym = models.UUIDField(db_index=True)
+    # The erasure run the receipt belongs to (one erase_person, or one batch of the sweep).
+    batch = models.UUIDField(db_index=True, null=True, blank=True)
     erased_at = models.DateTimeField(db_index=True)
     reason = models.CharField(max_length=20)
     rule = models.CharField(max_length=40, blank=True)
@@ -23,14 +27,17 @@ class ErasureReceipt(models.Model):
 
 
 class ErasureNotice(models.Model):
-    """An erasure that a processor or partner who holds the person's data must be told of;
-    retried until acknowledged (the sharing issue adds partners' channels)."""
+    """Erasures that a processor or partner who holds the data must be told of (GDPR art. 19,
+    28(3)(g)): one notice per erasure run and recipient, naming the run's receipts (their
+    pseudonyms, never personal data); retried until acknowledged (the sharing issue adds the
+    partners' channels)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
-    receipt = models.ForeignKey(ErasureReceipt, on_delete=models.PROTECT, related_name="notices")
+    batch = models.UUIDField(db_index=True, default=uuid.uuid4)
+    people = models.PositiveIntegerField(default=1)
     recipient_kind = models.CharField(max_length=20)
     recipient_key = models.CharField(max_length=60)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)

@@ -20,7 +20,9 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-from collections import defaultdict
+import json
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,6 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from tillit import policy
-from tillit.audit.models import AuditEntry
 from tillit.audit.services import record as audit_record
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
@@ -108,23 +109,22 @@ def _subject_tables() -> list[tuple[str, str]]:
     return result
 
 
-def _count_and_delete(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Delete every row about the given people from every subject table and then the people
-    themselves; returns person id -> table -> rows deleted. Set-based: two statements per
-    table, whatever the number of people."""
+    themselves; returns person id -> table -> rows deleted. Set-based: one DELETE ... RETURNING
+    per table, whatever the number of people (on PostgreSQL the ids travel as one array)."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    placeholders = ", ".join(["%s"] * len(person_ids))
+    if connection.vendor == "postgresql":
+        where, params = "= ANY(%s)", [list(person_ids)]
+    else:
+        where, params = f"IN ({', '.join(['%s'] * len(person_ids))})", list(person_ids)
     with connection.cursor() as cursor:
         for table, column in _subject_tables():
-            cursor.execute(
-                f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} IN ({placeholders}) GROUP BY {column}",  # noqa: S608
-                list(person_ids),
-            )
-            for pid, n in cursor.fetchall():
+            cursor.execute(f"DELETE FROM {table} WHERE {column} {where} RETURNING {column}", params)  # noqa: S608
+            for pid, n in Counter(row[0] for row in cursor.fetchall()).items():
                 counts[pid][table] = n
-            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({placeholders})", list(person_ids))  # noqa: S608
         table = Person._meta.db_table
-        cursor.execute(f"DELETE FROM {table} WHERE id IN ({placeholders})", list(person_ids))  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE id {where}", params)  # noqa: S608
     for pid in person_ids:
         counts[pid][table] = 1
     return counts
@@ -172,14 +172,17 @@ def erase_person(
 def _erase_rows(
     *, actor: Actor, now: dt.datetime, rows: list[dict[str, Any]], reason: str, suppress: bool | None
 ) -> list[ErasureReceipt]:
-    """Erase the people in ``rows`` (already locked) and write their receipts, notices,
-    suppressions and audit entries. Runs inside the caller's transaction."""
+    """Erase the people in ``rows`` (already locked) and write their receipts, the suppression
+    entries, one notice per processor for the run, and the audit. Runs inside the caller's
+    transaction. One person: an audit entry for them; a sweep batch: one entry for the batch
+    (the receipts are the record per person)."""
     from tillit.consent.models import SuppressionEntry  # same layer; imported here to keep the cycle lazy
 
     if suppress is None:
         suppress = reason in SUPPRESSING_REASONS
     ids = [r["pk"] for r in rows]
-    counts = _count_and_delete(ids)
+    counts = _delete_people(ids)
+    batch = uuid.uuid4()
     receipts = []
     suppressions = []
     for r in rows:
@@ -187,6 +190,7 @@ def _erase_rows(
         receipts.append(
             ErasureReceipt(
                 pseudonym=r["pseudonym"],
+                batch=batch,
                 erased_at=now,
                 reason=reason,
                 rule=r["retain_reason"],
@@ -199,35 +203,47 @@ def _erase_rows(
             suppressions.extend(
                 SuppressionEntry(digest=d, channel=kind, reason=reason, created_at=now) for kind, d in digests
             )
-    ErasureReceipt.objects.bulk_create(receipts)
+    _insert_receipts(receipts)
     if suppressions:
         SuppressionEntry.objects.bulk_create(suppressions, ignore_conflicts=True)
-    processors = list(policy.current().processors)
     ErasureNotice.objects.bulk_create(
         [
-            ErasureNotice(receipt=receipt, recipient_kind="processor", recipient_key=key, created_at=now)
-            for receipt in receipts
-            for key in processors
+            ErasureNotice(batch=batch, people=len(receipts), recipient_kind="processor", recipient_key=key,
+                          created_at=now)
+            for key in policy.current().processors
         ]
     )
-    AuditEntry.objects.bulk_create(
-        [
-            AuditEntry(
-                at=now,
-                actor_kind=actor.kind,
-                actor_label=actor.label,
-                actor_user_id=actor.user_id,
-                actor_role=actor.role or "",
-                action="erase",
-                purpose="",
-                subject_type="person",
-                subject_id=pid,
-                fields=[],
-            )
-            for pid in ids
-        ]
-    )
+    if len(ids) == 1:
+        audit_record(actor=actor, now=now, action="erase", subject_type="person", subject_id=ids[0])
+    else:
+        audit_record(actor=actor, now=now, action="erase", subject_type="erasure_batch", subject_id=None,
+                     fields=[f"people:{len(ids)}"])
     return receipts
+
+
+def _insert_receipts(receipts: list[ErasureReceipt]) -> None:
+    """Insert receipts in one statement (on PostgreSQL, columns as arrays through unnest)."""
+    if connection.vendor != "postgresql" or len(receipts) < 50:
+        ErasureReceipt.objects.bulk_create(receipts)
+        return
+    table = ErasureReceipt._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (pseudonym, batch, erased_at, reason, rule, counts, actor_label, "  # noqa: S608
+            "identifier_digests) SELECT p, b, e, r, ru, c::jsonb, a, d::jsonb FROM unnest("
+            "%s::uuid[], %s::uuid[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]"
+            ") AS v(p, b, e, r, ru, c, a, d)",
+            [
+                [r.pseudonym for r in receipts],
+                [r.batch for r in receipts],
+                [r.erased_at for r in receipts],
+                [r.reason for r in receipts],
+                [r.rule for r in receipts],
+                [json.dumps(r.counts) for r in receipts],
+                [r.actor_label for r in receipts],
+                [json.dumps(r.identifier_digests) for r in receipts],
+            ],
+        )
 
 
 @dataclass
@@ -241,7 +257,7 @@ def sweep(
     *,
     actor: Actor,
     now: dt.datetime,
-    batch_size: int = 2_000,
+    batch_size: int = 5_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepSummary:
     """Erase everyone whose deadline has passed, ``batch_size`` people per transaction.
