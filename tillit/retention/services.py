@@ -109,20 +109,43 @@ def _subject_tables() -> list[tuple[str, str]]:
     return result
 
 
+def _raw_cursor() -> Any:
+    """A cursor for the set-based statements below. On PostgreSQL it is psycopg's own cursor
+    (server-side parameters: an array of 5,000 ids travels as one binary value instead of
+    being quoted into the SQL text in Python); it shares Django's connection and transaction."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
+
+
 def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Delete every row about the given people from every subject table and then the people
     themselves; returns person id -> table -> rows deleted. Set-based: one DELETE ... RETURNING
-    per table, whatever the number of people (on PostgreSQL the ids travel as one array)."""
+    per table, whatever the number of people (on PostgreSQL the ids travel as one array and
+    the database counts per person)."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    if connection.vendor == "postgresql":
-        where, params = "= ANY(%s)", [list(person_ids)]
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        where, params = "= ANY(%b)", [list(person_ids)]
     else:
         where, params = f"IN ({', '.join(['%s'] * len(person_ids))})", list(person_ids)
-    with connection.cursor() as cursor:
+    with _raw_cursor() as cursor:
         for table, column in _subject_tables():
-            cursor.execute(f"DELETE FROM {table} WHERE {column} {where} RETURNING {column}", params)  # noqa: S608
-            for pid, n in Counter(row[0] for row in cursor.fetchall()).items():
-                counts[pid][table] = n
+            if postgres:
+                cursor.execute(
+                    f"WITH gone AS (DELETE FROM {table} WHERE {column} {where} RETURNING {column} AS pid) "  # noqa: S608
+                    "SELECT pid, count(*) FROM gone GROUP BY pid",
+                    params,
+                )
+                for pid, n in cursor.fetchall():
+                    counts[pid][table] = n
+            else:
+                cursor.execute(f"DELETE FROM {table} WHERE {column} {where} RETURNING {column}", params)  # noqa: S608
+                for pid, n in Counter(row[0] for row in cursor.fetchall()).items():
+                    counts[pid][table] = n
         table = Person._meta.db_table
         cursor.execute(f"DELETE FROM {table} WHERE id {where}", params)  # noqa: S608
     for pid in person_ids:
@@ -227,11 +250,11 @@ def _insert_receipts(receipts: list[ErasureReceipt]) -> None:
         ErasureReceipt.objects.bulk_create(receipts)
         return
     table = ErasureReceipt._meta.db_table
-    with connection.cursor() as cursor:
+    with _raw_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (pseudonym, batch, erased_at, reason, rule, counts, actor_label, "  # noqa: S608
             "identifier_digests) SELECT p, b, e, r, ru, c::jsonb, a, d::jsonb FROM unnest("
-            "%s::uuid[], %s::uuid[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]"
+            "%b::uuid[], %b::uuid[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]"
             ") AS v(p, b, e, r, ru, c, a, d)",
             [
                 [r.pseudonym for r in receipts],
