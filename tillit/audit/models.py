@@ -1,7 +1,10 @@
 """The audit log: who read, exported or changed what, when, and for which purpose.
 
 Entries hold ids and field names, never personal values. They are only ever inserted
-(``tillit.audit.services.record``); nothing in the code updates or deletes them.
+(``tillit.audit.services.record`` and ``record_many``); nothing in the code updates or deletes
+them. Each entry is numbered (``sequence``: 1, 2, 3 ... without gaps) and hash-chained to the
+one before it (``prev_hash``, ``hash``; see ``tillit.audit.chain``), so ``tillit audit verify``
+detects an edited, deleted or reordered entry.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ class AuditEntry(models.Model):
     subject_type = models.CharField(max_length=40)
     subject_id = models.BigIntegerField(null=True, blank=True)
     fields = models.JSONField(default=list, blank=True)
+    # The chain: assigned by the service under a lock, in insertion order.
+    sequence = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
