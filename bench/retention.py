@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -33,8 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def admin_connection(config: dict) -> psycopg.Connection:
     return psycopg.connect(
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, user=config["USER"] or "postgres",
-        dbname="postgres", autocommit=True,
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        dbname="postgres",
+        autocommit=True,
     )
 
 
@@ -66,8 +68,10 @@ def hand_written_sweep(url: str, now: dt.datetime) -> tuple[float, int]:
         ).fetchall()
         started = time.perf_counter()
         with conn.transaction():
-            conn.execute("CREATE TEMP TABLE doomed ON COMMIT DROP AS SELECT id FROM people_person WHERE retain_until <= %s",
-                         [now])
+            conn.execute(
+                "CREATE TEMP TABLE doomed ON COMMIT DROP AS SELECT id FROM people_person WHERE retain_until <= %s",
+                [now],
+            )
             (n,) = conn.execute("SELECT count(*) FROM doomed").fetchone()
             for table, column in tables:
                 conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
@@ -79,8 +83,9 @@ def in_django(url: str, code: str) -> str:
     """Run ``code`` in a fresh process with Django set up against ``url``; return its stdout."""
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"}
     prelude = "import django; django.setup()\n"
-    result = subprocess.run([sys.executable, "-c", prelude + code], env=env, cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", prelude + code], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(result.stderr)
     return result.stdout
@@ -104,7 +109,9 @@ from tillit.retention import selectors
 now = dt.datetime.fromisoformat({now!r})
 times = []
 for _ in range(5):
-    started = time.perf_counter(); preview = selectors.sweep_preview(now=now); times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    preview = selectors.sweep_preview(now=now)
+    times.append(time.perf_counter() - started)
 print(sorted(times)[2], sum(preview.values()))
 """
 
@@ -155,15 +162,19 @@ def main() -> None:
         dry, due = in_django(url_for(config, a), DRY_RUN.format(now=now.isoformat())).split()
         print(f"sweep --dry-run over {people:,} people: {float(dry):.2f} s (median of 5), {int(due):,} due")
 
-        elapsed, erased, peak_kb, start_kb = in_django(
+        elapsed, erased, peak_kb, _start_kb = in_django(
             url_for(config, a), SWEEP.format(now=now.isoformat(), batch=args.batch)
         ).split()
         hand, hand_n = hand_written_sweep(url_for(config, b), now)
         ours = float(elapsed)
-        print(f"sweep (tillit, receipts + notices + audit): {int(erased):,} people in {ours:.1f} s "
-              f"({int(erased) / ours:,.0f} people/s), peak memory {int(peak_kb) / 1024:.0f} MB")
-        print(f"sweep (hand-written set-based SQL, no receipts): {hand_n:,} people in {hand:.1f} s "
-              f"({hand_n / hand:,.0f} people/s)")
+        print(
+            f"sweep (tillit, receipts + notices + audit): {int(erased):,} people in {ours:.1f} s "
+            f"({int(erased) / ours:,.0f} people/s), peak memory {int(peak_kb) / 1024:.0f} MB"
+        )
+        print(
+            f"sweep (hand-written set-based SQL, no receipts): {hand_n:,} people in {hand:.1f} s "
+            f"({hand_n / hand:,.0f} people/s)"
+        )
         print(f"ratio: tillit runs at {hand / ours:.2f}x the speed of hand-written SQL (target >= 0.5)")
 
         median, p99, n = in_django(url_for(config, a), ERASE_ONE.format(now=now.isoformat())).split()

@@ -138,8 +138,12 @@ def _published_notice(request: pytest.FixtureRequest) -> None:
 
     NoticeVersion.objects.get_or_create(
         digest="0" * 64,
-        defaults={"policy_digest": policy.current().digest, "published_at": NOW - dt.timedelta(days=365 * 5),
-                  "purposes": list(policy.current().purposes), "texts": {}},
+        defaults={
+            "policy_digest": policy.current().digest,
+            "published_at": NOW - dt.timedelta(days=365 * 5),
+            "purposes": list(policy.current().purposes),
+            "texts": {},
+        },
     )
 
 
@@ -149,7 +153,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.messages: list[object] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         from email import message_from_bytes
         from email.policy import default
 

@@ -31,9 +31,15 @@ def sign_in(page, live_server, username: str, device: TOTPDevice) -> None:  # ty
 def kari(system_actor, now):
     org = people.create_organization(actor=system_actor, now=now, source="form", values={"name": "Fjordlys Demo AS"})
     return people.create_person(
-        actor=system_actor, now=now, source="form",
-        values={"name": "Kari <b>Nordmann</b>", "email": "kari@example.com", "phone": "41234567",
-                "organization_id": org.pk},
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={
+            "name": "Kari <b>Nordmann</b>",
+            "email": "kari@example.com",
+            "phone": "41234567",
+            "organization_id": org.pk,
+        },
     )
 
 

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def kari(system_actor, now):
-    return people.create_person(actor=system_actor, now=now, source="form",
-                                values={"name": "Kari Cli", "email": "kari.cli@example.com", "phone": "41234567"})
+    return people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Kari Cli", "email": "kari.cli@example.com", "phone": "41234567"},
+    )
 
 
 def test_show_applies_the_role(kari, make_staff):

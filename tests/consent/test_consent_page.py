@@ -20,11 +20,22 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def person(system_actor, now):
-    person = people.create_person(actor=system_actor, now=now, source="form",
-                                  values={"name": "Ola Testmann", "email": "ola.testmann@example.com",
-                                          "language": "nb"})
-    services.record_consent(actor=system_actor, now=now, person_id=person.pk, purpose="newsletter", channel="email",
-                            source_kind="form", wording="Ja, send meg nyhetsbrevet.", language="nb")
+    person = people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Ola Testmann", "email": "ola.testmann@example.com", "language": "nb"},
+    )
+    services.record_consent(
+        actor=system_actor,
+        now=now,
+        person_id=person.pk,
+        purpose="newsletter",
+        channel="email",
+        source_kind="form",
+        wording="Ja, send meg nyhetsbrevet.",
+        language="nb",
+    )
     return person
 
 

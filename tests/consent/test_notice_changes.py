@@ -19,16 +19,31 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _run_tasks_immediately(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
+    }
 
 
 def test_people_given_an_older_notice_are_told_before_the_new_purpose_is_used(system_actor, now, smtp_server):
-    old = NoticeVersion.objects.create(digest="2" * 64, policy_digest="old", published_at=now - dt.timedelta(days=3650),
-                                       purposes=["newsletter", "customer_care", "data_subject_rights"], texts={})
-    kari = people.create_person(actor=system_actor, now=now, source="form",
-                                values={"name": "Kari Svensson", "email": "kari@example.com", "language": "sv"})
-    ola = people.create_person(actor=system_actor, now=now, source="form",
-                               values={"name": "Ola Hansen", "email": "ola@example.com", "language": "nb"})
+    old = NoticeVersion.objects.create(
+        digest="2" * 64,
+        policy_digest="old",
+        published_at=now - dt.timedelta(days=3650),
+        purposes=["newsletter", "customer_care", "data_subject_rights"],
+        texts={},
+    )
+    kari = people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Kari Svensson", "email": "kari@example.com", "language": "sv"},
+    )
+    ola = people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Ola Hansen", "email": "ola@example.com", "language": "nb"},
+    )
     Person.objects.filter(pk__in=[kari.pk, ola.pk]).update(notice_version=old)
     current = selectors.current_notice()
     assert set(selectors.people_to_inform().values_list("pk", flat=True)) == {kari.pk, ola.pk}
@@ -56,10 +71,16 @@ def test_the_notice_commands_count_and_inform(system_actor, now, smtp_server):
 
     from django.core.management import call_command
 
-    old = NoticeVersion.objects.create(digest="4" * 64, policy_digest="old", published_at=now - dt.timedelta(days=4000),
-                                       purposes=["newsletter"], texts={})
-    person = people.create_person(actor=system_actor, now=now, source="form",
-                                  values={"name": "Per Test", "email": "per@example.com"})
+    old = NoticeVersion.objects.create(
+        digest="4" * 64,
+        policy_digest="old",
+        published_at=now - dt.timedelta(days=4000),
+        purposes=["newsletter"],
+        texts={},
+    )
+    person = people.create_person(
+        actor=system_actor, now=now, source="form", values={"name": "Per Test", "email": "per@example.com"}
+    )
     Person.objects.filter(pk=person.pk).update(notice_version=old)
     out = StringIO()
     call_command("notice", "changes", stdout=out)

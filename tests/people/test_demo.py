@@ -92,8 +92,14 @@ def test_foreign_keys_hold_and_times_are_consistent(summary: demo.DemoSummary, n
     three_years_ago = now - dt.timedelta(days=3 * 366)
     for person in Person.objects.all():
         assert three_years_ago <= person.created_at == person.updated_at <= now
-        assert person.retain_reason in {"dialogue", "registered", "customer", "customer_ended", "subscribed",
-                                        "unsubscribed"}
+        assert person.retain_reason in {
+            "dialogue",
+            "registered",
+            "customer",
+            "customer_ended",
+            "subscribed",
+            "unsubscribed",
+        }
         assert person.notice_version_id is not None
         assert person.owner_id is None
         assert person.language in {"nb", "sv", "en"}

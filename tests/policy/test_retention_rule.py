@@ -28,32 +28,72 @@ REG = at(2020, 1, 1)
     ("_case", "facts", "until", "reason"),
     [
         ("only registered", r.RetentionFacts(registered_at=REG), at(2022, 1, 1), r.REGISTERED),
-        ("last contact + 2 years", r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17)),
-         at(2026, 5, 17), r.DIALOGUE),
-        ("subscribed: no deadline", r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17),
-                                                     is_subscribed=True), None, r.SUBSCRIBED),
-        ("unsubscribed later than contact", r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17),
-                                                             unsubscribed_at=at(2025, 3, 1)), at(2027, 3, 1), r.UNSUBSCRIBED),
-        ("contact later than unsubscribe", r.RetentionFacts(registered_at=REG, last_contact_at=at(2025, 6, 1),
-                                                            unsubscribed_at=at(2025, 3, 1)), at(2027, 6, 1), r.DIALOGUE),
-        ("active customer: no deadline", r.RetentionFacts(registered_at=REG, is_customer=True,
-                                                          unsubscribed_at=at(2021, 1, 1)), None, r.CUSTOMER),
-        ("active customer beats subscription", r.RetentionFacts(registered_at=REG, is_customer=True,
-                                                                is_subscribed=True), None, r.CUSTOMER),
-        ("customer ended: from the end date", r.RetentionFacts(registered_at=REG, last_contact_at=at(2023, 1, 1),
-                                                               customer_ended_at=at(2025, 9, 30)), at(2027, 9, 30),
-         r.CUSTOMER_ENDED),
-        ("customer ended long ago, recent contact", r.RetentionFacts(registered_at=REG, last_contact_at=at(2026, 1, 2),
-                                                                     customer_ended_at=at(2022, 1, 1)), at(2028, 1, 2),
-         r.DIALOGUE),
-        ("29 February + 2 years is 28 February", r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 2, 29)),
-         at(2026, 2, 28), r.DIALOGUE),
-        ("a late-evening contact in Oslo on 29 February", r.RetentionFacts(
-            registered_at=REG, last_contact_at=dt.datetime(2024, 2, 29, 23, 30, tzinfo=OSLO)),
-         dt.datetime(2026, 2, 28, 23, 30, tzinfo=OSLO), r.DIALOGUE),
-        ("UTC evening that is already 1 March in Oslo", r.RetentionFacts(
-            registered_at=REG, last_contact_at=dt.datetime(2024, 2, 29, 23, 30, tzinfo=UTC)),
-         dt.datetime(2026, 3, 1, 0, 30, tzinfo=OSLO), r.DIALOGUE),
+        (
+            "last contact + 2 years",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17)),
+            at(2026, 5, 17),
+            r.DIALOGUE,
+        ),
+        (
+            "subscribed: no deadline",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17), is_subscribed=True),
+            None,
+            r.SUBSCRIBED,
+        ),
+        (
+            "unsubscribed later than contact",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 5, 17), unsubscribed_at=at(2025, 3, 1)),
+            at(2027, 3, 1),
+            r.UNSUBSCRIBED,
+        ),
+        (
+            "contact later than unsubscribe",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2025, 6, 1), unsubscribed_at=at(2025, 3, 1)),
+            at(2027, 6, 1),
+            r.DIALOGUE,
+        ),
+        (
+            "active customer: no deadline",
+            r.RetentionFacts(registered_at=REG, is_customer=True, unsubscribed_at=at(2021, 1, 1)),
+            None,
+            r.CUSTOMER,
+        ),
+        (
+            "active customer beats subscription",
+            r.RetentionFacts(registered_at=REG, is_customer=True, is_subscribed=True),
+            None,
+            r.CUSTOMER,
+        ),
+        (
+            "customer ended: from the end date",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2023, 1, 1), customer_ended_at=at(2025, 9, 30)),
+            at(2027, 9, 30),
+            r.CUSTOMER_ENDED,
+        ),
+        (
+            "customer ended long ago, recent contact",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2026, 1, 2), customer_ended_at=at(2022, 1, 1)),
+            at(2028, 1, 2),
+            r.DIALOGUE,
+        ),
+        (
+            "29 February + 2 years is 28 February",
+            r.RetentionFacts(registered_at=REG, last_contact_at=at(2024, 2, 29)),
+            at(2026, 2, 28),
+            r.DIALOGUE,
+        ),
+        (
+            "a late-evening contact in Oslo on 29 February",
+            r.RetentionFacts(registered_at=REG, last_contact_at=dt.datetime(2024, 2, 29, 23, 30, tzinfo=OSLO)),
+            dt.datetime(2026, 2, 28, 23, 30, tzinfo=OSLO),
+            r.DIALOGUE,
+        ),
+        (
+            "UTC evening that is already 1 March in Oslo",
+            r.RetentionFacts(registered_at=REG, last_contact_at=dt.datetime(2024, 2, 29, 23, 30, tzinfo=UTC)),
+            dt.datetime(2026, 3, 1, 0, 30, tzinfo=OSLO),
+            r.DIALOGUE,
+        ),
     ],
 )
 def test_retain_until(_case, facts, until, reason):
@@ -101,14 +141,30 @@ def test_a_bookkeeping_hold_runs_from_the_end_of_the_financial_year():
     assert until == dt.datetime(2029, 12, 31, 23, 59, 59, tzinfo=OSLO)
 
 
-moments = st.datetimes(min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2030, 1, 1), timezones=st.just(UTC))
+moments = st.datetimes(
+    min_value=dt.datetime(2015, 1, 1),  # noqa: DTZ001 (hypothesis adds the time zone)
+    max_value=dt.datetime(2030, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
 
 
-@given(reg=moments, contact=st.none() | moments, unsub=st.none() | moments, ended=st.none() | moments,
-       subscribed=st.booleans(), customer=st.booleans())
+@given(
+    reg=moments,
+    contact=st.none() | moments,
+    unsub=st.none() | moments,
+    ended=st.none() | moments,
+    subscribed=st.booleans(),
+    customer=st.booleans(),
+)
 def test_the_deadline_is_never_before_any_ground_that_still_holds(reg, contact, unsub, ended, subscribed, customer):
-    facts = r.RetentionFacts(registered_at=reg, last_contact_at=contact, is_subscribed=subscribed,
-                             unsubscribed_at=unsub, is_customer=customer, customer_ended_at=ended)
+    facts = r.RetentionFacts(
+        registered_at=reg,
+        last_contact_at=contact,
+        is_subscribed=subscribed,
+        unsubscribed_at=unsub,
+        is_customer=customer,
+        customer_ended_at=ended,
+    )
     decision = r.retain_until(policy.current(), facts)
     if customer or subscribed:
         assert decision.retain_until is None

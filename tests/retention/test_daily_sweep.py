@@ -23,8 +23,14 @@ def _run_tasks_immediately(settings):
 
 def test_the_sweep_runs_once_a_day_from_its_hour():
     past = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    Person.objects.create(pseudonym=uuid.uuid4(), name="Expired", created_at=past, updated_at=past,
-                          retain_until=past, retain_reason="dialogue")
+    Person.objects.create(
+        pseudonym=uuid.uuid4(),
+        name="Expired",
+        created_at=past,
+        updated_at=past,
+        retain_until=past,
+        retain_reason="dialogue",
+    )
     before = dt.datetime(2026, 11, 24, 0, 59, tzinfo=dt.UTC)  # 01:59 in Oslo
     assert enqueue_due(jobs(), now=before) == []
     assert Person.objects.count() == 1

@@ -41,12 +41,14 @@ def test_registration_sets_a_deadline_and_a_reason(system_actor, now):
 def test_an_inbound_contact_moves_the_clock_and_our_own_email_does_not(system_actor, now):
     person = make_person(system_actor, now - dt.timedelta(days=800))
     later = now - dt.timedelta(days=10)
-    people.record_interaction(actor=system_actor, now=now, person_id=person.pk, kind="email", direction="outbound",
-                              occurred_at=later)
+    people.record_interaction(
+        actor=system_actor, now=now, person_id=person.pk, kind="email", direction="outbound", occurred_at=later
+    )
     person.refresh_from_db()
     assert person.retain_reason == "registered"
-    people.record_interaction(actor=system_actor, now=now, person_id=person.pk, kind="email", direction="inbound",
-                              occurred_at=later)
+    people.record_interaction(
+        actor=system_actor, now=now, person_id=person.pk, kind="email", direction="inbound", occurred_at=later
+    )
     person.refresh_from_db()
     assert person.retain_reason == "dialogue"
     assert person.last_contact_at == later
@@ -78,8 +80,15 @@ def test_the_deadline_explained_in_words(system_actor, now):
 
 def test_erase_person_leaves_no_trace_but_a_receipt(system_actor, now):
     person = make_person(system_actor, now, position="Head of Ølbrygging")
-    people.record_interaction(actor=system_actor, now=now, person_id=person.pk, kind="call", direction="inbound",
-                              subject="Call with Testperson Nummer1", summary="Testperson Nummer1 wants a demo")
+    people.record_interaction(
+        actor=system_actor,
+        now=now,
+        person_id=person.pk,
+        kind="call",
+        direction="inbound",
+        subject="Call with Testperson Nummer1",
+        summary="Testperson Nummer1 wants a demo",
+    )
     Subscription.objects.create(person=person, newsletter="monthly", subscribed_at=now)
     keep = make_person(system_actor, now, n=2)
     pseudonym = person.pseudonym
@@ -90,16 +99,18 @@ def test_erase_person_leaves_no_trace_but_a_receipt(system_actor, now):
     assert not Person.objects.filter(pk=person.pk).exists()
     assert not Interaction.objects.filter(person_id=person.pk).exists()
     assert not Provenance.objects.filter(person_id=person.pk).exists()
-    assert selectors.find_identifiers(["Testperson Nummer1", "testperson1@example.com", "+4741234561",
-                                       "Ølbrygging"]) == []
+    assert (
+        selectors.find_identifiers(["Testperson Nummer1", "testperson1@example.com", "+4741234561", "Ølbrygging"]) == []
+    )
     assert Person.objects.filter(pk=keep.pk).exists(), "nobody else is touched"
     receipt = ErasureReceipt.objects.get(pseudonym=pseudonym)
     assert receipt.reason == "request"
     assert receipt.counts["people_interaction"] == 1
     assert receipt.counts["consent_subscription"] == 1
     assert receipt.counts["people_person"] == 1
-    assert ErasureNotice.objects.filter(batch=receipt.batch, people=1, recipient_kind="processor",
-                                        recipient_key="7sense").exists()
+    assert ErasureNotice.objects.filter(
+        batch=receipt.batch, people=1, recipient_kind="processor", recipient_key="7sense"
+    ).exists()
     assert AuditEntry.objects.filter(action="erase", subject_id=person.pk).exists()
     # A request erasure does not suppress: the person may come back by their own choice.
     assert SuppressionEntry.objects.count() == 0

@@ -19,8 +19,10 @@ def soon_due(system_actor):
     return people.create_person(actor=system_actor, now=registered, source="form", values={"name": "Due Soon"})
 
 
-@pytest.mark.parametrize(("role", "status"), [("marketing", 200), ("privacy_officer", 200), ("sales", 403),
-                                             ("customer_support", 403), ("administrator", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("marketing", 200), ("privacy_officer", 200), ("sales", 403), ("customer_support", 403), ("administrator", 403)],
+)
 def test_the_forecast_api_per_role(api_as, soon_due, role, status):
     response = api_as(role).get("/api/retention/forecast")
     assert response.status_code == status

@@ -25,16 +25,23 @@ def load_expired_people(n: int) -> None:
     Person.objects.bulk_create(
         [
             Person(
-                pseudonym=uuid.uuid4(), name=f"Expired {i}", email=f"expired{i}@example.com", created_at=past,
-                updated_at=past, retain_until=past, retain_reason="dialogue",
+                pseudonym=uuid.uuid4(),
+                name=f"Expired {i}",
+                email=f"expired{i}@example.com",
+                created_at=past,
+                updated_at=past,
+                retain_until=past,
+                retain_reason="dialogue",
             )
             for i in range(n)
         ],
         batch_size=2000,
     )
     Interaction.objects.bulk_create(
-        [Interaction(person_id=pid, kind="form", direction="inbound", occurred_at=past)
-         for pid in Person.objects.values_list("pk", flat=True)],
+        [
+            Interaction(person_id=pid, kind="form", direction="inbound", occurred_at=past)
+            for pid in Person.objects.values_list("pk", flat=True)
+        ],
         batch_size=2000,
     )
 
@@ -42,7 +49,10 @@ def load_expired_people(n: int) -> None:
 def sweep_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tillit.cli.main", "sweep", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -66,8 +76,12 @@ def test_a_killed_sweep_leaves_whole_people_and_the_next_run_finishes(tillit_env
     assert not Interaction.objects.exclude(person_id__in=Person.objects.values("pk")).exists()
 
     again = subprocess.run(
-        [sys.executable, "-m", "tillit.cli.main", "sweep"], env=tillit_env, capture_output=True, text=True,
-        timeout=300, check=False,
+        [sys.executable, "-m", "tillit.cli.main", "sweep"],
+        env=tillit_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert again.returncode == 0, again.stderr
     assert "Erased" in again.stdout
@@ -86,8 +100,12 @@ def test_a_second_sweep_exits_with_a_message(tillit_env):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     second = subprocess.run(
-        [sys.executable, "-m", "tillit.cli.main", "sweep"], env=tillit_env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "tillit.cli.main", "sweep"],
+        env=tillit_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)

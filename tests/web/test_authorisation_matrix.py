@@ -69,8 +69,11 @@ API_BODIES = {
     ("PATCH", "/api/people/{person_id}"): {"name": "Matrix Person"},
     ("POST", "/api/organizations"): {"name": "Matrix AS"},
     ("PATCH", "/api/organizations/{organization_id}"): {"name": "Matrix AS"},
-    ("POST", "/api/people/{person_id}/consents"): {"purpose": "newsletter", "channel": "email",
-                                                   "wording": "Yes, send me the newsletter."},
+    ("POST", "/api/people/{person_id}/consents"): {
+        "purpose": "newsletter",
+        "channel": "email",
+        "wording": "Yes, send me the newsletter.",
+    },
     ("POST", "/api/people/{person_id}/consents/withdraw"): {"purpose": "direct_marketing"},
     ("POST", "/api/people/{person_id}/objection"): {},
     ("POST", "/api/emails"): (
@@ -99,9 +102,12 @@ def web_routes() -> set[str]:
 @pytest.fixture
 def records(system_actor, now, make_staff):
     org = people.create_organization(actor=system_actor, now=now, source="form", values={"name": "Matrix Org AS"})
-    person = people.create_person(actor=system_actor, now=now, source="form",
-                                  values={"name": "Matrix Person", "email": "matrix.person@example.com",
-                                          "organization_id": org.pk})
+    person = people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Matrix Person", "email": "matrix.person@example.com", "organization_id": org.pk},
+    )
     leaver = make_staff("sales", username="leaver")
     colleague = make_staff("sales", username="colleague")
     return {"p": person.pk, "o": org.pk, "u": leaver.pk, "successor": colleague.pk}
@@ -123,9 +129,15 @@ def test_every_api_operation_is_in_the_matrix():
 def web_url(name: str, ids: dict[str, int]) -> str:
     from django.urls import reverse
 
-    args = {"web:person": [ids["p"]], "web:person-log": [ids["p"]], "web:person-edit": [ids["p"]],
-            "web:organization": [ids["o"]], "web:offboard": [ids["u"]], "web:quarantine-item": [424242],
-            "web:quarantine-decide": [424242]}.get(name, [])
+    args = {
+        "web:person": [ids["p"]],
+        "web:person-log": [ids["p"]],
+        "web:person-edit": [ids["p"]],
+        "web:organization": [ids["o"]],
+        "web:offboard": [ids["u"]],
+        "web:quarantine-item": [424242],
+        "web:quarantine-decide": [424242],
+    }.get(name, [])
     return reverse(name, args=args)
 
 
@@ -164,8 +176,9 @@ def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records)
         if isinstance(body, bytes):
             response = client.generic(method, url, body, content_type="message/rfc822")
         else:
-            response = client.generic(method, url, json.dumps(body) if body is not None else "",
-                                      content_type="application/json")
+            response = client.generic(
+                method, url, json.dumps(body) if body is not None else "", content_type="application/json"
+            )
         assert response.status_code == expected[role], f"{role} {method} {url}: {response.content[:200]}"
 
 

@@ -7,8 +7,19 @@ from django.test import RequestFactory
 from tillit.web.middleware import GlobalPrivacyControlMiddleware
 
 
-@pytest.mark.parametrize(("header", "gpc"), [(None, False), ("1", True), ("0", False), ("yes", False),
-                                             ("true", False), ("0, 1", True), (" 1 ", True), ("11", False)])
+@pytest.mark.parametrize(
+    ("header", "gpc"),
+    [
+        (None, False),
+        ("1", True),
+        ("0", False),
+        ("yes", False),
+        ("true", False),
+        ("0, 1", True),
+        (" 1 ", True),
+        ("11", False),
+    ],
+)
 def test_sec_gpc_counts_only_when_exactly_1(header, gpc):
     seen = {}
 

@@ -114,8 +114,11 @@ def test_closing_an_account_ends_its_sessions_at_once(enrolled, make_staff, now)
     sign_in(client, user.username, PASSWORD, code_for(device))
     assert client.get("/people/").status_code == 200
     admin = make_staff("administrator")
-    ended = services.deactivate_staff(actor=Actor(kind="staff", role="administrator", user_id=admin.pk,
-                                                  label=f"staff:{admin.pk}"), now=now, user_id=user.pk)
+    ended = services.deactivate_staff(
+        actor=Actor(kind="staff", role="administrator", user_id=admin.pk, label=f"staff:{admin.pk}"),
+        now=now,
+        user_id=user.pk,
+    )
     assert ended == 1
     assert client.get("/people/").status_code == 302
     assert not [s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(user.pk)]

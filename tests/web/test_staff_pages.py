@@ -11,14 +11,20 @@ from tillit.people.models import Interaction
 
 pytestmark = pytest.mark.django_db
 
-RAW = (b"From: Kari Nordmann <kari@example.com>\r\nTo: sales@avara.no\r\nSubject: Re: your offer\r\n"
-       b"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@example.com>\r\n\r\nYes please, send it.\r\n")
+RAW = (
+    b"From: Kari Nordmann <kari@example.com>\r\nTo: sales@avara.no\r\nSubject: Re: your offer\r\n"
+    b"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@example.com>\r\n\r\nYes please, send it.\r\n"
+)
 
 
 @pytest.fixture
 def kari(system_actor, now):
-    return people.create_person(actor=system_actor, now=now, source="form",
-                                values={"name": "Kari <script>x</script>", "email": "kari@example.com"})
+    return people.create_person(
+        actor=system_actor,
+        now=now,
+        source="form",
+        values={"name": "Kari <script>x</script>", "email": "kari@example.com"},
+    )
 
 
 def test_an_uploaded_email_lands_on_the_timeline(staff_client, kari):
@@ -42,8 +48,16 @@ def test_a_malformed_upload_is_refused_and_stores_nothing(staff_client, kari):
 def test_the_privacy_officer_sees_the_consent_ledger_sales_does_not(staff_client, kari, system_actor, now):
     from tillit.consent import services as consent
 
-    consent.record_consent(actor=system_actor, now=now, person_id=kari.pk, purpose="newsletter", channel="email",
-                           source_kind="form", wording="Yes, send me the newsletter.", language="en")
+    consent.record_consent(
+        actor=system_actor,
+        now=now,
+        person_id=kari.pk,
+        purpose="newsletter",
+        channel="email",
+        source_kind="form",
+        wording="Yes, send me the newsletter.",
+        language="en",
+    )
     officer = staff_client("privacy_officer").get(f"/people/{kari.pk}/").content.decode()
     assert 'data-testid="consents"' in officer
     assert "Yes, send me the newsletter." in officer
@@ -55,9 +69,11 @@ def test_a_note_with_a_health_term_is_held_back_and_the_privacy_officer_can_rele
     from tillit.people.models import QuarantinedText
 
     support = staff_client("customer_support")
-    response = support.post(f"/people/{kari.pk}/log/", {"kind": "call", "direction": "inbound",
-                                                        "summary": "She said she has diabetes and cannot travel."},
-                            follow=True)
+    response = support.post(
+        f"/people/{kari.pk}/log/",
+        {"kind": "call", "direction": "inbound", "summary": "She said she has diabetes and cannot travel."},
+        follow=True,
+    )
     page = response.content.decode()
     assert "Possible sensitive data was found" in page
     assert "diabetes" not in page

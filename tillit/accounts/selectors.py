@@ -60,8 +60,13 @@ def mailbox_reviews(*, actor: Actor, now: dt.datetime) -> list[dict[str, object]
         raise PermissionDeniedError("your role may not see the mailbox reviews")
     rows = User.objects.filter(is_active=True).annotate(last=Max("mailbox_reviews__reviewed_at")).order_by("username")
     return [
-        {"id": u.pk, "username": u.username, "role": u.role, "last": u.last,
-         "overdue": mailbox_review_due(last=u.last, now=now)}
+        {
+            "id": u.pk,
+            "username": u.username,
+            "role": u.role,
+            "last": u.last,
+            "overdue": mailbox_review_due(last=u.last, now=now),
+        }
         for u in rows
     ]
 

@@ -174,8 +174,9 @@ def offboard_staff(*, actor: Actor, now: dt.datetime, user_id: int, successor_id
     }
     counts["sessions_ended"] = deactivate_staff(actor=actor, now=now, user_id=leaver.pk)
     handover = StaffHandover.objects.create(leaver=leaver, successor=successor, handed_over_at=now, counts=counts)
-    audit.record(actor=actor, now=now, action="handover", subject_type="staff", subject_id=leaver.pk,
-                 fields=sorted(counts))
+    audit.record(
+        actor=actor, now=now, action="handover", subject_type="staff", subject_id=leaver.pk, fields=sorted(counts)
+    )
     return handover
 
 

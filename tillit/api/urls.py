@@ -225,8 +225,9 @@ def retention_forecast(request: HttpRequest, months: int = 24) -> dict[str, Any]
 def list_consents(request: HttpRequest, person_id: int, purpose: str | None = None) -> dict[str, Any]:
     """The person's consents: the current state per purpose and channel, derived from the
     append-only ledger, and every ledger entry with its wording and notice version."""
-    return consent_selectors.consent_overview(actor=_actor(request), now=timezone.now(), person_id=person_id,
-                                              purpose=purpose)
+    return consent_selectors.consent_overview(
+        actor=_actor(request), now=timezone.now(), person_id=person_id, purpose=purpose
+    )
 
 
 @api.post("/people/{person_id}/consents", response={201: ConsentEventOut, **ERRORS}, tags=["consent"])
@@ -235,12 +236,22 @@ def record_consent(request: HttpRequest, person_id: int, payload: ConsentIn) -> 
     event = consent_services.record_consent(
         actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
     )
-    return Status(201, {
-        "id": event.pk, "purpose": event.purpose, "channel": event.channel, "action": event.action,
-        "basis": event.basis, "occurred_at": event.occurred_at, "source_kind": event.source_kind,
-        "source_ref": event.source_ref, "wording": event.wording, "language": event.language,
-        "notice_version": event.notice_version_id,
-    })
+    return Status(
+        201,
+        {
+            "id": event.pk,
+            "purpose": event.purpose,
+            "channel": event.channel,
+            "action": event.action,
+            "basis": event.basis,
+            "occurred_at": event.occurred_at,
+            "source_kind": event.source_kind,
+            "source_ref": event.source_ref,
+            "wording": event.wording,
+            "language": event.language,
+            "notice_version": event.notice_version_id,
+        },
+    )
 
 
 @api.post("/people/{person_id}/consents/withdraw", response={200: WithdrawalOut, **ERRORS}, tags=["consent"])
@@ -256,8 +267,12 @@ def withdraw_consent(request: HttpRequest, person_id: int, payload: WithdrawIn) 
         message = "consent withdrawn; the person's data was erased (privacy policy §5)"
     else:
         message = "consent withdrawn; the person is kept for: " + ", ".join(result.kept_because)
-    return {"withdrawn": [list(pair) for pair in result.withdrawn], "erased": result.erased,
-            "kept_because": result.kept_because, "message": message}
+    return {
+        "withdrawn": [list(pair) for pair in result.withdrawn],
+        "erased": result.erased,
+        "kept_because": result.kept_because,
+        "message": message,
+    }
 
 
 @api.post("/people/{person_id}/objection", response={200: ObjectionOut, **ERRORS}, tags=["consent"])
@@ -276,8 +291,13 @@ def eligibility(request: HttpRequest, person_id: int, purpose: str, channel: str
     """May we contact this person for ``purpose`` on ``channel`` now, and on which basis?"""
     people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
     answer = consent_selectors.eligibility(person_id=person_id, purpose=purpose, channel=channel)
-    return {"purpose": purpose, "channel": channel, "allowed": answer.allowed, "basis": answer.basis,
-            "reason": answer.reason}
+    return {
+        "purpose": purpose,
+        "channel": channel,
+        "allowed": answer.allowed,
+        "basis": answer.basis,
+        "reason": answer.reason,
+    }
 
 
 @api.post(

@@ -12,7 +12,9 @@ from tillit import policy
 from tillit.consent.links import consent_page_url, privacy_notice_url
 
 
-def notice_update_message(*, email: str, name: str, language: str, pseudonym: str, purposes: list[str]) -> EmailMultiAlternatives:
+def notice_update_message(
+    *, email: str, name: str, language: str, pseudonym: str, purposes: list[str]
+) -> EmailMultiAlternatives:
     """The email that tells a person about new purposes before they are used for them."""
     current = policy.current()
     language = language if language in current.languages else current.default_language

@@ -120,16 +120,33 @@ def consent_overview(*, actor: Actor, now: dt.datetime, person_id: int, purpose:
     person = people_selectors.get_person(actor=actor, now=now, person_id=person_id, purpose=purpose)
     if "choices" not in purpose_rules.visible_categories(policy.current(), actor.role, person["purpose"]):
         raise PermissionDeniedError("your role may not see consents for this purpose", field="purpose")
-    audit.record(actor=actor, now=now, action="read", subject_type="person", subject_id=person_id,
-                 purpose=person["purpose"], fields=["consent"])
+    audit.record(
+        actor=actor,
+        now=now,
+        action="read",
+        subject_type="person",
+        subject_id=person_id,
+        purpose=person["purpose"],
+        fields=["consent"],
+    )
     state = consent_state(person_id=person_id)
     return {
         "purpose": person["purpose"],
         "state": [{"purpose": p, "channel": c, "action": a} for (p, c), a in sorted(state.items())],
         "events": [
-            {"id": e.pk, "purpose": e.purpose, "channel": e.channel, "action": e.action, "basis": e.basis,
-             "occurred_at": e.occurred_at, "source_kind": e.source_kind, "source_ref": e.source_ref,
-             "wording": e.wording, "language": e.language, "notice_version": e.notice_version_id}
+            {
+                "id": e.pk,
+                "purpose": e.purpose,
+                "channel": e.channel,
+                "action": e.action,
+                "basis": e.basis,
+                "occurred_at": e.occurred_at,
+                "source_kind": e.source_kind,
+                "source_ref": e.source_ref,
+                "wording": e.wording,
+                "language": e.language,
+                "notice_version": e.notice_version_id,
+            }
             for e in consent_history(person_id=person_id)
         ],
     }
@@ -213,19 +230,25 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
     people = people.filter(notice_version_id__in=versions_with_purpose(purpose))
 
     def latest_is(p: str, c: str, actions: tuple[str, ...]) -> Exists:
-        later = ConsentEvent.objects.filter(person=OuterRef("person"), purpose=p, channel=c,
-                                            occurred_at__gt=OuterRef("occurred_at"))
+        later = ConsentEvent.objects.filter(
+            person=OuterRef("person"), purpose=p, channel=c, occurred_at__gt=OuterRef("occurred_at")
+        )
         return Exists(
-            ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=p, channel=c, action__in=actions)
-            .exclude(Exists(later))
+            ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=p, channel=c, action__in=actions).exclude(
+                Exists(later)
+            )
         )
 
     if rule_.marketing:
         people = people.exclude(latest_is("direct_marketing", ALL_CHANNELS, ("objected",)))
     if rule_.objectable:
         objected_any = ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, action="objected")
-        later_given = ConsentEvent.objects.filter(person=OuterRef("person"), purpose=purpose, channel=OuterRef("channel"),
-                                                  occurred_at__gt=OuterRef("occurred_at"))
+        later_given = ConsentEvent.objects.filter(
+            person=OuterRef("person"),
+            purpose=purpose,
+            channel=OuterRef("channel"),
+            occurred_at__gt=OuterRef("occurred_at"),
+        )
         people = people.exclude(Exists(objected_any.exclude(Exists(later_given))))
     active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
     if basis == "consent":
@@ -237,8 +260,11 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
                 role_address |= Q(email__istartswith=f"{local}@")
             allowed |= role_address & ~Q(withdrawn)
         if "existing_customer" in rule_.exceptions.get(channel, ()):
-            from_sale = Exists(Provenance.objects.filter(person=OuterRef("pk"), field="email", source="order",
-                                                         detail__contains="opt-out offered"))
+            from_sale = Exists(
+                Provenance.objects.filter(
+                    person=OuterRef("pk"), field="email", source="order", detail__contains="opt-out offered"
+                )
+            )
             allowed |= Q(active_customer) & Q(from_sale) & ~Q(withdrawn)
         return people.filter(allowed)
     if basis == "legitimate_interest":

@@ -66,8 +66,18 @@ def record_consent(
     if basis != "consent":
         raise ValidationError(f"the purpose {purpose!r} rests on {basis} on {channel}, not on consent", field="purpose")
     return _append(
-        actor=actor, now=now, person_id=person_id, purpose=purpose, channel=channel, action="given", basis=basis,
-        source_kind=source_kind, source_ref=source_ref, wording=wording, language=language, evidence_ip=evidence_ip,
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose=purpose,
+        channel=channel,
+        action="given",
+        basis=basis,
+        source_kind=source_kind,
+        source_ref=source_ref,
+        wording=wording,
+        language=language,
+        evidence_ip=evidence_ip,
         evidence_user_agent=evidence_user_agent,
     )
 
@@ -116,13 +126,30 @@ def _append(
     if person is None:
         raise NotFoundError("no such person")
     event = ConsentEvent.objects.create(
-        person=person, purpose=purpose, channel=channel, action=action, basis=basis, occurred_at=now,
-        source_kind=source_kind, source_ref=source_ref[:300], wording=wording, language=language,
-        notice_version=notice, evidence_ip=truncate_ip(evidence_ip), evidence_user_agent=evidence_user_agent[:300],
+        person=person,
+        purpose=purpose,
+        channel=channel,
+        action=action,
+        basis=basis,
+        occurred_at=now,
+        source_kind=source_kind,
+        source_ref=source_ref[:300],
+        wording=wording,
+        language=language,
+        notice_version=notice,
+        evidence_ip=truncate_ip(evidence_ip),
+        evidence_user_agent=evidence_user_agent[:300],
     )
     recompute_retention(person=person, now=now)
-    audit.record(actor=actor, now=now, action=f"consent_{action}", subject_type="person", subject_id=person.pk,
-                 purpose=purpose, fields=["consent"])
+    audit.record(
+        actor=actor,
+        now=now,
+        action=f"consent_{action}",
+        subject_type="person",
+        subject_id=person.pk,
+        purpose=purpose,
+        fields=["consent"],
+    )
     return event
 
 
@@ -175,9 +202,19 @@ def withdraw_consent(
         return WithdrawalResult()
     for p, c in targets:
         _append(
-            actor=actor, now=now, person_id=person_id, purpose=p, channel=c, action="withdrawn", basis="consent",
-            source_kind=source_kind, source_ref=source_ref, wording=wording, language=language,
-            evidence_ip=evidence_ip, evidence_user_agent=evidence_user_agent,
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            purpose=p,
+            channel=c,
+            action="withdrawn",
+            basis="consent",
+            source_kind=source_kind,
+            source_ref=source_ref,
+            wording=wording,
+            language=language,
+            evidence_ip=evidence_ip,
+            evidence_user_agent=evidence_user_agent,
         )
     subscriptions.update(unsubscribed_at=now)
     kept = _other_grounds(person_id=person_id)
@@ -221,9 +258,19 @@ def object_to_direct_marketing(
     if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
-        actor=actor, now=now, person_id=person_id, purpose="direct_marketing", channel=selectors.ALL_CHANNELS,
-        action="objected", basis="legitimate_interest", source_kind=source_kind, source_ref=source_ref,
-        wording=wording, language=language, evidence_ip=evidence_ip, evidence_user_agent=evidence_user_agent,
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose="direct_marketing",
+        channel=selectors.ALL_CHANNELS,
+        action="objected",
+        basis="legitimate_interest",
+        source_kind=source_kind,
+        source_ref=source_ref,
+        wording=wording,
+        language=language,
+        evidence_ip=evidence_ip,
+        evidence_user_agent=evidence_user_agent,
     )
     Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True).update(unsubscribed_at=now)
     person = Person.objects.get(pk=person_id)
@@ -244,9 +291,18 @@ def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, lang
             continue
         _check_purpose_channel(purpose, channel, objection=True)
         _append(
-            actor=actor, now=now, person_id=person_id, purpose=purpose, channel=channel, action="objected",
-            basis="legitimate_interest", source_kind="gpc", source_ref=source_ref,
-            wording="Global Privacy Control signal (Sec-GPC: 1)", language=language, evidence_ip=None,
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            purpose=purpose,
+            channel=channel,
+            action="objected",
+            basis="legitimate_interest",
+            source_kind="gpc",
+            source_ref=source_ref,
+            wording="Global Privacy Control signal (Sec-GPC: 1)",
+            language=language,
+            evidence_ip=None,
             evidence_user_agent="",
         )
         written += 1
@@ -259,9 +315,14 @@ def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: 
     for kind, value in (("email", email), ("phone", phone)):
         if value:
             entries.append(
-                SuppressionEntry(digest=selectors.digests_for(value if kind == "email" else None,
-                                                              value if kind == "phone" else None)[0],
-                                 channel=kind, reason=reason, created_at=now)
+                SuppressionEntry(
+                    digest=selectors.digests_for(
+                        value if kind == "email" else None, value if kind == "phone" else None
+                    )[0],
+                    channel=kind,
+                    reason=reason,
+                    created_at=now,
+                )
             )
     SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
     return len(entries)
@@ -284,8 +345,14 @@ def record_notice_delivery(
     person.notice_version_id = notice_version_id
     person.save(update_fields=["notice_version"])
     if created:
-        audit.record(actor=actor, now=now, action="notice_sent", subject_type="person", subject_id=person.pk,
-                     fields=["notice_version"])
+        audit.record(
+            actor=actor,
+            now=now,
+            action="notice_sent",
+            subject_type="person",
+            subject_id=person.pk,
+            fields=["notice_version"],
+        )
     return created
 
 
@@ -334,7 +401,10 @@ def publish_notice(
     try:
         with transaction.atomic():
             version = NoticeVersion.objects.create(
-                digest=digest, policy_digest=policy_digest, published_at=now, purposes=list(purposes),
+                digest=digest,
+                policy_digest=policy_digest,
+                published_at=now,
+                purposes=list(purposes),
                 texts=dict(texts),
             )
     except IntegrityError:  # the same texts were published at the same moment by another process

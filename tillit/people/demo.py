@@ -33,9 +33,9 @@ from faker import Faker
 from tillit import policy
 from tillit.accounts import services as account_services
 from tillit.audit import services as audit
+from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
-from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, ProductInterest, Provenance
 from tillit.policy import retention as retention_rules
 
@@ -389,8 +389,22 @@ RELATIONSHIPS = _Table(CustomerRelationship, ("id", "person", "started_at", "end
 PROVENANCE = _Table(Provenance, ("id", "person", "organization", "field", "source", "detail", "recorded_at"))
 CONSENTS = _Table(
     ConsentEvent,
-    ("id", "person", "purpose", "channel", "action", "basis", "occurred_at", "source_kind", "source_ref", "wording",
-     "language", "notice_version", "evidence_ip", "evidence_user_agent"),
+    (
+        "id",
+        "person",
+        "purpose",
+        "channel",
+        "action",
+        "basis",
+        "occurred_at",
+        "source_kind",
+        "source_ref",
+        "wording",
+        "language",
+        "notice_version",
+        "evidence_ip",
+        "evidence_user_agent",
+    ),
 )
 SUBSCRIPTIONS = _Table(Subscription, ("id", "person", "newsletter", "subscribed_at", "unsubscribed_at"))
 # In the order they are written (parents first).
@@ -710,22 +724,74 @@ class _Generator:
             subscribed = unsubscribed_s = None
             if rand() < SHARE_NEWSLETTER:
                 created_text_ = timestamp(created)
-                consent_rows.append((str(ids.take(CONSENTS)), pid, "newsletter", "email", "given", "consent",
-                                     created_text_, "form", "demo-signup-form", self.newsletter_wording, language,
-                                     self.notice_version, "", ""))
+                consent_rows.append(
+                    (
+                        str(ids.take(CONSENTS)),
+                        pid,
+                        "newsletter",
+                        "email",
+                        "given",
+                        "consent",
+                        created_text_,
+                        "form",
+                        "demo-signup-form",
+                        self.newsletter_wording,
+                        language,
+                        self.notice_version,
+                        "",
+                        "",
+                    )
+                )
                 subscribed = True
                 if rand() < SHARE_UNSUBSCRIBED:
                     unsubscribed_s = created + int(rand() * span)
                     subscribed = False
-                    consent_rows.append((str(ids.take(CONSENTS)), pid, "newsletter", "email", "withdrawn",
-                                         "consent", timestamp(unsubscribed_s), "email_link", "demo-unsubscribe",
-                                         UNSUBSCRIBE_WORDING, language, self.notice_version, "", ""))
-                subscription_rows.append((str(ids.take(SUBSCRIPTIONS)), pid, DEMO_NEWSLETTER, created_text_,
-                                          null if unsubscribed_s is None else timestamp(unsubscribed_s)))
+                    consent_rows.append(
+                        (
+                            str(ids.take(CONSENTS)),
+                            pid,
+                            "newsletter",
+                            "email",
+                            "withdrawn",
+                            "consent",
+                            timestamp(unsubscribed_s),
+                            "email_link",
+                            "demo-unsubscribe",
+                            UNSUBSCRIBE_WORDING,
+                            language,
+                            self.notice_version,
+                            "",
+                            "",
+                        )
+                    )
+                subscription_rows.append(
+                    (
+                        str(ids.take(SUBSCRIPTIONS)),
+                        pid,
+                        DEMO_NEWSLETTER,
+                        created_text_,
+                        null if unsubscribed_s is None else timestamp(unsubscribed_s),
+                    )
+                )
             if rand() < SHARE_MARKETING_CONSENT:
-                consent_rows.append((str(ids.take(CONSENTS)), pid, "direct_marketing", "email", "given", "consent",
-                                     timestamp(created), "form", "demo-signup-form", self.marketing_wording,
-                                     language, self.notice_version, "", ""))
+                consent_rows.append(
+                    (
+                        str(ids.take(CONSENTS)),
+                        pid,
+                        "direct_marketing",
+                        "email",
+                        "given",
+                        "consent",
+                        timestamp(created),
+                        "form",
+                        "demo-signup-form",
+                        self.marketing_wording,
+                        language,
+                        self.notice_version,
+                        "",
+                        "",
+                    )
+                )
             # The deadline, by the one rule (§9), from the facts just made.
             decision = retention_rules.retain_until(
                 self.policy,
@@ -939,8 +1005,9 @@ def generate_demo(
     notice = NoticeVersion.objects.using(using).order_by("-published_at", "-pk").first()
     if notice is None:
         raise ConflictError("no privacy notice is published yet: run `tillit notice publish` first")
-    generator = _Generator(seed=seed, now=now, dialect=dialect, ids=ids, used_orgnrs=used_orgnrs,
-                           notice_version_id=notice.pk)
+    generator = _Generator(
+        seed=seed, now=now, dialect=dialect, ids=ids, used_orgnrs=used_orgnrs, notice_version_id=notice.pk
+    )
     sizes = [min(chunk_size, people - done) for done in range(0, people, chunk_size)]
     counts = dict.fromkeys(TABLES, 0)
     done = 0

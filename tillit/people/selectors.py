@@ -17,16 +17,10 @@ from django.db.models import Q, QuerySet
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.consent import selectors as consent_selectors
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
-
-
-class PurposeNotInformedError(PermissionDeniedError):
-    """The person was not given a notice naming the purpose; it may not be used for them."""
-
-    code = "purpose_not_in_notice"
 from tillit.core.pagination import Page, check_page
-from tillit.consent import selectors as consent_selectors
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person
 from tillit.policy import purposes as purpose_rules
 from tillit.retention.selectors import explain as explain_retention
@@ -35,6 +29,12 @@ PERSON = "people.Person"
 ORGANIZATION = "people.Organization"
 # Fields shown with every visible record: ids and the retention answer (§9), not categories.
 _ALWAYS = ("id", "retain_until", "retain_reason")
+
+
+class PurposeNotInformedError(PermissionDeniedError):
+    """The person was not given a notice naming the purpose; it may not be used for them."""
+
+    code = "purpose_not_in_notice"
 
 
 def resolve_purpose(actor: Actor, purpose: str | None) -> str:
@@ -256,12 +256,15 @@ def person_timeline(
     if not fields or not _visible_people(actor, purpose).filter(pk=person_id).exists():
         return []
     rows = list(
-        Interaction.objects.filter(person_id=person_id)
-        .select_related("staff")
-        .order_by("-occurred_at", "-pk")[:limit]
+        Interaction.objects.filter(person_id=person_id).select_related("staff").order_by("-occurred_at", "-pk")[:limit]
     )
     audit.record(
-        actor=actor, now=now, action="read", subject_type="person", subject_id=person_id, purpose=purpose,
+        actor=actor,
+        now=now,
+        action="read",
+        subject_type="person",
+        subject_id=person_id,
+        purpose=purpose,
         fields=sorted(f"interaction.{f}" for f in fields),
     )
     result = []

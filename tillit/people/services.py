@@ -17,10 +17,10 @@ from django.db import IntegrityError, transaction
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
-from tillit.consent.models import NoticeVersion
 from tillit.people import mail
 from tillit.people.models import (
     CustomerRelationship,
@@ -462,7 +462,9 @@ def guard_and_record_interaction(
 
 
 @transaction.atomic
-def start_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int, started_at: dt.datetime | None = None) -> CustomerRelationship:
+def start_customer_relationship(
+    *, actor: Actor, now: dt.datetime, person_id: int, started_at: dt.datetime | None = None
+) -> CustomerRelationship:
     """The person becomes a customer (§9: no deadline while the relationship is active). A
     person who already has an active relationship keeps it."""
     person = Person.objects.select_for_update().filter(pk=person_id).first()
@@ -473,12 +475,16 @@ def start_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: in
         return active
     relationship = CustomerRelationship.objects.create(person=person, started_at=started_at or now)
     recompute_retention(person=person, now=now)
-    audit.record(actor=actor, now=now, action="create", subject_type="customer_relationship", subject_id=relationship.pk)
+    audit.record(
+        actor=actor, now=now, action="create", subject_type="customer_relationship", subject_id=relationship.pk
+    )
     return relationship
 
 
 @transaction.atomic
-def end_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int, ended_at: dt.datetime | None = None) -> CustomerRelationship:
+def end_customer_relationship(
+    *, actor: Actor, now: dt.datetime, person_id: int, ended_at: dt.datetime | None = None
+) -> CustomerRelationship:
     """The customer relationship ends; from the end date the dialogue rules apply (§9)."""
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
@@ -492,7 +498,14 @@ def end_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int,
     relationship.ended_at = ended_at
     relationship.save(update_fields=["ended_at"])
     recompute_retention(person=person, now=now)
-    audit.record(actor=actor, now=now, action="update", subject_type="customer_relationship", subject_id=relationship.pk, fields=["ended_at"])
+    audit.record(
+        actor=actor,
+        now=now,
+        action="update",
+        subject_type="customer_relationship",
+        subject_id=relationship.pk,
+        fields=["ended_at"],
+    )
     return relationship
 
 

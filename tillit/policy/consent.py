@@ -31,9 +31,33 @@ from tillit.policy.schema import Policy
 # only natural persons). Unknown patterns are treated as personal: the safe default.
 ROLE_LOCAL_PARTS: Final = frozenset(
     {
-        "post", "postmottak", "firmapost", "info", "kontakt", "contact", "mail", "office", "kontor", "hello",
-        "hei", "salg", "sales", "order", "ordre", "bestilling", "faktura", "invoice", "billing", "support",
-        "kundeservice", "service", "kundtjanst", "admin", "reception", "resepsjon", "sekretariat",
+        "post",
+        "postmottak",
+        "firmapost",
+        "info",
+        "kontakt",
+        "contact",
+        "mail",
+        "office",
+        "kontor",
+        "hello",
+        "hei",
+        "salg",
+        "sales",
+        "order",
+        "ordre",
+        "bestilling",
+        "faktura",
+        "invoice",
+        "billing",
+        "support",
+        "kundeservice",
+        "service",
+        "kundtjanst",
+        "admin",
+        "reception",
+        "resepsjon",
+        "sekretariat",
     }
 )
 

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
 from tillit.consent import selectors, services
-from tillit.core.actors import Actor
 from tillit.consent.links import CONSENT_LINK_DAYS, CONSENT_LINK_USE
+from tillit.core.actors import Actor
 from tillit.core.tokens import TokenError, TokenExpiredError, read_token
 
 
@@ -35,8 +35,12 @@ def _labels(language: str) -> dict[str, str]:
 
 
 def _bad_link(request: HttpRequest, error: TokenError) -> HttpResponse:
-    return render(request, "public/consent_bad_link.html", {"expired": isinstance(error, TokenExpiredError),
-                                                            "message": error.message}, status=error.status)
+    return render(
+        request,
+        "public/consent_bad_link.html",
+        {"expired": isinstance(error, TokenExpiredError), "message": error.message},
+        status=error.status,
+    )
 
 
 @require_http_methods(["GET"])
@@ -48,9 +52,16 @@ def consent_page(request: HttpRequest, token: str) -> HttpResponse:
     choices = selectors.own_choices(person_id=person_id)
     language = _language(request, choices["language"])
     with translation.override(language):
-        return render(request, "public/consent_page.html",
-                      {"token": token, "choices": choices, "lang": language,
-                       "given": [(p, _labels(language)[p]) for p in choices["given"]]})
+        return render(
+            request,
+            "public/consent_page.html",
+            {
+                "token": token,
+                "choices": choices,
+                "lang": language,
+                "given": [(p, _labels(language)[p]) for p in choices["given"]],
+            },
+        )
 
 
 @csrf_exempt  # reached from an email link without a session; the signed token is the credential
@@ -68,20 +79,34 @@ def consent_action(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(language):
         if action == "object":
             recorded = services.object_to_direct_marketing(
-                actor=actor, now=now, person_id=person_id, source_kind="email_link", language=language,
+                actor=actor,
+                now=now,
+                person_id=person_id,
+                source_kind="email_link",
+                language=language,
                 evidence_ip=request.META.get("REMOTE_ADDR"),
                 evidence_user_agent=request.headers.get("User-Agent", ""),
             )
-            return render(request, "public/consent_done.html", {"objected": True, "changed": recorded,
-                                                                 "lang": language})
+            return render(
+                request, "public/consent_done.html", {"objected": True, "changed": recorded, "lang": language}
+            )
         purpose = request.POST.get("purpose") or None
         if purpose is not None and purpose not in policy.current().purposes:
             return render(request, "public/consent_bad_link.html", {"message": "unknown purpose"}, status=422)
         result = services.withdraw_consent(
-            actor=actor, now=now, person_id=person_id, source_kind="email_link", language=language, purpose=purpose,
-            evidence_ip=request.META.get("REMOTE_ADDR"), evidence_user_agent=request.headers.get("User-Agent", ""),
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            source_kind="email_link",
+            language=language,
+            purpose=purpose,
+            evidence_ip=request.META.get("REMOTE_ADDR"),
+            evidence_user_agent=request.headers.get("User-Agent", ""),
         )
         labels = _labels(language)
         kept = [(r, labels.get(r.partition(":")[2], r)) for r in result.kept_because]
-        return render(request, "public/consent_done.html",
-                      {"result": result, "changed": result.changed, "kept": kept, "lang": language})
+        return render(
+            request,
+            "public/consent_done.html",
+            {"result": result, "changed": result.changed, "kept": kept, "lang": language},
+        )

@@ -23,7 +23,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     the database counts per person)."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     postgres = connection.vendor == "postgresql"
+    params: list[Any]
     if postgres:
         where, params = "= ANY(%b)", [list(person_ids)]
     else:
@@ -193,7 +194,7 @@ def erase_person(
 
 
 def _erase_rows(
-    *, actor: Actor, now: dt.datetime, rows: list[dict[str, Any]], reason: str, suppress: bool | None
+    *, actor: Actor, now: dt.datetime, rows: Sequence[Mapping[str, Any]], reason: str, suppress: bool | None
 ) -> list[ErasureReceipt]:
     """Erase the people in ``rows`` (already locked) and write their receipts, the suppression
     entries, one notice per processor for the run, and the audit. Runs inside the caller's
@@ -207,7 +208,7 @@ def _erase_rows(
     counts = _delete_people(ids)
     batch = uuid.uuid4()
     receipts = []
-    suppressions = []
+    suppressions: list[Any] = []
     for r in rows:
         digests = _digests(r["email"], r["phone"])
         receipts.append(
@@ -231,16 +232,23 @@ def _erase_rows(
         SuppressionEntry.objects.bulk_create(suppressions, ignore_conflicts=True)
     ErasureNotice.objects.bulk_create(
         [
-            ErasureNotice(batch=batch, people=len(receipts), recipient_kind="processor", recipient_key=key,
-                          created_at=now)
+            ErasureNotice(
+                batch=batch, people=len(receipts), recipient_kind="processor", recipient_key=key, created_at=now
+            )
             for key in policy.current().processors
         ]
     )
     if len(ids) == 1:
         audit_record(actor=actor, now=now, action="erase", subject_type="person", subject_id=ids[0])
     else:
-        audit_record(actor=actor, now=now, action="erase", subject_type="erasure_batch", subject_id=None,
-                     fields=[f"people:{len(ids)}"])
+        audit_record(
+            actor=actor,
+            now=now,
+            action="erase",
+            subject_type="erasure_batch",
+            subject_id=None,
+            fields=[f"people:{len(ids)}"],
+        )
     return receipts
 
 

@@ -34,13 +34,20 @@ ENROLLING = "tillit_enrolling_user"
 class SignInForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
     password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=1000)
-    code = forms.CharField(label=gettext_lazy("Code from your authenticator app"), max_length=10, required=False,
-                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+    code = forms.CharField(
+        label=gettext_lazy("Code from your authenticator app"),
+        max_length=10,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(label=gettext_lazy("Code from your authenticator app"), max_length=10,
-                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+    code = forms.CharField(
+        label=gettext_lazy("Code from your authenticator app"),
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 def _next(request: HttpRequest) -> str:
@@ -79,8 +86,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         if user is not None:
             _failed(request, username)
         error = _("Wrong username, password or code.")
-    return render(request, "web/login.html", {"form": form, "error": error, "next": _next(request)},
-                  status=401 if error else 200)
+    return render(
+        request, "web/login.html", {"form": form, "error": error, "next": _next(request)}, status=401 if error else 200
+    )
 
 
 @csrf_protect
@@ -88,7 +96,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
     """First sign-in: show the QR code of a new TOTP secret, sign in once a code is valid."""
-    user = User.objects.filter(pk=request.session.get(ENROLLING), is_active=True).first()
+    enrolling = request.session.get(ENROLLING)
+    user = User.objects.filter(pk=enrolling, is_active=True).first() if isinstance(enrolling, int) else None
     if user is None:
         return HttpResponseRedirect(reverse("web:login"))
     device = account_services.totp_device_for_enrolment(user=user)

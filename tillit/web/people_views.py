@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
+from tillit.consent import selectors as consent_selectors
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
-from tillit.consent import selectors as consent_selectors
 from tillit.people import selectors, services
 from tillit.policy import purposes as purpose_rules
 from tillit.web.views import staff_view
@@ -47,27 +47,41 @@ def people_search(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Search people by name, email, phone or organisation (paginated, 25 a page)."""
     query = request.GET.get("q", "")[:200]
     purpose = selectors.resolve_purpose(actor, request.GET.get("purpose") or None)
-    page = selectors.search_people(actor=actor, now=timezone.now(), purpose=purpose, query=query,
-                                   page=_page_number(request))
-    context = {"page": page, "q": query, "purpose": purpose, "purposes": _purpose_choices(actor),
-               "base_query": urlencode({"q": query, "purpose": purpose})}
+    page = selectors.search_people(
+        actor=actor, now=timezone.now(), purpose=purpose, query=query, page=_page_number(request)
+    )
+    context = {
+        "page": page,
+        "q": query,
+        "purpose": purpose,
+        "purposes": _purpose_choices(actor),
+        "base_query": urlencode({"q": query, "purpose": purpose}),
+    }
     template = "web/people_results.html" if request.headers.get("HX-Request") else "web/people_search.html"
     return render(request, template, context)
 
 
 class InteractionForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("What"), choices=[("call", gettext_lazy("Call")),
-                                                                   ("email", gettext_lazy("Email")),
-                                                                   ("note", gettext_lazy("Note"))])
-    direction = forms.ChoiceField(label=gettext_lazy("Who started it"), choices=[
-        ("inbound", gettext_lazy("The person (inbound)")), ("outbound", gettext_lazy("We did (outbound)")),
-        ("internal", gettext_lazy("Internal note"))])
+    kind = forms.ChoiceField(
+        label=gettext_lazy("What"),
+        choices=[("call", gettext_lazy("Call")), ("email", gettext_lazy("Email")), ("note", gettext_lazy("Note"))],
+    )
+    direction = forms.ChoiceField(
+        label=gettext_lazy("Who started it"),
+        choices=[
+            ("inbound", gettext_lazy("The person (inbound)")),
+            ("outbound", gettext_lazy("We did (outbound)")),
+            ("internal", gettext_lazy("Internal note")),
+        ],
+    )
     reached = forms.BooleanField(label=gettext_lazy("The person answered (outbound call)"), required=False)
-    occurred_at = forms.DateTimeField(label=gettext_lazy("When"), required=False,
-                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    occurred_at = forms.DateTimeField(
+        label=gettext_lazy("When"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=300, required=False)
-    summary = forms.CharField(label=gettext_lazy("Summary"), max_length=20_000, required=False,
-                              widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(
+        label=gettext_lazy("Summary"), max_length=20_000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class PersonForm(forms.Form):
@@ -120,16 +134,28 @@ def log_interaction(request: HttpRequest, actor: Actor, person_id: int) -> HttpR
         occurred_at: dt.datetime | None = data["occurred_at"]
         try:
             recorded = services.guard_and_record_interaction(
-                actor=actor, now=timezone.now(), person_id=person_id, kind=data["kind"],
-                direction=data["direction"], occurred_at=occurred_at, reached=data["reached"],
-                subject=data["subject"], summary=data["summary"], purpose=purpose,
+                actor=actor,
+                now=timezone.now(),
+                person_id=person_id,
+                kind=data["kind"],
+                direction=data["direction"],
+                occurred_at=occurred_at,
+                reached=data["reached"],
+                subject=data["subject"],
+                summary=data["summary"],
+                purpose=purpose,
             )
         except ValidationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             if recorded.quarantined:
-                messages.warning(request, _("Possible sensitive data was found. The text is held back for the privacy "
-                                            "officer and not shown in the profile (privacy policy §16)."))
+                messages.warning(
+                    request,
+                    _(
+                        "Possible sensitive data was found. The text is held back for the privacy "
+                        "officer and not shown in the profile (privacy policy §16)."
+                    ),
+                )
             messages.success(request, _("Logged on the timeline."))
             return HttpResponseRedirect(
                 reverse("web:person", args=[person_id]) + "?" + urlencode({"purpose": purpose or ""})
@@ -145,14 +171,21 @@ def person_edit(request: HttpRequest, actor: Actor, person_id: int) -> HttpRespo
     """Correct a person's data (rectification, GDPR art. 16); audited without the values."""
     purpose = request.POST.get("purpose") or request.GET.get("purpose") or None
     person = selectors.get_person(actor=actor, now=timezone.now(), person_id=person_id, purpose=purpose)
-    form = PersonForm(request.POST or None, initial={k: person.get(k) or "" for k in ("name", "email", "phone",
-                                                                                      "position")})
+    form = PersonForm(
+        request.POST or None, initial={k: person.get(k) or "" for k in ("name", "email", "phone", "position")}
+    )
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k in person and (person.get(k) or "") != v}
         try:
             if changes:
-                services.update_person(actor=actor, now=timezone.now(), person_id=person_id,
-                                       source="customer_service", changes=changes, purpose=person["purpose"])
+                services.update_person(
+                    actor=actor,
+                    now=timezone.now(),
+                    person_id=person_id,
+                    source="customer_service",
+                    changes=changes,
+                    purpose=person["purpose"],
+                )
         except ValidationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
@@ -161,8 +194,7 @@ def person_edit(request: HttpRequest, actor: Actor, person_id: int) -> HttpRespo
     for name in list(form.fields):
         if name not in person:
             del form.fields[name]
-    return render(request, "web/person_edit.html", {"form": form, "person": person},
-                  status=422 if form.errors else 200)
+    return render(request, "web/person_edit.html", {"form": form, "person": person}, status=422 if form.errors else 200)
 
 
 @staff_view
@@ -180,25 +212,34 @@ def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
         else:
             messages.success(request, _("Registered."))
             return HttpResponseRedirect(reverse("web:person", args=[person.pk]))
-    return render(request, "web/person_edit.html", {"form": form, "person": None},
-                  status=422 if form.errors else 200)
+    return render(request, "web/person_edit.html", {"form": form, "person": None}, status=422 if form.errors else 200)
 
 
 @staff_view
 def organizations_search(request: HttpRequest, actor: Actor) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     purpose = selectors.resolve_purpose(actor, request.GET.get("purpose") or None)
-    page = selectors.search_organizations(actor=actor, now=timezone.now(), purpose=purpose, query=query,
-                                          page=_page_number(request))
-    return render(request, "web/organizations.html",
-                  {"page": page, "q": query, "purpose": purpose, "purposes": _purpose_choices(actor),
-                   "base_query": urlencode({"q": query, "purpose": purpose})})
+    page = selectors.search_organizations(
+        actor=actor, now=timezone.now(), purpose=purpose, query=query, page=_page_number(request)
+    )
+    return render(
+        request,
+        "web/organizations.html",
+        {
+            "page": page,
+            "q": query,
+            "purpose": purpose,
+            "purposes": _purpose_choices(actor),
+            "base_query": urlencode({"q": query, "purpose": purpose}),
+        },
+    )
 
 
 @staff_view
 def organization_detail(request: HttpRequest, actor: Actor, organization_id: int) -> HttpResponse:
-    organization = selectors.get_organization(actor=actor, now=timezone.now(), organization_id=organization_id,
-                                              purpose=request.GET.get("purpose") or None)
+    organization = selectors.get_organization(
+        actor=actor, now=timezone.now(), organization_id=organization_id, purpose=request.GET.get("purpose") or None
+    )
     return render(request, "web/organization.html", {"organization": organization})
 
 
@@ -225,9 +266,15 @@ def email_upload(request: HttpRequest, actor: Actor) -> HttpResponse:
                 form.add_error(None, error.message)
             else:
                 if result.quarantined:
-                    messages.warning(request, _("Possible sensitive data was found in this email. It is held back "
-                                                "for the privacy officer and not shown in the profile."))
-                messages.success(request, _("The email is on the timeline of %(n)s person(s).")
-                                 % {"n": len(result.person_ids)})
+                    messages.warning(
+                        request,
+                        _(
+                            "Possible sensitive data was found in this email. It is held back "
+                            "for the privacy officer and not shown in the profile."
+                        ),
+                    )
+                messages.success(
+                    request, _("The email is on the timeline of %(n)s person(s).") % {"n": len(result.person_ids)}
+                )
                 return HttpResponseRedirect(reverse("web:person", args=[result.person_ids[0]]))
     return render(request, "web/email_upload.html", {"form": form}, status=422 if form.errors else 200)

@@ -58,8 +58,7 @@ def staff_accounts(request: HttpRequest, actor: Actor) -> HttpResponse:
         else:
             messages.success(request, _("Account created. The second factor is set up at first sign-in."))
             return HttpResponseRedirect(reverse("web:staff"))
-    return render(request, "web/staff.html", {"accounts": accounts, "form": form},
-                  status=422 if form.errors else 200)
+    return render(request, "web/staff.html", {"accounts": accounts, "form": form}, status=422 if form.errors else 200)
 
 
 @staff_view
@@ -73,11 +72,13 @@ def offboard(request: HttpRequest, actor: Actor, user_id: int) -> HttpResponse:
         messages.error(request, _("Choose the colleague who takes over."))
         return HttpResponseRedirect(reverse("web:staff"))
     try:
-        handover = account_services.offboard_staff(actor=actor, now=timezone.now(), user_id=user_id,
-                                                   successor_id=successor)
+        handover = account_services.offboard_staff(
+            actor=actor, now=timezone.now(), user_id=user_id, successor_id=successor
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Account closed; %(people)s person records and %(emails)s emails handed over.")
-                         % handover.counts)
+        messages.success(
+            request, _("Account closed; %(people)s person records and %(emails)s emails handed over.") % handover.counts
+        )
     return HttpResponseRedirect(reverse("web:staff"))

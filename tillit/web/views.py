@@ -30,7 +30,7 @@ def staff_view(view: Callable[..., HttpResponse]) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if not user.is_authenticated or not user.is_verified():  # type: ignore[union-attr]
+        if not user.is_authenticated or not user.is_verified():  # type: ignore[union-attr,attr-defined]
             return redirect_to_login(request.get_full_path(), reverse("web:login"))
         actor = actor_for_user(user)  # type: ignore[arg-type]
         try:
@@ -46,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
     current = policy.current()
     context: dict[str, Any] = {"controller": current.controller, "roles": current.roles, "purposes": current.purposes}
     user = request.user
-    if user.is_authenticated and user.is_verified():  # type: ignore[union-attr]
+    if user.is_authenticated and user.is_verified():  # type: ignore[union-attr,attr-defined]
         last = account_selectors.last_mailbox_review(user.pk)
         context["mailbox_review_due"] = account_selectors.mailbox_review_due(last=last, now=timezone.now())
         context["mailbox_review_last"] = last
@@ -65,19 +65,34 @@ def retention_forecast(request: HttpRequest, actor: Actor) -> HttpResponse:
     colours = ["#3b6ea5", "#e07b39", "#5a9e5a", "#b54a4a", "#8064a2", "#6b6b6b"]
     bars = []
     for i, month in enumerate(forecast.months):
-        y = CHART_HEIGHT
+        y: float = CHART_HEIGHT
         segments = []
         for n, reason in enumerate(forecast.reasons):
             height = round(forecast.counts[reason][i] / peak * CHART_HEIGHT, 1)
             y -= height
-            segments.append({"y": y, "height": height, "colour": colours[n % len(colours)],
-                             "count": forecast.counts[reason][i], "reason": reason})
+            segments.append(
+                {
+                    "y": y,
+                    "height": height,
+                    "colour": colours[n % len(colours)],
+                    "count": forecast.counts[reason][i],
+                    "reason": reason,
+                }
+            )
         bars.append({"x": i * 28 + 4, "month": month, "total": totals[i], "segments": segments})
     legend = [{"reason": r, "colour": colours[n % len(colours)]} for n, r in enumerate(forecast.reasons)]
     return render(
         request,
         "web/retention_forecast.html",
-        {"forecast": forecast, "bars": bars, "legend": legend, "height": CHART_HEIGHT, "width": len(bars) * 28 + 8,
-         "rows": [{"month": m, "counts": [forecast.counts[r][i] for r in forecast.reasons], "total": totals[i]}
-                  for i, m in enumerate(forecast.months)]},
+        {
+            "forecast": forecast,
+            "bars": bars,
+            "legend": legend,
+            "height": CHART_HEIGHT,
+            "width": len(bars) * 28 + 8,
+            "rows": [
+                {"month": m, "counts": [forecast.counts[r][i] for r in forecast.reasons], "total": totals[i]}
+                for i, m in enumerate(forecast.months)
+            ],
+        },
     )

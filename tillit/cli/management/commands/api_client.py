@@ -32,7 +32,9 @@ class Command(TillitCommand):
             user = account_selectors.staff_user_by_username(options["user"])
             if user is None:
                 raise NotFoundError("no such staff user", field="user")
-            client, token = account_services.create_api_client(actor=actor, now=now, user_id=user.pk, name=options["name"])
+            client, token = account_services.create_api_client(
+                actor=actor, now=now, user_id=user.pk, name=options["name"]
+            )
             self.stdout.write(f"API client #{client.pk} for {user.username} ({user.role}). Token, shown once:")
             self.stdout.write(token)
         elif options["action"] == "list":

@@ -16,9 +16,8 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import CommandParser
-from django.utils import timezone
-
 from django.db.models import Count
+from django.utils import timezone
 
 from tillit.cli.base import TillitCommand
 from tillit.consent import selectors as consent_selectors
@@ -60,8 +59,8 @@ class Command(TillitCommand):
         """Who was given a notice that lacks a purpose of the policy in force (§14)."""
         current = consent_selectors.current_notice()
         missing: dict[str, int] = {}
-        for version_id, count in consent_selectors.people_to_inform().values_list("notice_version_id").annotate(
-            n=Count("pk")
+        for version_id, count in (
+            consent_selectors.people_to_inform().values_list("notice_version_id").annotate(n=Count("pk"))
         ):
             for purpose in consent_selectors.missing_purposes(version_id):
                 missing[purpose] = missing.get(purpose, 0) + count

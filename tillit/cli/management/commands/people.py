@@ -35,12 +35,14 @@ class Command(TillitCommand):
             raise NotFoundError("no such active staff user", field="--as")
         actor = account_selectors.actor_for_user(user)
         if options["action"] == "show":
-            person = selectors.get_person(actor=actor, now=now, person_id=options["person_id"],
-                                          purpose=options["purpose"])
+            person = selectors.get_person(
+                actor=actor, now=now, person_id=options["person_id"], purpose=options["purpose"]
+            )
             self.stdout.write(json.dumps(person, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False))
             return
         page = selectors.search_people(actor=actor, now=now, purpose=options["purpose"], query=options["query"])
         for item in page.items:
-            self.stdout.write(f"#{item['id']}\t{item.get('name', '-')}\t{item.get('email') or '-'}\t"
-                              f"{item.get('retain_reason', '')}")
+            self.stdout.write(
+                f"#{item['id']}\t{item.get('name', '-')}\t{item.get('email') or '-'}\t{item.get('retain_reason', '')}"
+            )
         self.stdout.write(f"{len(page.items)} shown{' (more: refine the search)' if page.has_next else ''}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import CommandParser
 from rich.console import Console
@@ -21,11 +21,13 @@ class Command(TillitCommand):
     help = "Erase everyone past their retention deadline, in batches; --dry-run only counts."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Count who would be erased, per reason; write nothing.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count who would be erased, per reason; write nothing."
+        )
         parser.add_argument("--batch-size", type=int, default=2000, help="People per transaction (default 2000).")
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
-        console = Console(file=self.stdout, highlight=False)
+        console = Console(file=cast(IO[str], self.stdout._out), highlight=False)
         if options["dry_run"]:
             started = time.perf_counter()
             preview = selectors.sweep_preview(now=now)
@@ -43,7 +45,11 @@ class Command(TillitCommand):
             raise ValidationError("must be between 1 and 50000", field="--batch-size")
         started = time.perf_counter()
         with Progress(
-            TextColumn("erasing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+            TextColumn("erasing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
             disable=not console.is_terminal,
         ) as bar:
             task = bar.add_task("sweep", total=None)

@@ -4,7 +4,7 @@ demo logins."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import CommandParser
 from rich.console import Console
@@ -22,11 +22,16 @@ class Command(TillitCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000")
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
-        console = Console(file=self.stdout._out, highlight=False)  # type: ignore[attr-defined]
+        console = Console(file=cast(IO[str], self.stdout._out), highlight=False)
         url = options["url"].rstrip("/")
         console.print(f"\n[bold]tillit[/bold] is starting at {url}/")
-        for label, path in (("Staff sign-in", "/login/"), ("People", "/people/"), ("Privacy notice", "/privacy"),
-                            ("API docs", "/api/docs"), ("OpenAPI", "/api/openapi.json")):
+        for label, path in (
+            ("Staff sign-in", "/login/"),
+            ("People", "/people/"),
+            ("Privacy notice", "/privacy"),
+            ("API docs", "/api/docs"),
+            ("OpenAPI", "/api/openapi.json"),
+        ):
             console.print(f"  {label:<16} {url}{path}")
         logins = [(u, r, p) for u, r, p in demo.ensure_demo_staff(now=now) if User.objects.filter(username=u).exists()]
         demo.enrol_demo_totp(usernames=[u for u, _, _ in logins])
@@ -36,5 +41,7 @@ class Command(TillitCommand):
         for row in logins:
             table.add_row(*row)
         console.print(table)
-        console.print("The sign-in asks for a code from an authenticator app; on this demo system\n"
-                      "  .venv/bin/tillit demo_code marketing\nprints the current one.\n")
+        console.print(
+            "The sign-in asks for a code from an authenticator app; on this demo system\n"
+            "  .venv/bin/tillit demo_code marketing\nprints the current one.\n"
+        )
