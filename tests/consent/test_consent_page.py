@@ -97,3 +97,17 @@ def test_an_expired_link_says_so_and_offers_a_fresh_one(person):
     text = response.content.decode()
     assert "expired" in text
     assert "/rights" in text
+
+
+def test_global_privacy_control_from_an_identified_visitor_is_an_objection(person):
+    url = path_of(consent_page_url(str(person.pseudonym)))
+    response = Client(headers={"Sec-GPC": "1"}).get(url)
+    assert 'data-testid="gpc"' in response.content.decode()
+    state = selectors.consent_state(person_id=person.pk)
+    assert state[("personalisation", "web")] == "objected"
+    assert state[("partner_sharing", "all")] == "objected"
+    assert ConsentEvent.objects.filter(source_kind="gpc").count() == 2
+    Client(headers={"Sec-GPC": "1"}).get(url)
+    assert ConsentEvent.objects.filter(source_kind="gpc").count() == 2, "recorded once"
+    Client(headers={"Sec-GPC": "0"}).get(url)
+    assert ConsentEvent.objects.filter(source_kind="gpc").count() == 2

@@ -51,11 +51,25 @@ def consent_page(request: HttpRequest, token: str) -> HttpResponse:
         return _bad_link(request, error)
     choices = selectors.own_choices(person_id=person_id)
     language = _language(request, choices["language"])
+    gpc_recorded = False
+    if getattr(request, "gpc", False):
+        # An identified visitor whose browser sends Global Privacy Control: an objection, by
+        # automated means (GDPR art. 21(5)), to profiling and to disclosure to partners.
+        gpc_recorded = bool(
+            services.record_gpc_objection(
+                actor=Actor(kind="data_subject", role=None, user_id=None, label="data_subject:gpc"),
+                now=timezone.now(),
+                person_id=person_id,
+                language=language,
+                source_ref="consent page",
+            )
+        )
     with translation.override(language):
         return render(
             request,
             "public/consent_page.html",
             {
+                "gpc_recorded": gpc_recorded,
                 "token": token,
                 "choices": choices,
                 "lang": language,
