@@ -24,6 +24,11 @@ def current_notice() -> NoticeVersion | None:
     return NoticeVersion.objects.order_by("-published_at", "-pk").first()
 
 
+def current_notice_id() -> int | None:
+    """The id of the notice version in force (what every consent record points at)."""
+    return NoticeVersion.objects.order_by("-published_at", "-pk").values_list("pk", flat=True).first()
+
+
 def notice_versions() -> list[NoticeVersion]:
     return list(NoticeVersion.objects.order_by("-published_at", "-pk"))
 

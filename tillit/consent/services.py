@@ -21,7 +21,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import truncate_ip
 from tillit.people.models import CustomerRelationship, Person
-from tillit.retention.services import erase_person, recompute_retention
+from tillit.retention.services import erase_person, lock_and_recompute_retention, recompute_retention
 
 SOURCE_KINDS = ("form", "page", "staff", "api", "email_link", "preference_centre", "gpc", "import", "double_opt_in")
 # Objections that are not a purpose of their own: to disclosure to partners (§11).
@@ -119,14 +119,17 @@ def _append(
         raise ValidationError("is at most 5000 characters", field="wording")
     if language not in policy.current().languages:
         raise ValidationError(f"must be one of: {', '.join(policy.current().languages)}", field="language")
-    notice = selectors.current_notice()
-    if notice is None:
+    notice_id = selectors.current_notice_id()
+    if notice_id is None:
         raise ConflictError("no privacy notice has been published yet (tillit notice publish)")
-    person = Person.objects.select_for_update().filter(pk=person_id).first()
-    if person is None:
-        raise NotFoundError("no such person")
+    try:
+        # Locks the person, checks they exist and keeps their deadline current, in one query
+        # (the ledger itself is not a retention ground, so the order does not matter).
+        lock_and_recompute_retention(person_id=person_id, now=now)
+    except LookupError:
+        raise NotFoundError("no such person") from None
     event = ConsentEvent.objects.create(
-        person=person,
+        person_id=person_id,
         purpose=purpose,
         channel=channel,
         action=action,
@@ -136,17 +139,16 @@ def _append(
         source_ref=source_ref[:300],
         wording=wording,
         language=language,
-        notice_version=notice,
+        notice_version_id=notice_id,
         evidence_ip=truncate_ip(evidence_ip),
         evidence_user_agent=evidence_user_agent[:300],
     )
-    recompute_retention(person=person, now=now)
     audit.record(
         actor=actor,
         now=now,
         action=f"consent_{action}",
         subject_type="person",
-        subject_id=person.pk,
+        subject_id=person_id,
         purpose=purpose,
         fields=["consent"],
     )

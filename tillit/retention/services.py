@@ -58,6 +58,17 @@ def recompute_retention(*, person: Person, now: dt.datetime) -> rule.RetentionDe
     return decision
 
 
+def lock_and_recompute_retention(*, person_id: int, now: dt.datetime) -> rule.RetentionDecision:
+    """Lock the person's row and store their current deadline, reading the facts, the lock and
+    the stored deadline in one query (for hot paths such as recording a consent). Raises
+    LookupError if there is no such person."""
+    facts, stored = selectors.retention_state(person_id=person_id, lock=True)
+    decision = rule.retain_until(policy.current(), facts)
+    if stored != (decision.retain_until, decision.reason):
+        Person.objects.filter(pk=person_id).update(retain_until=decision.retain_until, retain_reason=decision.reason)
+    return decision
+
+
 def recompute_all(*, chunk: int = 20_000, progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute every person's deadline (after a bulk load or a policy change), in chunks:
     the facts of a chunk come from a few aggregate queries, the rule decides, one statement
