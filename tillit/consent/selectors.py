@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Subquery
 from tillit import policy
 from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
 from tillit.core.actors import Actor
-from tillit.core.identifiers import identifier_digest
+from tillit.core.identifiers import identifier_digests
 from tillit.people.models import CustomerRelationship, Person, Provenance
 from tillit.policy import consent as rule
 
@@ -66,13 +66,7 @@ def consent_history(*, person_id: int) -> list[ConsentEvent]:
 
 
 def digests_for(email: str | None, phone: str | None) -> list[str]:
-    key = settings.TILLIT_IDENTIFIER_KEY
-    found = []
-    if email:
-        found.append(identifier_digest("email", email, key=key))
-    if phone:
-        found.append(identifier_digest("phone", phone, key=key))
-    return found
+    return [d for _, d in identifier_digests(email=email, phone=phone, key=settings.TILLIT_IDENTIFIER_KEY)]
 
 
 def is_suppressed(*, email: str | None = None, phone: str | None = None) -> bool:

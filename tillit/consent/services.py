@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from tillit import policy
@@ -19,7 +20,7 @@ from tillit.consent import selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from tillit.core.identifiers import truncate_ip
+from tillit.core.identifiers import identifier_digests, truncate_ip
 from tillit.people.models import CustomerRelationship, Person
 from tillit.retention.services import erase_person, lock_and_recompute_retention, recompute_retention
 
@@ -313,19 +314,10 @@ def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, lang
 
 def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: str) -> int:
     """Put keyed hashes of an address and a number on the suppression list (no plain text)."""
-    entries = []
-    for kind, value in (("email", email), ("phone", phone)):
-        if value:
-            entries.append(
-                SuppressionEntry(
-                    digest=selectors.digests_for(
-                        value if kind == "email" else None, value if kind == "phone" else None
-                    )[0],
-                    channel=kind,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
+    entries = [
+        SuppressionEntry(digest=digest, channel=kind, reason=reason, created_at=now)
+        for kind, digest in identifier_digests(email=email, phone=phone, key=settings.TILLIT_IDENTIFIER_KEY)
+    ]
     SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
     return len(entries)
 

@@ -87,6 +87,14 @@ def identifier_digest(kind: str, normalised: str, *, key: str) -> str:
     return hmac.new(key.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
+def identifier_digests(*, email: str | None, phone: str | None, key: str) -> list[tuple[str, str]]:
+    """(kind, keyed hash) of a person's normalised email and phone, the ones they have: what the
+    suppression list and erasure receipts hold instead of the identifiers themselves."""
+    return [
+        (kind, identifier_digest(kind, value, key=key)) for kind, value in (("email", email), ("phone", phone)) if value
+    ]
+
+
 def truncate_ip(value: str | None) -> str:
     """An IP address with its host part removed (IPv4 /24, IPv6 /48), as stored for evidence
     and statistics; "" for anything that is not an IP address."""

@@ -36,7 +36,7 @@ from tillit import policy
 from tillit.audit.services import record as audit_record
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
-from tillit.core.identifiers import identifier_digest
+from tillit.core.identifiers import identifier_digests
 from tillit.people.models import Person
 from tillit.policy import classification
 from tillit.policy import retention as rule
@@ -165,16 +165,6 @@ def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     return counts
 
 
-def _digests(email: str | None, phone: str | None) -> list[tuple[str, str]]:
-    key = settings.TILLIT_IDENTIFIER_KEY
-    found = []
-    if email:
-        found.append(("email", identifier_digest("email", email, key=key)))
-    if phone:
-        found.append(("phone", identifier_digest("phone", phone, key=key)))
-    return found
-
-
 @dataclass(frozen=True)
 class ErasureResult:
     erased: bool
@@ -221,7 +211,7 @@ def _erase_rows(
     receipts = []
     suppressions: list[Any] = []
     for r in rows:
-        digests = _digests(r["email"], r["phone"])
+        digests = identifier_digests(email=r["email"], phone=r["phone"], key=settings.TILLIT_IDENTIFIER_KEY)
         receipts.append(
             ErasureReceipt(
                 pseudonym=r["pseudonym"],
