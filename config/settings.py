@@ -179,7 +179,12 @@ STATIC_ROOT = DATA_DIR / "static"
 TILLIT_MAX_BODY_BYTES = int(env("MAX_BODY_BYTES", str(1024 * 1024)) or 0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TILLIT_MAX_BODY_BYTES
 # Forwarded emails may be larger (attachments): up to 10 MiB on the two upload paths.
-TILLIT_LARGE_BODY_PATHS = {"/api/emails": 10 * 1024 * 1024, "/emails/upload/": 10 * 1024 * 1024}
+# Signed PDFs attached to rights requests on the request desk, too.
+TILLIT_LARGE_BODY_PATHS = {
+    "/api/emails": 10 * 1024 * 1024,
+    "/emails/upload/": 10 * 1024 * 1024,
+    "/requests/": 10 * 1024 * 1024,
+}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Staff sessions end after 30 minutes without a request (sliding), and at browser close.

@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("tillit.public.consent_urls")),
     path("", include("tillit.public.urls")),
+    path("", include("tillit.public.rights_urls")),
     path("", include("tillit.web.urls")),
 ]

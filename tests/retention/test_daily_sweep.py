@@ -36,8 +36,8 @@ def test_the_sweep_runs_once_a_day_from_its_hour():
     assert Person.objects.count() == 1
 
     at_two = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)  # 02:00 in Oslo
-    assert enqueue_due(jobs(), now=at_two) == ["retention.sweep"]
+    assert enqueue_due(jobs(), now=at_two) == ["retention.sweep", "rights.expire"]
     assert Person.objects.count() == 0
     assert enqueue_due(jobs(), now=at_two + dt.timedelta(hours=3)) == [], "once a day, whoever asks"
     assert ScheduledRun.objects.filter(job="retention.sweep").count() == 1
-    assert enqueue_due(jobs(), now=at_two + dt.timedelta(days=1)) == ["retention.sweep"]
+    assert enqueue_due(jobs(), now=at_two + dt.timedelta(days=1)) == ["retention.sweep", "rights.expire"]

@@ -43,6 +43,15 @@ WEB = {
     ("POST", "web:quarantine-decide"): expect({"privacy_officer"}, 404),
     ("GET", "web:staff"): expect({"administrator"}),
     ("POST", "web:offboard"): expect({"administrator"}, 302),
+    ("GET", "web:rights-desk"): expect({"privacy_officer"}),
+    ("GET", "web:rights-new"): expect({"privacy_officer"}),
+    ("GET", "web:rights-request"): expect({"privacy_officer"}, 404),
+    ("POST", "web:rights-extend"): expect({"privacy_officer"}, 404),
+    ("POST", "web:rights-refuse"): expect({"privacy_officer"}, 422),
+    ("POST", "web:rights-complete"): expect({"privacy_officer"}, 404),
+    ("POST", "web:rights-verify"): expect({"privacy_officer"}, 404),
+    ("POST", "web:rights-document"): expect({"privacy_officer"}, 422),
+    ("POST", "web:rights-correction"): expect({"privacy_officer"}, 422),
 }
 # Pages anyone may open (the sign-in itself, language switch).
 PUBLIC = {"web:login", "web:enrol", "web:logout", "set_language"}
@@ -63,6 +72,8 @@ API = {
     ("POST", "/api/people/{person_id}/objection"): expect({"marketing", "privacy_officer"}),
     ("GET", "/api/people/{person_id}/eligibility?purpose=newsletter&channel=email"): expect(READERS),
     ("POST", "/api/emails"): expect({"customer_support", "sales", "privacy_officer"}, 201),
+    ("GET", "/api/rights/requests"): expect({"privacy_officer"}),
+    ("GET", "/api/rights/requests/{request_id}"): expect({"privacy_officer"}, 404),
 }
 API_BODIES = {
     ("POST", "/api/people"): {"name": "Matrix Person"},
@@ -116,7 +127,7 @@ def records(system_actor, now, make_staff):
 def test_every_staff_route_is_in_the_matrix():
     """Pages for data subjects (the public and consent namespaces) need no sign-in by design;
     every other route is a staff route and must have its row."""
-    staff = {name for name in web_routes() - PUBLIC if not name.startswith(("public:", "consent:"))}
+    staff = {name for name in web_routes() - PUBLIC if not name.startswith(("public:", "consent:", "rights:"))}
     assert staff == {name for _, name in WEB}
 
 
@@ -137,6 +148,13 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:offboard": [ids["u"]],
         "web:quarantine-item": [424242],
         "web:quarantine-decide": [424242],
+        "web:rights-request": [424242],
+        "web:rights-extend": [424242],
+        "web:rights-refuse": [424242],
+        "web:rights-complete": [424242],
+        "web:rights-verify": [424242],
+        "web:rights-document": [424242],
+        "web:rights-correction": [424242],
     }.get(name, [])
     return reverse(name, args=args)
 
@@ -172,6 +190,7 @@ def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records)
     client = api_as(role)
     for (method, path), expected in API.items():
         url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
+        url = url.replace("{request_id}", "424242")
         body = API_BODIES.get((method, path))
         if isinstance(body, bytes):
             response = client.generic(method, url, body, content_type="message/rfc822")
@@ -186,4 +205,5 @@ def test_the_api_refuses_nobody_signed_in(records):
     for method, path in API:
         path = path.partition("?")[0]
         url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
+        url = url.replace("{request_id}", "424242")
         assert Client().generic(method, url).status_code == 401, url

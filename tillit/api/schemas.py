@@ -203,3 +203,75 @@ class EmailOut(Schema):
         description="The sensitive data guard held the text back for the privacy officer; the timeline shows a "
         "placeholder (§16: sensitive personal data should not be sent by email)."
     )
+
+
+# --- data subject requests (the request desk, policy §13) ---------------------------------
+
+
+class RightsRequestOut(Schema):
+    id: int
+    reference: str = Field(description="The public reference of the request (no personal data).")
+    kind: str = Field(description="access, portability, rectification, erasure, withdrawal or objection.")
+    status: str = Field(
+        description="received, awaiting_verification, verified, in_progress, completed, refused, expired."
+    )
+    channel: str = Field(description="portal, phone, letter or email.")
+    language: str
+    received_at: dt.datetime
+    due_on: dt.date = Field(description="The legal due date: one month from receipt (§13, GDPR art. 12(3)).")
+    extended_until: dt.date | None = None
+    deadline: dt.date = Field(description="The due date in force (extended or not).")
+    deadline_state: str = Field(description="on_time, due_soon (D-7), urgent (D-2), overdue or closed.")
+    is_matched: bool = Field(description="Whether the request concerns a person we hold (or held).")
+    staff_step_reason: str = Field(description="Why the request waits for the privacy officer, if it does.")
+    verified_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+
+
+class RightsRequestPage(Schema):
+    items: list[RightsRequestOut]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+class RightsEventOut(Schema):
+    kind: str
+    at: dt.datetime
+    actor: str
+    note: str
+
+
+class RightsCorrectionOut(Schema):
+    id: int
+    field: str
+    proposed_value: str = Field(description="Kept only until the correction is decided.")
+    status: str
+    decided_at: dt.datetime | None = None
+    reason: str
+
+
+class RightsDocumentOut(Schema):
+    id: int
+    uploaded_at: dt.datetime
+    size: int
+    sha256: str
+    result: str = Field(description="signed, not_signed, tampered or unreadable.")
+    signer_subject: str
+    signed_at: dt.datetime | None = None
+    is_trusted: bool
+
+
+class RightsRequestDetailOut(RightsRequestOut):
+    person_id: int | None = Field(None, description="The person, while they exist (open them through /api/people).")
+    details: str
+    extension_reason: str
+    refusal_reason: str
+    verification_method: str
+    verification_sent_at: dt.datetime | None = None
+    outcome: dict[str, object]
+    erasure_receipt_id: int | None = None
+    may_extend: bool
+    events: list[RightsEventOut]
+    corrections: list[RightsCorrectionOut]
+    documents: list[RightsDocumentOut]

@@ -332,3 +332,27 @@ def record_email(request: HttpRequest, purpose: str | None = None) -> Status[dic
             "quarantined": result.quarantined,
         },
     )
+
+
+# Data subject requests: the request desk of the privacy officer (policy §13). Appended as one
+# block, with its own imports.
+from tillit.api.schemas import RightsRequestDetailOut, RightsRequestPage  # noqa: E402
+from tillit.rights import selectors as rights_selectors  # noqa: E402
+
+
+@api.get("/rights/requests", response={200: RightsRequestPage, **ERRORS}, tags=["rights"])
+def list_rights_requests(
+    request: HttpRequest, which: str = "open", page: int = 1, page_size: int = 50
+) -> dict[str, Any]:
+    """Data subject requests with their legal due date and deadline state (``which``: open,
+    attention, closed or all), the nearest deadline first. For the roles with the request desk."""
+    result = rights_selectors.desk_requests(
+        actor=_actor(request), now=timezone.now(), which=which, page=page, page_size=page_size
+    )
+    return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
+
+
+@api.get("/rights/requests/{request_id}", response={200: RightsRequestDetailOut, **ERRORS}, tags=["rights"])
+def get_rights_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    """One data subject request with its full history, corrections and signed documents."""
+    return rights_selectors.desk_request(actor=_actor(request), now=timezone.now(), request_id=request_id)

@@ -32,4 +32,4 @@ HOLDABLE_RECORDS: Final = ("order_lines",)
 PARTNER_REQUIREMENTS: Final = ("open_dialogue",)
 
 # Staff pages and reports without personal data that the policy grants per role.
-TOOLS: Final = ("retention_forecast", "audit_log", "staff_accounts")
+TOOLS: Final = ("retention_forecast", "audit_log", "staff_accounts", "request_desk")

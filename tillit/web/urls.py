@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tillit.web import audit_views, auth_views, people_views, quarantine_views, staff_views, views
+from tillit.web import audit_views, auth_views, people_views, quarantine_views, rights_views, staff_views, views
 
 app_name = "web"
 
@@ -28,4 +28,13 @@ urlpatterns = [
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("staff/", staff_views.staff_accounts, name="staff"),
     path("staff/<int:user_id>/offboard/", staff_views.offboard, name="offboard"),
+    path("requests/", rights_views.desk, name="rights-desk"),
+    path("requests/new/", rights_views.register, name="rights-new"),
+    path("requests/<int:request_id>/", rights_views.request_detail, name="rights-request"),
+    path("requests/<int:request_id>/extend/", rights_views.extend, name="rights-extend"),
+    path("requests/<int:request_id>/refuse/", rights_views.refuse, name="rights-refuse"),
+    path("requests/<int:request_id>/complete/", rights_views.complete, name="rights-complete"),
+    path("requests/<int:request_id>/verify/", rights_views.confirm_identity, name="rights-verify"),
+    path("requests/<int:request_id>/document/", rights_views.attach_document, name="rights-document"),
+    path("requests/corrections/<int:proposal_id>/decide/", rights_views.decide_correction, name="rights-correction"),
 ]

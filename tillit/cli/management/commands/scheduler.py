@@ -14,6 +14,7 @@ from django.utils import timezone
 from tillit.cli.base import TillitCommand
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.retention.tasks import sweep_past_deadline
+from tillit.rights.tasks import expire_unverified_requests
 
 
 def jobs() -> list[PeriodicJob]:
@@ -22,12 +23,17 @@ def jobs() -> list[PeriodicJob]:
             name="retention.sweep",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(sweep_past_deadline.enqueue().id),
-        )
+        ),
+        PeriodicJob(
+            name="rights.expire",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(expire_unverified_requests.enqueue().id),
+        ),
     ]
 
 
 class Command(TillitCommand):
-    help = "Enqueue the periodic jobs (the daily retention sweep) when they are due."
+    help = "Enqueue the periodic jobs (the daily retention sweep, expiring unverified rights requests) when due."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Check once and exit (for cron).")

@@ -1,0 +1,809 @@
+"""Writes of the rights app: a request is received, verified, completed or refused (§13).
+
+Every service is keyword-only, takes ``actor`` and ``now``, runs in one transaction and writes
+its audit record in it. Emails are sent after the transaction has committed (a failed send
+never undoes a completed erasure), except the verification link, which a background task sends
+(``tasks.send_verification_link``) so that the portal does the same work, and takes the same
+time, whether or not the address is one we hold.
+
+A request holds no personal data once it is closed (see ``tillit/rights/models.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+
+from tillit import policy
+from tillit.audit import services as audit
+from tillit.core.actors import Actor
+from tillit.core.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError, ValidationError
+from tillit.core.identifiers import identifier_digest, normalise_email, truncate_ip
+from tillit.core.tokens import TokenError, TokenExpiredError, make_token, read_token
+from tillit.policy import purposes as purpose_rules
+from tillit.policy import rights as rule
+from tillit.rights import mail, selectors
+from tillit.rights.models import CorrectionProposal, DataSubjectRequest, PortalAttempt, RequestEvent, SignedDocument
+
+Kind = DataSubjectRequest.Kind
+Status = DataSubjectRequest.Status
+Event = RequestEvent.Kind
+
+VERIFY_USE = "rights.verify"
+VERIFY_HOURS = 24
+DOWNLOAD_USE = "rights.download"
+DOWNLOAD_DAYS = 7
+DOWNLOAD_FORMATS = {"access": ("html", "pdf", "json"), "portability": ("html", "pdf", "zip")}
+RATE_PER_ADDRESS = 5
+RATE_PER_SOURCE = 20
+RATE_WINDOW = dt.timedelta(hours=1)
+MAX_DETAILS = 2000
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+CORRECTABLE_FIELDS = ("name", "email", "phone", "position")
+OPEN = (Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED, Status.IN_PROGRESS)
+STAFF_CHANNELS = (DataSubjectRequest.Channel.PHONE, DataSubjectRequest.Channel.LETTER, DataSubjectRequest.Channel.EMAIL)
+PURPOSE = "data_subject_rights"
+DESK_TOOL = "request_desk"
+
+
+class RateLimitedError(DomainError):
+    code = "rate_limited"
+    status = 429
+
+
+class LinkUsedError(TokenError):
+    code = "link_used"
+    status = 410
+
+
+def _digest(kind: str, value: str) -> str:
+    return identifier_digest(kind, value, key=settings.TILLIT_IDENTIFIER_KEY)
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in policy.current().rights.available:
+        raise ValidationError("unknown request type", field="kind")
+
+
+def _check_desk(actor: Actor) -> None:
+    if not purpose_rules.may_use_tool(policy.current(), actor.role, DESK_TOOL):
+        raise PermissionDeniedError("your role may not use the request desk")
+
+
+def _text(value: str, field_name: str, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"is at most {max_length} characters", field=field_name)
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
+        raise ValidationError("must not contain control characters", field=field_name)
+    return text
+
+
+def _event(request: DataSubjectRequest, kind: str, *, actor: Actor, now: dt.datetime, note: str = "") -> None:
+    RequestEvent.objects.create(request=request, kind=kind, at=now, actor_label=actor.label, note=note)
+
+
+def _audit(actor: Actor, now: dt.datetime, action: str, request: DataSubjectRequest, fields: list[str] = []) -> None:  # noqa: B006
+    audit.record(
+        actor=actor,
+        now=now,
+        action=action,
+        subject_type="rights_request",
+        subject_id=request.pk,
+        purpose=PURPOSE,
+        fields=fields,
+    )
+
+
+def _close(request: DataSubjectRequest, status: str, now: dt.datetime) -> None:
+    """Close a request and drop the personal data it held while open."""
+    request.status = status
+    request.closed_at = now
+    request.details = ""
+    request.verification_digest = ""
+    request.corrections.filter(status=CorrectionProposal.Status.PROPOSED).update(
+        status=CorrectionProposal.Status.REFUSED, decided_at=now, proposed_value=""
+    )
+    request.corrections.exclude(proposed_value="").update(proposed_value="")
+    for document in request.documents.exclude(path=""):
+        (Path(settings.DATA_DIR) / document.path).unlink(missing_ok=True)
+    request.documents.update(path="", signer_subject="")
+
+
+# --- intake ----------------------------------------------------------------------------
+
+
+def submit_request(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    email: str,
+    kind: str,
+    language: str,
+    details: str = "",
+    correction_field: str = "",
+    correction_value: str = "",
+    ip: str | None = None,
+) -> None:
+    """A request from the rights portal. Returns nothing on purpose: the portal answers the
+    same whether or not we hold data for the address (never a membership oracle). A request
+    for an address we hold waits for the person to follow the link we send to that address;
+    one for an address we do not hold is kept only as a keyed hash and expires. A second
+    request of the same type from the same address while one is open is merged into it (a
+    fresh link is sent). More than ``RATE_PER_ADDRESS`` submissions for one address, or
+    ``RATE_PER_SOURCE`` from one network, within an hour are refused (429)."""
+    _check_kind(kind)
+    address = normalise_email(email)
+    details = _text(details, "details", MAX_DETAILS)
+    proposal = None
+    if kind == Kind.RECTIFICATION:
+        if correction_field not in CORRECTABLE_FIELDS:
+            raise ValidationError("choose what is wrong", field="correction_field")
+        proposal = (correction_field, _text(correction_value, "correction_value", 300))
+        if not proposal[1]:
+            raise ValidationError("say what it should be", field="correction_value")
+    if language not in policy.current().languages:
+        language = policy.current().default_language
+    email_digest = _digest("email", address)
+    source_digest = _digest("ip", truncate_ip(ip))
+    with transaction.atomic():
+        since = now - RATE_WINDOW
+        recent = PortalAttempt.objects.filter(at__gt=since)
+        if (
+            recent.filter(email_digest=email_digest).count() >= RATE_PER_ADDRESS
+            or recent.filter(source_digest=source_digest).count() >= RATE_PER_SOURCE
+        ):
+            raise RateLimitedError("too many requests: please wait an hour and try again")
+        PortalAttempt.objects.create(at=now, email_digest=email_digest, source_digest=source_digest)
+        pseudonym = selectors.pseudonym_for_email(address)
+        existing = (
+            DataSubjectRequest.objects.select_for_update()
+            .filter(email_digest=email_digest, kind=kind, status__in=OPEN)
+            .order_by("received_at")
+            .first()
+        )
+        if existing is not None:
+            _event(existing, Event.REPEATED, actor=actor, now=now)
+            _audit(actor, now, "rights_request_repeated", existing)
+            if existing.status == Status.AWAITING_VERIFICATION:
+                _enqueue_verification(existing.pk)
+            return
+        request = DataSubjectRequest.objects.create(
+            kind=kind,
+            status=Status.AWAITING_VERIFICATION,
+            channel=DataSubjectRequest.Channel.PORTAL,
+            language=language,
+            received_at=now,
+            due_on=rule.due_on(policy.current(), now),
+            person_pseudonym=pseudonym,
+            email_digest=email_digest,
+            details=details,
+            verification_method="email_link",
+        )
+        if proposal is not None:
+            CorrectionProposal.objects.create(request=request, field=proposal[0], proposed_value=proposal[1])
+        _event(request, Event.RECEIVED, actor=actor, now=now)
+        _audit(actor, now, "rights_request_received", request)
+        _enqueue_verification(request.pk)
+
+
+def _enqueue_verification(request_id: int) -> None:
+    from tillit.rights import tasks  # the task calls back into this module
+
+    tasks.send_verification_link.enqueue(request_id)
+
+
+def send_verification_link(*, actor: Actor, now: dt.datetime, request_id: int) -> bool:
+    """Send a fresh, signed, expiring link to the address we hold for the person the request
+    is about (any earlier link stops working). Nothing is sent for a request that matches
+    nobody or is no longer waiting. Returns whether a link was sent."""
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.status != Status.AWAITING_VERIFICATION or request.person_pseudonym is None:
+            return False
+        contact = selectors.contact_for_pseudonym(request.person_pseudonym)
+        if contact is None or not contact["email"]:
+            return False
+        secret = secrets.token_urlsafe(24)
+        request.verification_digest = _secret_hash(secret)
+        request.verification_sent_at = now
+        request.verification_expires_at = now + dt.timedelta(hours=VERIFY_HOURS)
+        request.save(update_fields=["verification_digest", "verification_sent_at", "verification_expires_at"])
+        _event(request, Event.VERIFICATION_SENT, actor=actor, now=now)
+        _audit(actor, now, "rights_verification_sent", request)
+        token = make_token(VERIFY_USE, {"r": str(request.reference), "s": secret})
+        message = mail.verification_message(
+            email=contact["email"], language=request.language, kind=request.kind, token=token, hours=VERIFY_HOURS
+        )
+    message.send()
+    return True
+
+
+def _request_for_link(token: str, *, lock: bool) -> tuple[DataSubjectRequest, str]:
+    payload = read_token(VERIFY_USE, token, max_age_seconds=VERIFY_HOURS * 3600)
+    query = DataSubjectRequest.objects.filter(reference=_uuid(payload.get("r")))
+    request = (query.select_for_update() if lock else query).first()
+    if request is None:
+        raise TokenError("this link is not valid")
+    return request, str(payload.get("s", ""))
+
+
+def _uuid(value: Any) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise TokenError("this link is not valid") from None
+
+
+def check_verification_link(*, token: str, now: dt.datetime) -> DataSubjectRequest:
+    """The request a verification link confirms, if the link still works (for the page that
+    shows the confirm button). Raises TokenError, TokenExpiredError or LinkUsedError."""
+    request, secret = _request_for_link(token, lock=False)
+    _check_link(request, secret, now)
+    return request
+
+
+def _check_link(request: DataSubjectRequest, secret: str, now: dt.datetime) -> None:
+    if request.status != Status.AWAITING_VERIFICATION:
+        if request.status == Status.EXPIRED:
+            raise TokenExpiredError("this link has expired")
+        raise LinkUsedError("this link has already been used")
+    if not request.verification_digest or not secrets.compare_digest(request.verification_digest, _secret_hash(secret)):
+        raise TokenError("this link has been replaced by a newer one; use the link in our latest email")
+    if request.verification_expires_at is None or request.verification_expires_at <= now:
+        raise TokenExpiredError("this link has expired")
+
+
+@dataclass
+class Completion:
+    """What verifying (or completing) a request did, for the page the person sees."""
+
+    kind: str
+    language: str
+    status: str
+    staff_step_reason: str = ""
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+def confirm_verification(*, actor: Actor, now: dt.datetime, token: str) -> Completion:
+    """The person confirmed the request from the link we sent: it is verified and, unless the
+    policy needs a staff step, completed at once (§13). A forged, expired or used link changes
+    nothing (TokenError, TokenExpiredError, LinkUsedError)."""
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        request, secret = _request_for_link(token, lock=True)
+        _check_link(request, secret, now)
+        request.status = Status.VERIFIED
+        request.verified_at = now
+        request.verification_digest = ""
+        request.save(update_fields=["status", "verified_at", "verification_digest"])
+        _event(request, Event.VERIFIED, actor=actor, now=now, note="email_link")
+        _proceed(request, actor=actor, now=now, outbox=outbox)
+        # Audited last: the audit chain's lock is then held only until the commit.
+        _audit(actor, now, "rights_request_verified", request)
+    _send(outbox)
+    return Completion(request.kind, request.language, request.status, request.staff_step_reason, request.outcome)
+
+
+def _send(outbox: list[EmailMessage]) -> None:
+    for message in outbox:
+        message.send()
+
+
+def _proceed(request: DataSubjectRequest, *, actor: Actor, now: dt.datetime, outbox: list[EmailMessage]) -> None:
+    """After verification: complete now, or hand to the privacy officer with the reason."""
+    person_id = selectors.person_id_for(request.person_pseudonym)
+    reason = rule.staff_step_reason(
+        request.kind, is_active_customer=person_id is not None and selectors.is_active_customer(person_id)
+    )
+    if person_id is not None and reason is not None:
+        request.status = Status.IN_PROGRESS
+        request.staff_step_reason = reason
+        request.save(update_fields=["status", "staff_step_reason"])
+        _event(request, Event.NEEDS_STAFF, actor=actor, now=now, note=reason)
+        return
+    _complete(request, person_id=person_id, actor=actor, now=now, outbox=outbox)
+
+
+def _complete(
+    request: DataSubjectRequest,
+    *,
+    person_id: int | None,
+    actor: Actor,
+    now: dt.datetime,
+    outbox: list[EmailMessage],
+) -> None:
+    """Do what the request asks and write the answer (sent after commit)."""
+    contact = selectors.contact_for_pseudonym(request.person_pseudonym) if person_id is not None else None
+    outcome: dict[str, Any] = {}
+    if person_id is None:
+        outcome = {"no_data": True}
+    elif request.kind in (Kind.ACCESS, Kind.PORTABILITY):
+        outcome = {"download_days": DOWNLOAD_DAYS}
+    elif request.kind == Kind.ERASURE:
+        outcome = _erase(person_id=person_id, actor=actor, now=now)
+        request.erasure_receipt_id = outcome.pop("receipt_id", None)
+    elif request.kind == Kind.WITHDRAWAL:
+        outcome = _withdraw(request, person_id=person_id, actor=actor, now=now)
+    elif request.kind == Kind.OBJECTION:
+        outcome = _object(request, person_id=person_id, actor=actor, now=now)
+    request.outcome = outcome
+    _close(request, Status.COMPLETED, now)
+    request.save(
+        update_fields=["status", "closed_at", "details", "verification_digest", "outcome", "erasure_receipt_id"]
+    )
+    _event(request, Event.COMPLETED, actor=actor, now=now)
+    _audit(actor, now, "rights_request_completed", request)
+    if contact and contact["email"]:
+        download = None
+        if request.kind in (Kind.ACCESS, Kind.PORTABILITY) and person_id is not None:
+            download = make_token(DOWNLOAD_USE, {"r": str(request.reference)})
+        outbox.append(
+            mail.answer_message(
+                email=contact["email"], language=request.language, request=request, download_token=download
+            )
+        )
+
+
+def _source_kind(actor: Actor) -> str:
+    return "staff" if actor.kind == "staff" else "page"
+
+
+def _erase(*, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
+    from tillit.retention.services import erase_person
+
+    was_customer = selectors.was_customer(person_id)
+    result = erase_person(actor=actor, now=now, person_id=person_id, reason="request")
+    receipt = result.receipt
+    kept = []
+    if was_customer:
+        kept = [
+            {"hold": key, "basis": hold.basis, "years": hold.years}
+            for key, hold in policy.current().retention.legal_holds.items()
+        ]
+    return {
+        "erased": selectors.erased_categories(receipt.counts if receipt else {}),
+        "kept": kept,
+        "receipt": str(receipt.pseudonym) if receipt else "",
+        "receipt_id": receipt.pk if receipt else None,
+    }
+
+
+def _withdraw(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
+    from tillit.consent.services import withdraw_consent
+
+    result = withdraw_consent(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        source_kind=_source_kind(actor),
+        language=request.language,
+        source_ref=f"rights request {request.reference}",
+    )
+    if result.erased:
+        request.erasure_receipt_id = result.receipt_id
+    return {
+        "withdrawn": [f"{p}:{c}" for p, c in result.withdrawn],
+        "erased": result.erased,
+        "kept_because": list(result.kept_because),
+    }
+
+
+def _object(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
+    from tillit.consent.services import object_to_direct_marketing
+
+    recorded = object_to_direct_marketing(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        source_kind=_source_kind(actor),
+        language=request.language,
+        source_ref=f"rights request {request.reference}",
+    )
+    return {"objected": True, "already": not recorded}
+
+
+def expire_requests(*, actor: Actor, now: dt.datetime) -> int:
+    """Expire requests never verified: their link ran out, or (for an address we do not hold,
+    which gets no link) a day has passed. Set-based; returns how many expired. Also forgets
+    portal attempts older than a day (they exist only for the rate limit)."""
+    with transaction.atomic():
+        stale = DataSubjectRequest.objects.filter(status=Status.AWAITING_VERIFICATION).filter(models_q_expired(now))
+        ids = list(stale.values_list("pk", flat=True)[:50_000])
+        if ids:
+            DataSubjectRequest.objects.filter(pk__in=ids).update(
+                status=Status.EXPIRED, closed_at=now, details="", verification_digest=""
+            )
+            CorrectionProposal.objects.filter(request_id__in=ids).update(
+                status=CorrectionProposal.Status.REFUSED, decided_at=now, proposed_value=""
+            )
+            RequestEvent.objects.bulk_create(
+                [RequestEvent(request_id=pk, kind=Event.EXPIRED, at=now, actor_label=actor.label) for pk in ids]
+            )
+            audit.record_many(
+                actor=actor,
+                now=now,
+                action="rights_request_expired",
+                subject_type="rights_request",
+                subject_ids=ids,
+                purpose=PURPOSE,
+            )
+        PortalAttempt.objects.filter(at__lt=now - dt.timedelta(days=1)).delete()
+    return len(ids)
+
+
+def models_q_expired(now: dt.datetime) -> Any:
+    from django.db.models import Q
+
+    return Q(verification_expires_at__lte=now) | Q(
+        verification_expires_at__isnull=True, received_at__lte=now - dt.timedelta(hours=VERIFY_HOURS)
+    )
+
+
+# --- downloads -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    person_id: int
+    kind: str
+    language: str
+    reference: str
+
+
+def open_download(*, actor: Actor, now: dt.datetime, token: str, what: str) -> Download:
+    """The person behind a download link (signed, 7 days), recording the download in the
+    history and the audit. Raises TokenError when the link is forged or expired, or when the
+    person's data is gone."""
+    payload = read_token(DOWNLOAD_USE, token, max_age_seconds=DOWNLOAD_DAYS * 86400)
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.filter(reference=_uuid(payload.get("r"))).first()
+        if request is None or request.status != Status.COMPLETED or request.kind not in (Kind.ACCESS, Kind.PORTABILITY):
+            raise TokenError("this link is not valid")
+        if what and what not in DOWNLOAD_FORMATS[request.kind]:
+            raise TokenError("there is no such file")
+        person_id = selectors.person_id_for(request.person_pseudonym)
+        if person_id is None:
+            raise TokenError("there is no data about you here any more")
+        if what:
+            _event(request, Event.DOWNLOADED, actor=actor, now=now, note=what)
+            audit.record(
+                actor=actor,
+                now=now,
+                action="rights_download",
+                subject_type="person",
+                subject_id=person_id,
+                purpose=PURPOSE,
+                fields=[what],
+            )
+    return Download(person_id, request.kind, request.language, str(request.reference))
+
+
+# --- the request desk (privacy officer) ------------------------------------------------------
+
+
+def _desk_request(actor: Actor, request_id: int) -> DataSubjectRequest:
+    _check_desk(actor)
+    request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+    if request is None:
+        raise NotFoundError("no such request")
+    return request
+
+
+def _check_open(request: DataSubjectRequest) -> None:
+    if request.status not in OPEN:
+        raise ConflictError("this request is closed")
+
+
+def register_request(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    kind: str,
+    channel: str,
+    received_at: dt.datetime | None = None,
+    details: str = "",
+    correction_field: str = "",
+    correction_value: str = "",
+) -> DataSubjectRequest:
+    """Register a request received by phone, letter or email to a person we hold. The clock
+    starts at ``received_at`` (the day the letter came), not at registration. The person
+    confirms it from a link to the address we hold (or staff attach a signed document)."""
+    _check_desk(actor)
+    _check_kind(kind)
+    if channel not in STAFF_CHANNELS:
+        raise ValidationError("choose phone, letter or email", field="channel")
+    received_at = received_at or now
+    if received_at > now:
+        raise ValidationError("cannot be in the future", field="received_at")
+    details = _text(details, "details", MAX_DETAILS)
+    contact = selectors.contact_for_person(person_id)
+    if contact is None:
+        raise NotFoundError("no such person")
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.create(
+            kind=kind,
+            status=Status.AWAITING_VERIFICATION,
+            channel=channel,
+            language=contact["language"] if contact["language"] in policy.current().languages else "en",
+            received_at=received_at,
+            due_on=rule.due_on(policy.current(), received_at),
+            person_pseudonym=contact["pseudonym"],
+            email_digest=_digest("email", contact["email"]) if contact["email"] else "",
+            details=details,
+            verification_method="email_link",
+        )
+        if kind == Kind.RECTIFICATION:
+            if correction_field not in CORRECTABLE_FIELDS:
+                raise ValidationError("choose what is wrong", field="correction_field")
+            value = _text(correction_value, "correction_value", 300)
+            CorrectionProposal.objects.create(request=request, field=correction_field, proposed_value=value)
+        _event(request, Event.RECEIVED, actor=actor, now=now, note=channel)
+        _audit(actor, now, "rights_request_registered", request)
+        if contact["email"]:
+            _enqueue_verification(request.pk)
+    return request
+
+
+def extend_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: str) -> DataSubjectRequest:
+    """Extend the deadline by the policy's extension, with a reason that is emailed to the
+    person (art. 12(3)); only while the first month runs."""
+    _check_desk(actor)
+    reason = _text(reason, "reason", 2000)
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        request = _desk_request(actor, request_id)
+        _check_open(request)
+        request.extended_until = rule.extend(
+            policy.current(),
+            received_at=request.received_at,
+            now=now,
+            reason=reason,
+            already_extended=request.extended_until is not None,
+        )
+        request.extension_reason = reason
+        request.save(update_fields=["extended_until", "extension_reason"])
+        _event(request, Event.EXTENDED, actor=actor, now=now, note=reason)
+        _audit(actor, now, "rights_request_extended", request)
+        contact = selectors.contact_for_pseudonym(request.person_pseudonym)
+        if contact and contact["email"]:
+            outbox.append(mail.extension_message(email=contact["email"], language=request.language, request=request))
+    _send(outbox)
+    return request
+
+
+def refuse_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: str) -> DataSubjectRequest:
+    """Refuse a request with a reason, sent to the person with their right to complain to the
+    supervisory authority and to a judicial remedy (art. 12(4))."""
+    _check_desk(actor)
+    reason = _text(reason, "reason", 2000)
+    if not reason:
+        raise ValidationError("a refusal needs a reason, which we send to the person", field="reason")
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        request = _desk_request(actor, request_id)
+        _check_open(request)
+        contact = selectors.contact_for_pseudonym(request.person_pseudonym)
+        request.refusal_reason = reason
+        _close(request, Status.REFUSED, now)
+        request.save(update_fields=["status", "closed_at", "details", "verification_digest", "refusal_reason"])
+        _event(request, Event.REFUSED, actor=actor, now=now, note=reason)
+        _audit(actor, now, "rights_request_refused", request)
+        if contact and contact["email"]:
+            outbox.append(mail.refusal_message(email=contact["email"], language=request.language, request=request))
+    _send(outbox)
+    return request
+
+
+def complete_request(*, actor: Actor, now: dt.datetime, request_id: int) -> DataSubjectRequest:
+    """The privacy officer completes a verified request that waited for them (e.g. an
+    erasure of an active customer: what must be kept for bookkeeping is kept and listed)."""
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        request = _desk_request(actor, request_id)
+        if request.status not in (Status.VERIFIED, Status.IN_PROGRESS):
+            raise ConflictError("only a verified request that waits for a decision can be completed")
+        if request.kind == Kind.RECTIFICATION:
+            raise ConflictError("decide each proposed correction instead")
+        person_id = selectors.person_id_for(request.person_pseudonym)
+        _complete(request, person_id=person_id, actor=actor, now=now, outbox=outbox)
+    _send(outbox)
+    return request
+
+
+def confirm_identity(*, actor: Actor, now: dt.datetime, request_id: int) -> Completion:
+    """The privacy officer confirms the person's identity from a signed document attached to
+    the request (the policy's ``signed_document`` verification); the request then goes on as
+    after a confirmed link."""
+    _check_desk(actor)
+    if "signed_document" not in policy.current().rights.verification:
+        raise ConflictError("the privacy policy does not allow verification by a signed document")
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        request = _desk_request(actor, request_id)
+        if request.status not in (Status.RECEIVED, Status.AWAITING_VERIFICATION):
+            raise ConflictError("this request is not waiting for verification")
+        if not request.documents.filter(result=SignedDocument.Result.SIGNED).exists():
+            raise ConflictError("attach a signed, intact document first")
+        request.status = Status.VERIFIED
+        request.verified_at = now
+        request.verification_method = "signed_document"
+        request.verification_digest = ""
+        request.save(update_fields=["status", "verified_at", "verification_method", "verification_digest"])
+        _event(request, Event.VERIFIED, actor=actor, now=now, note="signed_document")
+        _audit(actor, now, "rights_request_verified", request)
+        _proceed(request, actor=actor, now=now, outbox=outbox)
+    _send(outbox)
+    return Completion(request.kind, request.language, request.status, request.staff_step_reason, request.outcome)
+
+
+def decide_correction(
+    *, actor: Actor, now: dt.datetime, proposal_id: int, approve: bool, reason: str = ""
+) -> CorrectionProposal:
+    """Approve a proposed correction (the person's data is updated through
+    ``people.services.update_person``, source ``customer_service``) or refuse it with a reason.
+    An approval records that every recipient of the data must be told (art. 19): each
+    processor of the policy (partners get theirs when the disclosure ledger exists). When
+    every proposal of the request is decided, the request completes and the person is told."""
+    from tillit.people.services import update_person
+
+    _check_desk(actor)
+    reason = _text(reason, "reason", 2000)
+    if not approve and not reason:
+        raise ValidationError("a refusal needs a reason, which we send to the person", field="reason")
+    outbox: list[EmailMessage] = []
+    with transaction.atomic():
+        _check_desk(actor)
+        proposal = CorrectionProposal.objects.select_for_update().filter(pk=proposal_id).first()
+        if proposal is None:
+            raise NotFoundError("no such correction")
+        request = _desk_request(actor, proposal.request_id)
+        if request.status not in (Status.VERIFIED, Status.IN_PROGRESS):
+            raise ConflictError("the request must be verified, and open, before a correction is decided")
+        if proposal.status != CorrectionProposal.Status.PROPOSED:
+            raise ConflictError("this correction has already been decided")
+        if approve:
+            person_id = selectors.person_id_for(request.person_pseudonym)
+            if person_id is None:
+                raise NotFoundError("no such person")
+            update_person(
+                actor=actor,
+                now=now,
+                person_id=person_id,
+                source="customer_service",
+                changes={proposal.field: proposal.proposed_value},
+                purpose=PURPOSE,
+            )
+            recipients = sorted(policy.current().processors)
+            _event(request, Event.CORRECTION_APPROVED, actor=actor, now=now, note=proposal.field)
+            _event(
+                request,
+                Event.RECIPIENTS_NOTIFIED,
+                actor=actor,
+                now=now,
+                note="art. 19: " + ", ".join(f"processor:{key}" for key in recipients),
+            )
+            request.outcome = {
+                **request.outcome,
+                "recipients_to_notify": sorted({*request.outcome.get("recipients_to_notify", []), *recipients}),
+            }
+        else:
+            _event(request, Event.CORRECTION_REFUSED, actor=actor, now=now, note=f"{proposal.field}: {reason}")
+        proposal.status = CorrectionProposal.Status.APPROVED if approve else CorrectionProposal.Status.REFUSED
+        proposal.decided_at = now
+        proposal.decision_reason = reason
+        proposal.proposed_value = ""
+        proposal.save(update_fields=["status", "decided_at", "decision_reason", "proposed_value"])
+        _audit(actor, now, "rights_correction_decided", request, [proposal.field])
+        if not request.corrections.filter(status=CorrectionProposal.Status.PROPOSED).exists():
+            contact = selectors.contact_for_pseudonym(request.person_pseudonym)
+            request.outcome = {
+                **request.outcome,
+                "corrections": [
+                    {"field": c.field, "status": c.status, "reason": c.decision_reason}
+                    for c in request.corrections.order_by("pk")
+                ],
+            }
+            _close(request, Status.COMPLETED, now)
+            request.save(update_fields=["status", "closed_at", "details", "verification_digest", "outcome"])
+            _event(request, Event.COMPLETED, actor=actor, now=now)
+            if contact and contact["email"]:
+                outbox.append(mail.answer_message(email=contact["email"], language=request.language, request=request))
+        else:
+            request.save(update_fields=["outcome"])
+    _send(outbox)
+    return proposal
+
+
+def attach_document(*, actor: Actor, now: dt.datetime, request_id: int, content: bytes) -> SignedDocument:
+    """Attach a signed PDF to a request (verification by signed document, §13) and record
+    what its signature check found: signed and intact (with the signer and the signing time),
+    not signed, changed after signing, or not a readable PDF. At most 10 MiB."""
+    _check_desk(actor)
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValidationError("the document is over 10 MiB", field="document", code="too_large")
+    if not content:
+        raise ValidationError("choose a PDF file", field="document")
+    check = check_pdf_signature(content)
+    with transaction.atomic():
+        request = _desk_request(actor, request_id)
+        _check_open(request)
+        digest = hashlib.sha256(content).hexdigest()
+        relative = Path("rights") / f"{request.reference}-{digest[:16]}.pdf"
+        target = Path(settings.DATA_DIR) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        document = SignedDocument.objects.create(
+            request=request,
+            uploaded_at=now,
+            sha256=digest,
+            size=len(content),
+            path=str(relative),
+            result=check.result,
+            signer_subject=check.signer_subject[:300],
+            signed_at=check.signed_at,
+            is_trusted=check.is_trusted,
+        )
+        _event(request, Event.DOCUMENT_ATTACHED, actor=actor, now=now, note=check.result)
+        _audit(actor, now, "rights_document_attached", request)
+    return document
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    result: str
+    signer_subject: str = ""
+    signed_at: dt.datetime | None = None
+    is_trusted: bool = False
+
+
+def check_pdf_signature(content: bytes, *, trust_roots: list[Any] | None = None) -> SignatureCheck:
+    """Check the signatures of a PDF with pyHanko: the last signature must be intact and
+    cryptographically valid and cover the whole file. ``is_trusted`` says whether its
+    certificate chains to a trusted root (none are configured: staff judge the signer)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    result = SignedDocument.Result
+    if not content.startswith(b"%PDF-"):
+        return SignatureCheck(result.UNREADABLE)
+    try:
+        reader = PdfFileReader(BytesIO(content), strict=False)
+        signatures = reader.embedded_signatures
+    except Exception:  # pyHanko raises many kinds on a broken file; all mean "unreadable"
+        return SignatureCheck(result.UNREADABLE)
+    if not signatures:
+        return SignatureCheck(result.NOT_SIGNED)
+    signature = signatures[-1]
+    try:
+        status = validate_pdf_signature(
+            signature, ValidationContext(trust_roots=trust_roots or [], allow_fetching=False)
+        )
+    except Exception:  # a signature whose structure is broken is as good as tampered
+        return SignatureCheck(result.TAMPERED)
+    if not (status.intact and status.valid) or status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        return SignatureCheck(result.TAMPERED)
+    return SignatureCheck(
+        result.SIGNED,
+        signer_subject=status.signing_cert.subject.human_friendly,
+        signed_at=status.signer_reported_dt,
+        is_trusted=bool(status.trusted),
+    )
