@@ -42,6 +42,7 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
+from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
 from tillit.policy.schema import Policy, Purpose
 
 # The rights portal for data subjects (§13). Linked before the page itself exists.
@@ -52,29 +53,6 @@ POLICY_DOMAIN = "policy"
 NORWEGIAN_TAGS = {"no": "nb", "nn": "nb", "nb": "nb"}
 
 # The words for the fixed vocabulary (tillit.core.vocabulary); the policy decides where they apply.
-BASIS_WORDS: Mapping[str, Promise] = {
-    "consent": _("your consent (GDPR art. 6(1)(a))"),
-    "contract": _("the contract, that is the customer relationship (GDPR art. 6(1)(b))"),
-    "legal_obligation": _("a legal obligation (GDPR art. 6(1)(c))"),
-    "legitimate_interest": _("our legitimate interest (GDPR art. 6(1)(f))"),
-}
-RIGHT_WORDS: Mapping[str, Promise] = {
-    "access": _(
-        "Access: to know whether we process data about you and to get a copy of it, with the purposes, "
-        "recipients, sources and how long we keep it (GDPR art. 15)."
-    ),
-    "rectification": _("Rectification: to have incorrect data corrected and incomplete data completed (GDPR art. 16)."),
-    "erasure": _("Erasure: to have your data erased when we no longer have a ground to keep it (GDPR art. 17)."),
-    "withdrawal": _("Withdrawal: to withdraw a consent at any time, as easily as you gave it (GDPR art. 7(3))."),
-    "portability": _(
-        "Portability: to receive the data you gave us in a structured, machine-readable format, or "
-        "to have it sent to someone else (GDPR art. 20)."
-    ),
-    "objection": _(
-        "Objection: to object to processing based on our legitimate interest, and at any time to "
-        "direct marketing (GDPR art. 21)."
-    ),
-}
 VERIFICATION_WORDS: Mapping[str, Promise] = {
     "email_link": _("by a link we send to the email address we already hold for you"),
     "signed_document": _("by a signed document, for example a request signed electronically"),

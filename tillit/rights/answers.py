@@ -50,6 +50,7 @@ from django.utils.translation import gettext_lazy as _
 from tillit import policy
 from tillit.audit.models import AuditEntry
 from tillit.consent.models import NoticeVersion
+from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
 from tillit.people.models import Person, Provenance
 from tillit.policy import classification
 from tillit.policy import retention as retention_rules
@@ -133,29 +134,6 @@ ACTOR_WORDS: Mapping[str, Promise] = {
     "api_client": _("A program acting for a member of our staff"),
     "system": _("An automatic process"),
     "data_subject": _("You"),
-}
-BASIS_WORDS: Mapping[str, Promise] = {
-    "consent": _("your consent (GDPR art. 6(1)(a))"),
-    "contract": _("the contract, that is the customer relationship (GDPR art. 6(1)(b))"),
-    "legal_obligation": _("a legal obligation (GDPR art. 6(1)(c))"),
-    "legitimate_interest": _("our legitimate interest (GDPR art. 6(1)(f))"),
-}
-RIGHT_WORDS: Mapping[str, Promise] = {
-    "access": _(
-        "Access: to know whether we process data about you and to get a copy of it, with the purposes, "
-        "recipients, sources and how long we keep it (GDPR art. 15)."
-    ),
-    "rectification": _("Rectification: to have incorrect data corrected and incomplete data completed (GDPR art. 16)."),
-    "erasure": _("Erasure: to have your data erased when we no longer have a ground to keep it (GDPR art. 17)."),
-    "withdrawal": _("Withdrawal: to withdraw a consent at any time, as easily as you gave it (GDPR art. 7(3))."),
-    "portability": _(
-        "Portability: to receive the data you gave us in a structured, machine-readable format, or "
-        "to have it sent to someone else (GDPR art. 20)."
-    ),
-    "objection": _(
-        "Objection: to object to processing based on our legitimate interest, and at any time to "
-        "direct marketing (GDPR art. 21)."
-    ),
 }
 RECORD_WORDS: Mapping[str, Promise] = {
     "order_lines": _("Order lines (what was ordered, when and at what price)"),
