@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
 
@@ -46,6 +46,27 @@ def record(
         _chain([entry])
         entry.save(force_insert=True)
     return entry
+
+
+def record_actions(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    actions: Sequence[str],
+    subject_type: str,
+    subject_id: int | None,
+    purpose: str = "",
+    fields: Iterable[str] = (),
+) -> None:
+    """Append one entry per action, in order, about one subject (a request verified and then
+    completed in the same step): one read of the tail, one insert."""
+    names = list(fields)
+    entries = [
+        AuditEntry(**_row(actor, now, action, subject_type, subject_id, purpose, names)) for action in actions
+    ]
+    with transaction.atomic(savepoint=False):
+        _chain(entries)
+        AuditEntry.objects.bulk_create(entries)
 
 
 def record_many(

@@ -181,7 +181,9 @@ def erase_person(
     suppression list, so no import or partner list can bring the person back."""
     if reason not in ERASURE_REASONS:
         raise ValueError(f"unknown erasure reason {reason!r}")
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: if the erasure fails, the caller's whole
+    # action (a request, a withdrawal) must fail with it.
+    with transaction.atomic(savepoint=False):
         row = (
             Person.objects.select_for_update()
             .filter(pk=person_id)

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from tillit import policy
 from tillit.audit import services as audit
@@ -50,17 +50,28 @@ def contact_for_pseudonym(pseudonym: uuid.UUID | None) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def contact_for_person(person_id: int) -> dict[str, Any] | None:
-    row = Person.objects.filter(pk=person_id).values("pk", "pseudonym", "email", "language").first()
+def subject_facts(pseudonym: uuid.UUID | None) -> dict[str, Any] | None:
+    """What completing a request needs to know about the person it is about, in one query:
+    ``pk``, ``email``, ``language``, ``is_active_customer`` and ``was_customer``; None when we
+    hold nobody with that pseudonym."""
+    if pseudonym is None:
+        return None
+    relationships = CustomerRelationship.objects.filter(person_id=OuterRef("pk"))
+    row = (
+        Person.objects.filter(pseudonym=pseudonym)
+        .annotate(
+            is_active_customer=Exists(relationships.filter(ended_at__isnull=True)),
+            was_customer=Exists(relationships),
+        )
+        .values("pk", "email", "language", "is_active_customer", "was_customer")
+        .first()
+    )
     return dict(row) if row is not None else None
 
 
-def is_active_customer(person_id: int) -> bool:
-    return CustomerRelationship.objects.filter(person_id=person_id, ended_at__isnull=True).exists()
-
-
-def was_customer(person_id: int) -> bool:
-    return CustomerRelationship.objects.filter(person_id=person_id).exists()
+def contact_for_person(person_id: int) -> dict[str, Any] | None:
+    row = Person.objects.filter(pk=person_id).values("pk", "pseudonym", "email", "language").first()
+    return dict(row) if row is not None else None
 
 
 def erased_categories(counts: dict[str, int]) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Count, Q
 
 from tillit import policy
 from tillit.audit import services as audit
@@ -96,6 +97,13 @@ def _event(request: DataSubjectRequest, kind: str, *, actor: Actor, now: dt.date
     RequestEvent.objects.create(request=request, kind=kind, at=now, actor_label=actor.label, note=note)
 
 
+def _events(request: DataSubjectRequest, kinds: list[tuple[str, str]], *, actor: Actor, now: dt.datetime) -> None:
+    """Several history entries (kind, note) at once, in order."""
+    RequestEvent.objects.bulk_create(
+        RequestEvent(request=request, kind=kind, at=now, actor_label=actor.label, note=note) for kind, note in kinds
+    )
+
+
 def _audit(actor: Actor, now: dt.datetime, action: str, request: DataSubjectRequest, fields: list[str] = []) -> None:  # noqa: B006
     audit.record(
         actor=actor,
@@ -114,13 +122,17 @@ def _close(request: DataSubjectRequest, status: str, now: dt.datetime) -> None:
     request.closed_at = now
     request.details = ""
     request.verification_digest = ""
-    request.corrections.filter(status=CorrectionProposal.Status.PROPOSED).update(
-        status=CorrectionProposal.Status.REFUSED, decided_at=now, proposed_value=""
-    )
-    request.corrections.exclude(proposed_value="").update(proposed_value="")
-    for document in request.documents.exclude(path=""):
-        (Path(settings.DATA_DIR) / document.path).unlink(missing_ok=True)
-    request.documents.update(path="", signer_subject="")
+    if request.kind == Kind.RECTIFICATION:  # only corrections carry proposals
+        request.corrections.filter(status=CorrectionProposal.Status.PROPOSED).update(
+            status=CorrectionProposal.Status.REFUSED, decided_at=now, proposed_value=""
+        )
+        request.corrections.exclude(proposed_value="").update(proposed_value="")
+    documents = list(request.documents.exclude(path="", signer_subject="").values_list("path", flat=True))
+    for path in documents:
+        if path:
+            (Path(settings.DATA_DIR) / path).unlink(missing_ok=True)
+    if documents:
+        request.documents.update(path="", signer_subject="")
 
 
 # --- intake ----------------------------------------------------------------------------
@@ -161,11 +173,13 @@ def submit_request(
     source_digest = _digest("ip", truncate_ip(ip))
     with transaction.atomic():
         since = now - RATE_WINDOW
-        recent = PortalAttempt.objects.filter(at__gt=since)
-        if (
-            recent.filter(email_digest=email_digest).count() >= RATE_PER_ADDRESS
-            or recent.filter(source_digest=source_digest).count() >= RATE_PER_SOURCE
-        ):
+        recent = PortalAttempt.objects.filter(
+            Q(email_digest=email_digest) | Q(source_digest=source_digest), at__gt=since
+        ).aggregate(
+            address=Count("pk", filter=Q(email_digest=email_digest)),
+            source=Count("pk", filter=Q(source_digest=source_digest)),
+        )
+        if recent["address"] >= RATE_PER_ADDRESS or recent["source"] >= RATE_PER_SOURCE:
             raise RateLimitedError("too many requests: please wait an hour and try again")
         PortalAttempt.objects.create(at=now, email_digest=email_digest, source_digest=source_digest)
         pseudonym = selectors.pseudonym_for_email(address)
@@ -288,14 +302,7 @@ def confirm_verification(*, actor: Actor, now: dt.datetime, token: str) -> Compl
     with transaction.atomic():
         request, secret = _request_for_link(token, lock=True)
         _check_link(request, secret, now)
-        request.status = Status.VERIFIED
-        request.verified_at = now
-        request.verification_digest = ""
-        request.save(update_fields=["status", "verified_at", "verification_digest"])
-        _event(request, Event.VERIFIED, actor=actor, now=now, note="email_link")
-        _proceed(request, actor=actor, now=now, outbox=outbox)
-        # Audited last: the audit chain's lock is then held only until the commit.
-        _audit(actor, now, "rights_request_verified", request)
+        _verified(request, method="email_link", actor=actor, now=now, outbox=outbox)
     _send(outbox)
     return Completion(request.kind, request.language, request.status, request.staff_step_reason, request.outcome)
 
@@ -305,38 +312,52 @@ def _send(outbox: list[EmailMessage]) -> None:
         message.send()
 
 
-def _proceed(request: DataSubjectRequest, *, actor: Actor, now: dt.datetime, outbox: list[EmailMessage]) -> None:
-    """After verification: complete now, or hand to the privacy officer with the reason."""
-    person_id = selectors.person_id_for(request.person_pseudonym)
-    reason = rule.staff_step_reason(
-        request.kind, is_active_customer=person_id is not None and selectors.is_active_customer(person_id)
-    )
-    if person_id is not None and reason is not None:
+# The columns a verified request changes on its way to completion (one UPDATE at the end).
+_VERIFIED_FIELDS = ["status", "verified_at", "verification_method", "verification_digest", "staff_step_reason"]
+_COMPLETED_FIELDS = ["status", "closed_at", "details", "verification_digest", "outcome", "erasure_receipt_id"]
+
+
+def _verified(
+    request: DataSubjectRequest, *, method: str, actor: Actor, now: dt.datetime, outbox: list[EmailMessage]
+) -> None:
+    """The request's identity check succeeded: complete it now, or hand it to the privacy
+    officer with the reason (§13). The request row, its history and the audit are each
+    written once, however far it gets."""
+    request.status = Status.VERIFIED
+    request.verified_at = now
+    request.verification_method = method
+    request.verification_digest = ""
+    facts = selectors.subject_facts(request.person_pseudonym)
+    reason = rule.staff_step_reason(request.kind, is_active_customer=bool(facts and facts["is_active_customer"]))
+    if facts is not None and reason is not None:
         request.status = Status.IN_PROGRESS
         request.staff_step_reason = reason
-        request.save(update_fields=["status", "staff_step_reason"])
-        _event(request, Event.NEEDS_STAFF, actor=actor, now=now, note=reason)
+        request.save(update_fields=_VERIFIED_FIELDS)
+        _events(request, [(Event.VERIFIED, method), (Event.NEEDS_STAFF, reason)], actor=actor, now=now)
+        _audit(actor, now, "rights_request_verified", request)
         return
-    _complete(request, person_id=person_id, actor=actor, now=now, outbox=outbox)
+    _complete(request, facts=facts, actor=actor, now=now, outbox=outbox, verified_by=method)
 
 
 def _complete(
     request: DataSubjectRequest,
     *,
-    person_id: int | None,
+    facts: dict[str, Any] | None,
     actor: Actor,
     now: dt.datetime,
     outbox: list[EmailMessage],
+    verified_by: str = "",
 ) -> None:
-    """Do what the request asks and write the answer (sent after commit)."""
-    contact = selectors.contact_for_pseudonym(request.person_pseudonym) if person_id is not None else None
+    """Do what the request asks and write the answer (sent after commit). ``verified_by``: the
+    request was verified in this same step (its history and audit then say so too)."""
+    person_id = facts["pk"] if facts is not None else None
     outcome: dict[str, Any] = {}
     if person_id is None:
         outcome = {"no_data": True}
     elif request.kind in (Kind.ACCESS, Kind.PORTABILITY):
         outcome = {"download_days": DOWNLOAD_DAYS}
     elif request.kind == Kind.ERASURE:
-        outcome = _erase(person_id=person_id, actor=actor, now=now)
+        outcome = _erase(person_id=person_id, was_customer=bool(facts and facts["was_customer"]), actor=actor, now=now)
         request.erasure_receipt_id = outcome.pop("receipt_id", None)
     elif request.kind == Kind.WITHDRAWAL:
         outcome = _withdraw(request, person_id=person_id, actor=actor, now=now)
@@ -344,11 +365,18 @@ def _complete(
         outcome = _object(request, person_id=person_id, actor=actor, now=now)
     request.outcome = outcome
     _close(request, Status.COMPLETED, now)
-    request.save(
-        update_fields=["status", "closed_at", "details", "verification_digest", "outcome", "erasure_receipt_id"]
+    request.save(update_fields=sorted({*_COMPLETED_FIELDS, *(_VERIFIED_FIELDS if verified_by else [])}))
+    history = [(Event.VERIFIED, verified_by)] if verified_by else []
+    _events(request, [*history, (Event.COMPLETED, "")], actor=actor, now=now)
+    audit.record_actions(
+        actor=actor,
+        now=now,
+        actions=[*(["rights_request_verified"] if verified_by else []), "rights_request_completed"],
+        subject_type="rights_request",
+        subject_id=request.pk,
+        purpose=PURPOSE,
     )
-    _event(request, Event.COMPLETED, actor=actor, now=now)
-    _audit(actor, now, "rights_request_completed", request)
+    contact = facts
     if contact and contact["email"]:
         download = None
         if request.kind in (Kind.ACCESS, Kind.PORTABILITY) and person_id is not None:
@@ -364,10 +392,9 @@ def _source_kind(actor: Actor) -> str:
     return "staff" if actor.kind == "staff" else "page"
 
 
-def _erase(*, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
+def _erase(*, person_id: int, was_customer: bool, actor: Actor, now: dt.datetime) -> dict[str, Any]:
     from tillit.retention.services import erase_person
 
-    was_customer = selectors.was_customer(person_id)
     result = erase_person(actor=actor, now=now, person_id=person_id, reason="request")
     receipt = result.receipt
     kept = []
@@ -621,8 +648,7 @@ def complete_request(*, actor: Actor, now: dt.datetime, request_id: int) -> Data
             raise ConflictError("only a verified request that waits for a decision can be completed")
         if request.kind == Kind.RECTIFICATION:
             raise ConflictError("decide each proposed correction instead")
-        person_id = selectors.person_id_for(request.person_pseudonym)
-        _complete(request, person_id=person_id, actor=actor, now=now, outbox=outbox)
+        _complete(request, facts=selectors.subject_facts(request.person_pseudonym), actor=actor, now=now, outbox=outbox)
     _send(outbox)
     return request
 
@@ -641,14 +667,7 @@ def confirm_identity(*, actor: Actor, now: dt.datetime, request_id: int) -> Comp
             raise ConflictError("this request is not waiting for verification")
         if not request.documents.filter(result=SignedDocument.Result.SIGNED).exists():
             raise ConflictError("attach a signed, intact document first")
-        request.status = Status.VERIFIED
-        request.verified_at = now
-        request.verification_method = "signed_document"
-        request.verification_digest = ""
-        request.save(update_fields=["status", "verified_at", "verification_method", "verification_digest"])
-        _event(request, Event.VERIFIED, actor=actor, now=now, note="signed_document")
-        _audit(actor, now, "rights_request_verified", request)
-        _proceed(request, actor=actor, now=now, outbox=outbox)
+        _verified(request, method="signed_document", actor=actor, now=now, outbox=outbox)
     _send(outbox)
     return Completion(request.kind, request.language, request.status, request.staff_step_reason, request.outcome)
 
