@@ -283,6 +283,44 @@ def object_to_direct_marketing(
 
 
 @transaction.atomic
+def object_to_purpose(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    purpose: str,
+    source_kind: str,
+    language: str,
+    source_ref: str = "",
+) -> bool:
+    """An objection under GDPR art. 21(1) to one purpose based on our legitimate interests,
+    upheld after the balancing (no compelling grounds override it): the purpose stops for the
+    person on every channel (``tillit.policy.consent.may_contact`` refuses it from now on).
+    Returns False if the person had already objected to it (a no-op)."""
+    _check_actor(actor)
+    _check_purpose_channel(purpose, selectors.ALL_CHANNELS, objection=True)
+    if selectors.consent_state(person_id=person_id).get((purpose, selectors.ALL_CHANNELS)) == "objected":
+        return False
+    _append(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose=purpose,
+        channel=selectors.ALL_CHANNELS,
+        action="objected",
+        basis="legitimate_interest",
+        source_kind=source_kind,
+        source_ref=source_ref,
+        wording="Objection to processing based on legitimate interests (GDPR art. 21(1)), upheld",
+        language=language,
+        evidence_ip=None,
+        evidence_user_agent="",
+    )
+    recompute_retention(person=Person.objects.get(pk=person_id), now=now)
+    return True
+
+
+@transaction.atomic
 def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, language: str, source_ref: str = "") -> int:
     """Global Privacy Control (Sec-GPC: 1) from an identified visitor: an objection, by
     automated means (GDPR art. 21(5)), to profiling and to disclosure to partners. Recorded

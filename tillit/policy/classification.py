@@ -221,6 +221,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "rights.DataSubjectRequest.verification_expires_at": NOT_PERSONAL,
         "rights.DataSubjectRequest.verified_at": NOT_PERSONAL,
         "rights.DataSubjectRequest.staff_step_reason": NOT_PERSONAL,
+        "rights.DataSubjectRequest.objection_purpose": NOT_PERSONAL,
         "rights.DataSubjectRequest.closed_at": NOT_PERSONAL,
         "rights.DataSubjectRequest.refusal_reason": NOT_PERSONAL,
         "rights.DataSubjectRequest.outcome": NOT_PERSONAL,

@@ -33,7 +33,12 @@ DeadlineState = Literal["on_time", "due_soon", "urgent", "overdue", "closed"]
 # Why a verified request waits for the privacy officer instead of completing by itself.
 ACTIVE_CUSTOMER: Final = "active_customer"
 NEEDS_DECISION: Final = "needs_decision"
+BALANCING: Final = "balancing"
 AUTOMATIC_KINDS: Final = ("access", "portability", "withdrawal", "erasure", "objection")
+# The request types behind each right of the policy: the right to object (art. 21) has two,
+# the absolute objection to direct marketing (21(2)-(3)) and the objection to other processing
+# based on our legitimate interests, which needs a balancing (21(1)).
+REQUEST_KINDS: Final = {"objection": ("objection", "objection_processing")}
 
 
 class ExtensionTooLateError(ConflictError):
@@ -102,13 +107,33 @@ def deadline_state(*, due: dt.date, now: dt.datetime, is_open: bool = True) -> D
     return "on_time"
 
 
+def request_kinds(policy: Policy) -> tuple[str, ...]:
+    """The request types the portal and the desk accept: those of the rights the policy grants (§13)."""
+    return tuple(kind for right in policy.rights.available for kind in REQUEST_KINDS.get(right, (right,)))
+
+
+def balancing_purposes(policy: Policy) -> tuple[str, ...]:
+    """The purposes a person may object to under art. 21(1) (§13): those the policy marks as
+    objectable that rest on our legitimate interest on some channel and are not direct
+    marketing (an objection to marketing is absolute, art. 21(3), and needs no balancing)."""
+    return tuple(
+        key
+        for key, purpose in policy.purposes.items()
+        if purpose.objectable and not purpose.marketing and "legitimate_interest" in purpose.bases.values()
+    )
+
+
 def staff_step_reason(kind: str, *, is_active_customer: bool) -> str | None:
     """Why a verified request of ``kind`` needs the privacy officer, or None when it completes
     by itself. Access, portability, withdrawal and objection to direct marketing always
     complete by themselves (§13). Erasure does too, unless the person is an active customer:
     the contract and the bookkeeping records it creates are grounds to keep data (art.
     17(3)(b)), so the privacy officer decides what goes and what stays. Rectification always
-    needs a decision (art. 16: the proposal is checked)."""
+    needs a decision (art. 16: the proposal is checked), and so does an objection to processing
+    based on our legitimate interests (art. 21(1): we must stop unless the privacy officer
+    finds compelling legitimate grounds that override the person's interests)."""
+    if kind == "objection_processing":
+        return BALANCING
     if kind not in AUTOMATIC_KINDS:
         return NEEDS_DECISION
     if kind == "erasure" and is_active_customer:

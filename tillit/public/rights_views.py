@@ -28,7 +28,8 @@ from tillit import policy
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
 from tillit.core.tokens import TokenError, TokenExpiredError
-from tillit.rights import services
+from tillit.policy import rights as rights_rule
+from tillit.rights import selectors, services
 from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
 
 PORTAL_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-portal")
@@ -59,7 +60,7 @@ def _page(
 
 
 def _kinds() -> list[tuple[str, Any]]:
-    return [(kind, KIND_LABELS[kind]) for kind in policy.current().rights.available if kind in KIND_LABELS]
+    return [(kind, KIND_LABELS[kind]) for kind in rights_rule.request_kinds(policy.current()) if kind in KIND_LABELS]
 
 
 def _bad_link(request: HttpRequest, language: str, error: TokenError) -> HttpResponse:
@@ -75,7 +76,12 @@ def _bad_link(request: HttpRequest, language: str, error: TokenError) -> HttpRes
 @require_http_methods(["GET", "POST"])
 def rights_form(request: HttpRequest) -> HttpResponse:
     language = _language(request)
-    context: dict[str, Any] = {"kinds": _kinds(), "fields": list(FIELD_LABELS.items()), "values": request.POST}
+    context: dict[str, Any] = {
+        "kinds": _kinds(),
+        "fields": list(FIELD_LABELS.items()),
+        "purposes": selectors.objection_purposes(language),
+        "values": request.POST,
+    }
     if request.method == "GET":
         return _page(request, "public/rights.html", language, context)
     try:
@@ -89,6 +95,7 @@ def rights_form(request: HttpRequest) -> HttpResponse:
                 details=request.POST.get("details", ""),
                 correction_field=request.POST.get("correction_field", ""),
                 correction_value=request.POST.get("correction_value", ""),
+                objection_purpose=request.POST.get("objection_purpose", ""),
                 ip=request.META.get("REMOTE_ADDR"),
             )
     except services.RateLimitedError as error:
@@ -113,6 +120,7 @@ def _error_message(error: ValidationError) -> str:
         "details": _("The details are too long (at most 2000 characters)."),
         "correction_field": _("Please choose what is wrong."),
         "correction_value": _("Please say what it should be (at most 300 characters)."),
+        "objection_purpose": _("Please choose which use of your data you object to."),
     }
     return messages.get(error.field or "", _("Please check the form."))
 

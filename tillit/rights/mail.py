@@ -28,6 +28,7 @@ KIND_LABELS = {
     "erasure": gettext_lazy("Delete your data (erasure)"),
     "withdrawal": gettext_lazy("Withdraw your consent"),
     "objection": gettext_lazy("Object to direct marketing"),
+    "objection_processing": gettext_lazy("Object to other use of your data based on our legitimate interests"),
 }
 FIELD_LABELS = {
     "name": gettext_lazy("Name"),
@@ -107,8 +108,14 @@ def answer_message(
             "download_url": download_url,
             "download_days": outcome.get("download_days", 7),
             "corrections": corrections,
+            "objected_purpose": _purpose_label(outcome.get("objected_purpose", ""), language),
         },
     )
+
+
+def _purpose_label(key: str, language: str) -> str:
+    purposes = policy.current().purposes
+    return purposes[key].label.get(language, purposes[key].label["en"]) if key in purposes else key
 
 
 def extension_message(*, email: str, language: str, request: DataSubjectRequest) -> EmailMessage:

@@ -34,6 +34,7 @@ class DataSubjectRequest(models.Model):
         ERASURE = "erasure", "Erasure"
         WITHDRAWAL = "withdrawal", "Withdrawal of consent"
         OBJECTION = "objection", "Objection"
+        OBJECTION_PROCESSING = "objection_processing", "Objection to other processing"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -72,6 +73,8 @@ class DataSubjectRequest(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # Why the request waits for the privacy officer (a code of tillit.policy.rights), if it does.
     staff_step_reason = models.CharField(max_length=40, blank=True)
+    # For an objection under art. 21(1): the purpose (a key of the policy) objected to.
+    objection_purpose = models.CharField(max_length=40, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     refusal_reason = models.TextField(blank=True)
     # What was done, without personal data (erased tables and counts, what was kept and why).

@@ -74,6 +74,15 @@ def contact_for_person(person_id: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def objection_purposes(language: str) -> list[tuple[str, str]]:
+    """The purposes a person may object to under art. 21(1), with their names in ``language``."""
+    current = policy.current()
+    return [
+        (key, current.purposes[key].label.get(language, current.purposes[key].label["en"]))
+        for key in rule.balancing_purposes(current)
+    ]
+
+
 def erased_categories(counts: dict[str, int]) -> list[str]:
     """The data categories of the policy held in the tables an erasure deleted rows from."""
     tables = {table for table, n in counts.items() if n}
@@ -160,6 +169,7 @@ def desk_request(*, actor: Actor, now: dt.datetime, request_id: int) -> dict[str
         **_row(request, now),
         "person_id": person_id_for(request.person_pseudonym),
         "details": request.details,
+        "objection_purpose": request.objection_purpose,
         "extension_reason": request.extension_reason,
         "refusal_reason": request.refusal_reason,
         "verification_method": request.verification_method,

@@ -75,8 +75,17 @@ def _secret_hash(secret: str) -> str:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in policy.current().rights.available:
+    if kind not in rule.request_kinds(policy.current()):
         raise ValidationError("unknown request type", field="kind")
+
+
+def _objection_purpose(kind: str, purpose: str) -> str:
+    """The purpose an art. 21(1) objection is about (required for one, ignored otherwise)."""
+    if kind != Kind.OBJECTION_PROCESSING:
+        return ""
+    if purpose not in rule.balancing_purposes(policy.current()):
+        raise ValidationError("choose which use of your data you object to", field="objection_purpose")
+    return purpose
 
 
 def _check_desk(actor: Actor) -> None:
@@ -148,6 +157,7 @@ def submit_request(
     details: str = "",
     correction_field: str = "",
     correction_value: str = "",
+    objection_purpose: str = "",
     ip: str | None = None,
 ) -> None:
     """A request from the rights portal. Returns nothing on purpose: the portal answers the
@@ -160,6 +170,7 @@ def submit_request(
     _check_kind(kind)
     address = normalise_email(email)
     details = _text(details, "details", MAX_DETAILS)
+    objection_purpose = _objection_purpose(kind, objection_purpose)
     proposal = None
     if kind == Kind.RECTIFICATION:
         if correction_field not in CORRECTABLE_FIELDS:
@@ -205,6 +216,7 @@ def submit_request(
             person_pseudonym=pseudonym,
             email_digest=email_digest,
             details=details,
+            objection_purpose=objection_purpose,
             verification_method="email_link",
         )
         if proposal is not None:
@@ -363,6 +375,8 @@ def _complete(
         outcome = _withdraw(request, person_id=person_id, actor=actor, now=now)
     elif request.kind == Kind.OBJECTION:
         outcome = _object(request, person_id=person_id, actor=actor, now=now)
+    elif request.kind == Kind.OBJECTION_PROCESSING:
+        outcome = _uphold_objection(request, person_id=person_id, actor=actor, now=now)
     request.outcome = outcome
     _close(request, Status.COMPLETED, now)
     request.save(update_fields=sorted({*_COMPLETED_FIELDS, *(_VERIFIED_FIELDS if verified_by else [])}))
@@ -443,6 +457,25 @@ def _object(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: d
         source_ref=f"rights request {request.reference}",
     )
     return {"objected": True, "already": not recorded}
+
+
+def _uphold_objection(
+    request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime
+) -> dict[str, Any]:
+    """An art. 21(1) objection the privacy officer upheld (no compelling grounds override it):
+    the purpose stops for the person on every channel."""
+    from tillit.consent.services import object_to_purpose
+
+    recorded = object_to_purpose(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose=request.objection_purpose,
+        source_kind=_source_kind(actor),
+        language=request.language,
+        source_ref=f"rights request {request.reference}",
+    )
+    return {"objected_purpose": request.objection_purpose, "already": not recorded}
 
 
 def expire_requests(*, actor: Actor, now: dt.datetime) -> int:
@@ -548,6 +581,7 @@ def register_request(
     details: str = "",
     correction_field: str = "",
     correction_value: str = "",
+    objection_purpose: str = "",
 ) -> DataSubjectRequest:
     """Register a request received by phone, letter or email to a person we hold. The clock
     starts at ``received_at`` (the day the letter came), not at registration. The person
@@ -560,6 +594,7 @@ def register_request(
     if received_at > now:
         raise ValidationError("cannot be in the future", field="received_at")
     details = _text(details, "details", MAX_DETAILS)
+    objection_purpose = _objection_purpose(kind, objection_purpose)
     contact = selectors.contact_for_person(person_id)
     if contact is None:
         raise NotFoundError("no such person")
@@ -574,6 +609,7 @@ def register_request(
             person_pseudonym=contact["pseudonym"],
             email_digest=_digest("email", contact["email"]) if contact["email"] else "",
             details=details,
+            objection_purpose=objection_purpose,
             verification_method="email_link",
         )
         if kind == Kind.RECTIFICATION:

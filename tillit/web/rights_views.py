@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from tillit import policy
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
+from tillit.policy import rights as rights_rule
 from tillit.policy.retention import CONTROLLER_TIME_ZONE
 from tillit.rights import selectors, services
 from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
@@ -59,8 +60,9 @@ def request_detail(request: HttpRequest, actor: Actor, request_id: int) -> HttpR
 def register(request: HttpRequest, actor: Actor) -> HttpResponse:
     selectors.check_desk(actor)
     context: dict[str, Any] = {
-        "kinds": [(k, KIND_LABELS[k]) for k in policy.current().rights.available],
+        "kinds": [(k, KIND_LABELS[k]) for k in rights_rule.request_kinds(policy.current())],
         "fields": list(FIELD_LABELS.items()),
+        "purposes": selectors.objection_purposes(translation.get_language() or "en"),
         "values": request.POST,
     }
     if request.method != "POST":
@@ -78,6 +80,7 @@ def register(request: HttpRequest, actor: Actor) -> HttpResponse:
             details=request.POST.get("details", ""),
             correction_field=request.POST.get("correction_field", ""),
             correction_value=request.POST.get("correction_value", ""),
+            objection_purpose=request.POST.get("objection_purpose", ""),
         )
     except ValueError:
         return render(request, "web/rights_new.html", {**context, "error": _("Give the person's number.")}, status=422)
