@@ -78,6 +78,7 @@ def test_the_portal_never_asks_for_a_national_identity_number():
         "details",
         "correction_field",
         "correction_value",
+        "objection_purpose",
     }
 
 
