@@ -43,7 +43,7 @@ from tillit.policy import retention as rule
 from tillit.retention import selectors
 from tillit.retention.models import ErasureNotice, ErasureReceipt
 
-ERASURE_REASONS = ("sweep", "withdrawal", "objection", "request", "staff")
+ERASURE_REASONS = ("sweep", "withdrawal", "objection", "request", "staff", "restore")
 # Erasures that follow the person's own wish to be left alone put them on the suppression list.
 SUPPRESSING_REASONS = ("withdrawal", "objection")
 
