@@ -12,3 +12,6 @@ urlpatterns = [
     path("", include("tillit.public.rights_urls")),
     path("", include("tillit.web.urls")),
 ]
+
+# A database outage is answered with 503 and Retry-After, not 500 (tillit.web.errors).
+handler500 = "tillit.web.errors.server_error"
