@@ -48,7 +48,9 @@ def before_backup(system_actor):
     }
 
 
-def test_a_restored_backup_does_not_bring_back_anyone_erased_after_it(before_backup, system_actor, tmp_path, tillit_env):
+def test_a_restored_backup_does_not_bring_back_anyone_erased_after_it(
+    before_backup, system_actor, tmp_path, tillit_env
+):
     backup = tmp_path / "tillit.backup"
     made = tillit(tillit_env, "backup", str(backup))
     assert made.returncode == 0, made.stderr
