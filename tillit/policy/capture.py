@@ -1,0 +1,77 @@
+"""Rules for what comes in from outside: forms, orders, merging people (policy §4, §9, §10).
+
+Pure: each takes the policy (and plain values) and answers; ``tillit.capture`` and
+``people.services`` act on the answers.
+"""
+
+from __future__ import annotations
+
+from tillit.policy import purposes as purpose_rules
+from tillit.policy.schema import Policy
+
+FORMS_TOOL = "capture_forms"
+# The channels a form's consent box may ask for: a form collects an address or a number, not
+# website behaviour (web consents are given in the cookie banner, §15).
+FORM_CONSENT_CHANNELS = ("email", "phone")
+# The fields a form may ask for, each with the data category of the policy it collects (§4).
+FORM_FIELDS = {
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "organisation": "organisation",
+    "position": "position",
+    "industry": "industry",
+    "product_interests": "product_interests",
+    "message": "form_answers",
+    "question": "form_answers",
+}
+
+
+def may_manage_forms(policy: Policy, role: str | None) -> bool:
+    """Whether ``role`` may define forms and material (the ``capture_forms`` tool, §10): the
+    definitions hold no personal data; the submissions are read through the read gate."""
+    return purpose_rules.may_use_tool(policy, role, FORMS_TOOL)
+
+
+def form_consent_boxes(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """The (purpose, channel) pairs a form may offer a consent box for: those that rest on
+    consent on a channel a form collects (§5, §8; GDPR art. 6(1)(a), 7)."""
+    return tuple(
+        (key, channel)
+        for key, purpose in policy.purposes.items()
+        for channel, basis in purpose.bases.items()
+        if basis == "consent" and channel in FORM_CONSENT_CHANNELS
+    )
+
+
+def may_record_orders(policy: Policy, role: str | None) -> bool:
+    """Whether ``role`` may record orders and services: it sees customer records for a
+    purpose that rests on the contract (§7 customer care, §10)."""
+    if role is None or role not in policy.roles:
+        return False
+    return any(
+        "customer_records" in categories and "contract" in policy.purposes[purpose].bases.values()
+        for purpose, categories in policy.roles[role].access.items()
+        if purpose in policy.purposes
+    )
+
+
+MERGE_CATEGORIES = frozenset({"name", "email", "correspondence"})
+
+
+def may_merge_people(policy: Policy, role: str | None) -> bool:
+    """Whether ``role`` may merge two records of the same person: it must be able to see who
+    they are and their timeline (name, email and correspondence) for one of its purposes, to
+    judge that the two are the same person (§10; GDPR art. 5(1)(d) accuracy)."""
+    return any(
+        purpose_rules.visible_categories(policy, role, purpose) >= MERGE_CATEGORIES
+        for purpose in purpose_rules.purposes_for_role(policy, role)
+    )
+
+
+def hold_for_record(policy: Policy, record: str) -> str | None:
+    """The key of the legal hold that keeps ``record`` (e.g. ``"order_lines"``), or None."""
+    for key, hold in policy.retention.legal_holds.items():
+        if record in hold.records:
+            return key
+    return None
