@@ -1,0 +1,544 @@
+"""``tillit verify``: every place where the live data and the published policy disagree.
+
+Each check is a set-based query (or a few, per chunk) whose rows stream through a generator,
+so memory stays bounded whatever the size of the database; a rule that lives in
+``tillit.policy`` is applied to the rows, never restated. Each violation has a ``kind`` and a
+pseudonymous ``subject`` (a person's pseudonym, a ledger or audit entry number, a field's
+name), never personal data:
+
+- ``past_deadline``: a person the retention rule (§9), applied to the live facts (the
+  interactions themselves, subscriptions, customer relationships), says is past the deadline;
+- ``consent_without_wording`` / ``consent_without_notice``: a consent ledger entry without the
+  wording shown, or without the notice version in force (GDPR art. 7(1));
+- ``send_without_basis``: a marketing email sent without a legal basis recorded at send time;
+- ``send_to_suppressed``: a marketing email sent to an address on the suppression list then;
+- ``disclosure_forbidden_field`` / ``disclosure_forbidden_time``: a disclosure ledger row with
+  a category partners may not have, or made when the dialogue was not open, the person not in
+  it, or after they objected (§11; ``tillit.policy.disclosure.ledger_problems``);
+- ``read_by_forbidden_role``: an audited read of personal data by a role, for a purpose or of a
+  field that the policy does not give that role (§10; ``tillit.policy.purposes``);
+- ``audit_chain_broken``: an audit entry edited, deleted or reordered;
+- ``unclassified_field``: a model field missing from the classification registry, or classified
+  with a category the policy does not define (DESIGN.md rule 6).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Min
+
+from tillit import policy
+from tillit.audit import selectors as audit_selectors
+from tillit.audit.models import AuditEntry
+from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
+from tillit.consent.services import OBJECTION_ONLY_PURPOSES
+from tillit.core.identifiers import identifier_digests
+from tillit.people.models import CustomerRelationship, Interaction, Person
+from tillit.policy import classification
+from tillit.policy import disclosure as disclosure_rule
+from tillit.policy import purposes as purpose_rules
+from tillit.policy import retention as retention_rule
+from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Partner, VerifyRun
+
+KINDS = (
+    "past_deadline",
+    "consent_without_wording",
+    "consent_without_notice",
+    "send_without_basis",
+    "send_to_suppressed",
+    "disclosure_forbidden_field",
+    "disclosure_forbidden_time",
+    "read_by_forbidden_role",
+    "audit_chain_broken",
+    "unclassified_field",
+)
+CHUNK = 5_000
+# How many violations a stored run keeps (the counts are always complete).
+KEEP = 2_000
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str
+    subject: str  # a pseudonymous id: person:<uuid>, consent:#12, audit:#17, field:app.Model.f
+    detail: str = ""  # a short explanation without personal data
+
+
+@dataclass
+class Report:
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def violations(*, now: dt.datetime) -> Iterator[Violation]:
+    """Every violation, check by check, streamed."""
+    yield from unclassified_fields()
+    yield from past_deadline(now=now)
+    yield from consents_without_evidence()
+    yield from marketing_sends()
+    yield from disclosures()
+    yield from forbidden_reads()
+    yield from broken_audit_chain()
+
+
+def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
+    """Run every check; ``emit`` is called with each violation as it is found."""
+    started = time.perf_counter()
+    report = Report()
+    for violation in violations(now=now):
+        report.counts[violation.kind] += 1
+        if emit is not None:
+            emit(violation)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def store(*, started_at: dt.datetime, report: Report, kept: Sequence[Violation], actor_label: str) -> VerifyRun:
+    """Keep a run for the privacy officer's history (the counts complete, the first violations)."""
+    return VerifyRun.objects.create(
+        started_at=started_at,
+        finished_at=started_at + dt.timedelta(seconds=report.seconds),
+        seconds=round(report.seconds, 3),
+        total=report.total,
+        counts={kind: report.counts.get(kind, 0) for kind in KINDS},
+        violations=[{"kind": v.kind, "subject": v.subject, "detail": v.detail} for v in kept[:KEEP]],
+        truncated=report.total > len(kept[:KEEP]),
+        actor_label=actor_label,
+    )
+
+
+def run_and_store(*, now: dt.datetime, actor_label: str) -> VerifyRun:
+    kept: list[Violation] = []
+
+    def keep(violation: Violation) -> None:
+        if len(kept) < KEEP:
+            kept.append(violation)
+
+    report = run(now=now, emit=keep)
+    return store(started_at=now, report=report, kept=kept, actor_label=actor_label)
+
+
+# --- streaming helpers ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    # On PostgreSQL a transaction lets server-side cursors stream; not on SQLite, where the
+    # IMMEDIATE transaction mode would take the write lock.
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
+def _rows(sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    """The rows of a query, fetched ``CHUNK`` at a time (a server-side cursor on PostgreSQL)."""
+    with _reading():
+        cursor = connection.chunked_cursor() if connection.vendor == "postgresql" else connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(CHUNK)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            cursor.close()
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """PostgreSQL returns aware datetimes; SQLite text or naive UTC ones."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+def _pseudonym(value: Any) -> str:
+    return str(uuid.UUID(str(value))) if not isinstance(value, uuid.UUID) else str(value)
+
+
+# --- the checks ------------------------------------------------------------------------------------
+
+
+def unclassified_fields() -> Iterator[Violation]:
+    known = set(policy.current().categories)
+    for model in apps.get_models():
+        if not model.__module__.startswith("tillit."):
+            continue
+        for f in model._meta.get_fields():
+            if f.auto_created and not f.concrete:
+                continue
+            key = f"{model._meta.app_label}.{model.__name__}.{f.name}"
+            category = classification.classify(key)
+            if category is None:
+                yield Violation("unclassified_field", f"field:{key}", "not in the classification registry")
+            elif category not in classification.MARKERS and category not in known:
+                yield Violation("unclassified_field", f"field:{key}", f"category {category!r} is not in the policy")
+
+
+def past_deadline(*, now: dt.datetime) -> Iterator[Violation]:
+    """People past their deadline by the rule applied to the live facts. The query narrows the
+    candidates (every ground older than its period, with two days to spare for the calendar);
+    the rule itself (``tillit.policy.retention.retain_until``) decides for each candidate."""
+    current = policy.current()
+    rules = current.retention
+    slack = dt.timedelta(days=2)
+    dialogue_cut = retention_rule.add_years(now, -rules.dialogue.years) + slack
+    newsletter_cut = retention_rule.add_years(now, -rules.newsletter.years_after_unsubscribe) + slack
+    inbound = sorted(rules.dialogue.inbound_kinds) or ["-"]
+    answered = sorted(rules.dialogue.answered_outbound_kinds) or ["-"]
+    person, interaction = Person._meta.db_table, Interaction._meta.db_table
+    subscription, customer = Subscription._meta.db_table, CustomerRelationship._meta.db_table
+    true = "TRUE" if connection.vendor == "postgresql" else "1"
+    sql = (
+        f"SELECT p.pseudonym, p.created_at, c.last_contact, s.last_left, r.last_end "  # noqa: S608 (model tables)
+        f"FROM {person} p "
+        f"LEFT JOIN (SELECT person_id, MAX(occurred_at) AS last_contact FROM {interaction} "
+        f"  WHERE (direction = 'inbound' AND kind IN ({', '.join(['%s'] * len(inbound))})) "
+        f"     OR (direction = 'outbound' AND reached = {true} AND kind IN ({', '.join(['%s'] * len(answered))})) "
+        f"  GROUP BY person_id) c ON c.person_id = p.id "
+        f"LEFT JOIN (SELECT person_id, SUM(CASE WHEN unsubscribed_at IS NULL THEN 1 ELSE 0 END) AS open, "
+        f"  MAX(unsubscribed_at) AS last_left FROM {subscription} GROUP BY person_id) s ON s.person_id = p.id "
+        f"LEFT JOIN (SELECT person_id, SUM(CASE WHEN ended_at IS NULL THEN 1 ELSE 0 END) AS open, "
+        f"  MAX(ended_at) AS last_end FROM {customer} GROUP BY person_id) r ON r.person_id = p.id "
+        "WHERE p.created_at <= %s AND (c.last_contact IS NULL OR c.last_contact <= %s) "
+        "AND COALESCE(s.open, 0) = 0 AND (s.last_left IS NULL OR s.last_left <= %s) "
+        "AND COALESCE(r.open, 0) = 0 AND (r.last_end IS NULL OR r.last_end <= %s) "
+        "ORDER BY p.id"
+    )
+    cuts = [dialogue_cut, dialogue_cut, newsletter_cut, dialogue_cut]
+    params = [*inbound, *answered, *(connection.ops.adapt_datetimefield_value(c) for c in cuts)]
+    for pseudonym, created_at, last_contact, last_left, last_end in _rows(sql, params):
+        decision = retention_rule.retain_until(
+            current,
+            retention_rule.RetentionFacts(
+                registered_at=_moment(created_at),  # type: ignore[arg-type]
+                last_contact_at=_moment(last_contact),
+                unsubscribed_at=_moment(last_left),
+                customer_ended_at=_moment(last_end),
+            ),
+        )
+        if retention_rule.is_past_deadline(decision, now):
+            assert decision.retain_until is not None
+            yield Violation(
+                "past_deadline",
+                f"person:{_pseudonym(pseudonym)}",
+                f"{decision.reason} deadline {decision.retain_until:%Y-%m-%d}",
+            )
+
+
+def consents_without_evidence() -> Iterator[Violation]:
+    rows = (
+        ConsentEvent.objects.filter(wording__regex=r"^\s*$")
+        .order_by("pk")
+        .values_list("pk", "person__pseudonym", "notice_version_id")
+    )
+    for pk, pseudonym, _ in rows.iterator(chunk_size=CHUNK):
+        yield Violation("consent_without_wording", f"consent:#{pk} person:{pseudonym}", "no wording recorded")
+    missing = ConsentEvent.objects.filter(notice_version__isnull=True).order_by("pk")
+    for pk, pseudonym in missing.values_list("pk", "person__pseudonym").iterator(chunk_size=CHUNK):
+        yield Violation("consent_without_notice", f"consent:#{pk} person:{pseudonym}", "no notice version")
+
+
+def marketing_sends() -> Iterator[Violation]:
+    """Every marketing email sent, against the consent rule as it stood when it went: the
+    ledger entries, objections, customer relationships and provenance up to ``sent_at`` are
+    fed to ``tillit.policy.consent.may_contact`` for the campaign's purpose on email (a send
+    the rule refuses had no basis at send time); and its address against the suppression list
+    as it stood then. From the marketing app's per-recipient send records."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+    except LookupError:
+        return
+    names = {f.name for f in send_model._meta.concrete_fields}
+    sent = send_model.objects.filter(status="sent").order_by("pk")
+    columns = ["pk", "person_id", "person__pseudonym", "person__email", "person__notice_version_id", "sent_at"]
+    columns.append("campaign__purpose")
+    if "basis" in names:
+        columns.append("basis")
+    chunk: list[tuple[Any, ...]] = []
+    for row in sent.values_list(*columns).iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from _check_sends(chunk)
+            chunk = []
+    if chunk:
+        yield from _check_sends(chunk)
+
+
+def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
+    from tillit.consent.models import NoticeVersion
+    from tillit.consent.selectors import ALL_CHANNELS
+    from tillit.people.models import Provenance
+    from tillit.policy import consent as consent_rule
+
+    current = policy.current()
+    person_ids = {row[1] for row in chunk}
+    latest_at = max((row[5] for row in chunk if row[5] is not None), default=None)
+    events: dict[int, list[tuple[dt.datetime, str, str, str]]] = defaultdict(list)
+    ledger = ConsentEvent.objects.filter(person_id__in=person_ids)
+    if latest_at is not None:
+        ledger = ledger.filter(occurred_at__lte=latest_at)
+    for pid, at, purpose, channel, action in ledger.order_by("occurred_at", "pk").values_list(
+        "person_id", "occurred_at", "purpose", "channel", "action"
+    ):
+        events[pid].append((at, purpose, channel, action))
+    customers: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+    for pid, started, ended in CustomerRelationship.objects.filter(person_id__in=person_ids).values_list(
+        "person_id", "started_at", "ended_at"
+    ):
+        customers[pid].append((started, ended))
+    from_sale: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for pid, at, detail in Provenance.objects.filter(
+        person_id__in=person_ids, field="email", source="order"
+    ).values_list("person_id", "recorded_at", "detail"):
+        from_sale[pid].append((at, detail))
+    informed = {pk: frozenset(purposes) for pk, purposes in NoticeVersion.objects.values_list("pk", "purposes")}
+    key = settings.TILLIT_IDENTIFIER_KEY
+    digests = {row[0]: [d for _, d in identifier_digests(email=row[3], phone=None, key=key)] for row in chunk}
+    suppressed = dict(
+        SuppressionEntry.objects.filter(digest__in=[d for ds in digests.values() for d in ds]).values_list(
+            "digest", "created_at"
+        )
+    )
+    for row in chunk:
+        pk, pid, pseudonym, email, version, sent_at, purpose = row[:7]
+        subject = f"send:#{pk} person:{pseudonym}"
+        if len(row) > 7 and not str(row[7] or "").strip():
+            yield Violation("send_without_basis", subject, "no legal basis recorded with the send")
+        at = sent_at
+        if at is not None and purpose in current.purposes:
+            state: dict[tuple[str, str], str] = {}
+            for when, p, channel, action in events.get(pid, []):
+                if when <= at:
+                    state[(p, channel)] = action
+            facts = consent_rule.ContactFacts(
+                email=email,
+                consents=state,
+                objected_to_marketing=state.get(("direct_marketing", ALL_CHANNELS)) == "objected",
+                objected_purposes=frozenset(p for (p, _), a in state.items() if a == "objected"),
+                suppressed=False,  # the suppression list is its own check, below
+                is_customer=any(s <= at and (e is None or e > at) for s, e in customers.get(pid, [])),
+                address_from_sale=any(when <= at for when, _ in from_sale.get(pid, [])),
+                optout_offered_at_collection=any(
+                    when <= at and "opt-out offered" in detail for when, detail in from_sale.get(pid, [])
+                ),
+                informed_purposes=informed.get(version, frozenset()),
+            )
+            decision = consent_rule.may_contact(current, facts, purpose=purpose, channel="email")
+            if not decision.allowed:
+                yield Violation("send_without_basis", subject, f"no basis at send time ({decision.reason})")
+        since = [suppressed[d] for d in digests[pk] if d in suppressed]
+        if since and (sent_at is None or min(since) <= sent_at):
+            yield Violation("send_to_suppressed", subject, "the address was suppressed before the send")
+
+
+def disclosures() -> Iterator[Violation]:
+    """Every row of the disclosure ledger against the policy (§11), chunk by chunk."""
+    current = policy.current()
+    rows = (
+        DisclosedPerson.objects.order_by("pk")
+        .select_related("disclosure")
+        .values_list(
+            "pk",
+            "pseudonym",
+            "categories",
+            "disclosure__reference",
+            "disclosure__basis",
+            "disclosure__disclosed_at",
+            "disclosure__dialogue_id",
+            "disclosure__event_id",
+            "disclosure__event__partner_id",
+            "disclosure__partner_id",
+            "disclosure__purpose",
+        )
+    )
+    dialogues = {
+        pk: (opened, closed, partner_id)
+        for pk, opened, closed, partner_id in Dialogue.objects.values_list("pk", "opened_at", "closed_at", "partner_id")
+    }
+    ended = dict(Partner.objects.filter(ended_at__isnull=False).values_list("pk", "ended_at"))
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from _check_ledger(current, chunk, dialogues, ended)
+            chunk = []
+    if chunk:
+        yield from _check_ledger(current, chunk, dialogues, ended)
+
+
+def _check_ledger(
+    current: Any,
+    chunk: list[tuple[Any, ...]],
+    dialogues: dict[int, tuple[Any, Any, Any]],
+    ended: dict[int, Any],
+) -> Iterator[Violation]:
+    people = dict(Person.objects.filter(pseudonym__in=[r[1] for r in chunk]).values_list("pseudonym", "pk"))
+    members: dict[tuple[int, int], list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+    for member_dialogue, member, added, removed in DialogueMember.objects.filter(
+        person_id__in=list(people.values()), dialogue_id__in={r[6] for r in chunk}
+    ).values_list("dialogue_id", "person_id", "added_at", "removed_at"):
+        members[(member_dialogue, member)].append((added, removed))
+    purposes = {*OBJECTION_ONLY_PURPOSES, "direct_marketing", *(r[10] for r in chunk)}
+    events: dict[int, list[tuple[dt.datetime, str, str, str]]] = defaultdict(list)
+    for subject_id, at, p, channel, action in (
+        ConsentEvent.objects.filter(person_id__in=list(people.values()), purpose__in=purposes)
+        .order_by("occurred_at", "pk")
+        .values_list("person_id", "occurred_at", "purpose", "channel", "action")
+    ):
+        events[subject_id].append((at, p, channel, action))
+    for (
+        pk,
+        pseudonym,
+        categories,
+        reference,
+        basis,
+        at,
+        dialogue_id,
+        _event_id,
+        event_partner,
+        partner_id,
+        purpose,
+    ) in chunk:
+        opened: dt.datetime | None
+        closed: dt.datetime | None
+        opened, closed, dialogue_partner = dialogues.get(dialogue_id, (None, None, None))
+        if partner_id in ended and (closed is None or ended[partner_id] < closed):
+            closed = ended[partner_id]
+        if dialogue_partner != partner_id:
+            opened = None  # a disclosure through another partner's dialogue is never in order
+        person_id: int | None = people.get(pseudonym)
+        intervals = members.get((dialogue_id, person_id), []) if person_id is not None else []
+        covering = next((iv for iv in intervals if iv[0] <= at and (iv[1] is None or at < iv[1])), None)
+        first = min(intervals, key=lambda iv: iv[0]) if intervals else (None, None)
+        member_from, member_until = covering if covering else first
+        objected = False
+        if person_id is not None:
+            latest: dict[tuple[str, str], str] = {}
+            for when, p, channel, action in events.get(person_id, []):
+                if when <= at:
+                    latest[(p, channel)] = action
+            objected = any(
+                action == "objected" and p in {*OBJECTION_ONLY_PURPOSES, "direct_marketing", purpose}
+                for (p, _), action in latest.items()
+            )
+        problems = disclosure_rule.ledger_problems(
+            current,
+            disclosure_rule.LedgerEntry(
+                categories=tuple(categories or ()),
+                basis=basis,
+                disclosed_at=at,
+                dialogue_opened_at=opened,
+                dialogue_closed_at=closed,
+                event_with_partner=event_partner is not None and event_partner == partner_id,
+                member_from=member_from,
+                member_until=member_until,
+                person_known=person_id is not None,
+                objected_before=objected,
+            ),
+        )
+        subject = f"disclosure:{reference} row:#{pk} person:{pseudonym}"
+        if "forbidden_field" in problems:
+            forbidden = disclosure_rule.forbidden_categories(
+                current, categories or (), partner_event=event_partner is not None and event_partner == partner_id
+            )
+            detail = f"categories {', '.join(forbidden)}" if forbidden else f"basis {basis!r}"
+            yield Violation("disclosure_forbidden_field", subject, detail)
+        if "forbidden_time" in problems:
+            why = "after an objection" if objected else "no open dialogue with the person in it"
+            yield Violation("disclosure_forbidden_time", subject, why)
+
+
+READ_ACTIONS = ("read", "search", "export")
+_ALWAYS_PERSON = frozenset({"id", "pseudonym", "retain_until", "retain_reason"})
+
+
+def read_problem(role: str, purpose: str, subject_type: str, fields: Any) -> str | None:
+    """Why an audited read breaks the policy (§10), or None: the role must exist and may use
+    the purpose, and every classified field read must be one the role may see for it."""
+    current = policy.current()
+    if not purpose:
+        return "a read without a purpose"
+    if purpose not in current.purposes:
+        return f"unknown purpose {purpose!r}"
+    if role not in current.roles:
+        return f"unknown role {role!r}"
+    if not purpose_rules.may_use_purpose(current, role, purpose):
+        return f"role {role!r} may not use {purpose!r}"
+    model = {"person": "people.Person", "organization": "people.Organization"}[subject_type]
+    names = fields if isinstance(fields, list) else []
+    for name in names:
+        name = str(name)
+        target, column = model, name
+        if name.startswith("interaction."):
+            target, column = "people.Interaction", name.partition(".")[2]
+        elif name == "consent":
+            if "choices" not in purpose_rules.visible_categories(current, role, purpose):
+                return f"role {role!r} may not see consents for {purpose!r}"
+            continue
+        category = classification.classify(f"{target}.{column}")
+        if category is None or category in classification.MARKERS or column in _ALWAYS_PERSON:
+            continue
+        if column not in purpose_rules.visible_fields(current, role, purpose, target):
+            return f"role {role!r} may not see {column!r} for {purpose!r}"
+    return None
+
+
+def forbidden_reads() -> Iterator[Violation]:
+    """Audited reads of personal data (people, organisations) by staff and API clients, grouped
+    by (role, purpose, fields): the policy is asked once per group, and only the entries of a
+    forbidden group are streamed."""
+    reads = AuditEntry.objects.filter(
+        action__in=READ_ACTIONS, subject_type__in=("person", "organization"), actor_kind__in=("staff", "api_client")
+    )
+    groups = (
+        reads.values("actor_role", "purpose", "subject_type", "fields")
+        .annotate(n=Count("pk"), first=Min("sequence"))
+        .order_by("first")
+    )
+    for group in groups:
+        problem = read_problem(group["actor_role"], group["purpose"], group["subject_type"], group["fields"])
+        if problem is None:
+            continue
+        entries = reads.filter(
+            actor_role=group["actor_role"],
+            purpose=group["purpose"],
+            subject_type=group["subject_type"],
+            fields=group["fields"],
+        ).order_by("sequence")
+        for sequence, subject_type, subject_id in entries.values_list(
+            "sequence", "subject_type", "subject_id"
+        ).iterator(chunk_size=CHUNK):
+            yield Violation("read_by_forbidden_role", f"audit:#{sequence} {subject_type}:#{subject_id}", problem)
+
+
+def broken_audit_chain() -> Iterator[Violation]:
+    report = audit_selectors.verify_chain()
+    if not report.is_intact:
+        yield Violation("audit_chain_broken", f"audit:#{report.broken_at}", f"entry {report.kind}")
+
+
+def newest_runs(limit: int = 10) -> list[VerifyRun]:
+    return list(VerifyRun.objects.order_by("-started_at", "-pk")[:limit])
+
+
+__all__ = ["KINDS", "Report", "Violation", "newest_runs", "run", "run_and_store", "violations"]
