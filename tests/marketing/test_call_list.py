@@ -1,0 +1,93 @@
+"""The call list (§8 "we may contact you by phone"): people who may be called for a purpose
+now (legitimate interest, no objection, not suppressed), read through the gate and audited;
+the CSV export neutralises formulas; a call logged from it is an interaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tillit.audit.models import AuditEntry
+from tillit.consent import services as consent_services
+from tillit.people import services as people
+from tillit.people.models import Interaction, Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def population(system_actor, now):
+    def make(name: str, phone: str, email: str) -> Person:
+        return people.create_person(
+            actor=system_actor, now=now, source="form", values={"name": name, "phone": phone, "email": email}
+        )
+
+    callable_ = make('=HYPERLINK("http://evil.example")', "+4722334455", "formula@example.com")
+    objected = make("Objected Person", "+4722334456", "objected@example.com")
+    consent_services.object_to_direct_marketing(
+        actor=system_actor, now=now, person_id=objected.pk, source_kind="staff", language="en"
+    )
+    opted_out = make("Opted Out", "+4722334457", "optout@example.com")
+    consent_services.opt_out(
+        actor=system_actor,
+        now=now,
+        person_id=opted_out.pk,
+        purpose="direct_marketing",
+        channel="phone",
+        source_kind="staff",
+        language="en",
+    )
+    suppressed = make("Suppressed Number", "+4722334458", "suppressed@example.com")
+    consent_services.suppress(now=now, email=None, phone=suppressed.phone, reason="objection")
+    make("No Phone", "", "nophone@example.com")
+    return {"callable": callable_, "objected": objected, "opted_out": opted_out, "suppressed": suppressed}
+
+
+def test_sales_sees_only_who_may_be_called_now_and_each_view_is_audited(staff_client, population):
+    response = staff_client("sales").get("/call-list/?purpose=direct_marketing")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "+4722334455" in text
+    for other in ("+4722334456", "+4722334457", "+4722334458", "No Phone"):
+        assert other not in text
+    entry = AuditEntry.objects.filter(action="call_list").get()
+    assert entry.subject_id == population["callable"].pk
+    assert entry.purpose == "direct_marketing"
+
+
+def test_the_export_neutralises_formulas_and_is_audited(staff_client, population):
+    response = staff_client("sales").get("/call-list/export/?purpose=direct_marketing")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["id", "name", "phone", "email", "position", "organization"]
+    [row] = rows[1:]
+    assert row[1] == '\'=HYPERLINK("http://evil.example")'
+    assert row[2] == "'+4722334455"
+    assert AuditEntry.objects.filter(action="export", subject_id=population["callable"].pk).exists()
+
+
+def test_roles_without_phone_numbers_for_such_a_purpose_have_no_call_list(staff_client, population):
+    for role in ("privacy_officer", "administrator"):
+        assert staff_client(role).get("/call-list/").status_code == 403
+    assert staff_client("sales").get("/call-list/?purpose=customer_care").status_code == 403
+
+
+def test_a_call_logged_from_the_list_is_an_interaction_that_moves_the_clock(staff_client, population):
+    person = population["callable"]
+    response = staff_client("sales").post(
+        f"/call-list/{person.pk}/log/", {"purpose": "direct_marketing", "reached": "on", "summary": "Interested."}
+    )
+    assert response.status_code == 302
+    call = Interaction.objects.get(person=person)
+    assert (call.kind, call.direction, call.reached, call.summary) == ("call", "outbound", True, "Interested.")
+    person.refresh_from_db()
+    assert person.last_contact_at is not None
+    assert (
+        staff_client("sales")
+        .post(f"/call-list/{population['objected'].pk}/log/", {"purpose": "direct_marketing"})
+        .status_code
+        == 404
+    )

@@ -1,0 +1,102 @@
+"""Handing one message to the SMTP server with a claim in between: exactly once, as far as
+SMTP allows.
+
+A send record is claimed (committed as ``sending``) after the server has taken the whole
+message except its final line (``.``), and the final line goes out right after the claim:
+
+    MAIL FROM, RCPT TO, DATA, the message          -> the server holds it, not yet accepted
+    claim: UPDATE ... SET status='sending' WHERE status='pending'; COMMIT
+    "." -> 250 accepted                               -> UPDATE ... SET status='sent'
+
+- A worker killed before the claim delivered nothing: a server drops a DATA whose end never
+  came. The record is still ``pending`` and is sent on the retry.
+- A worker killed after the claim has handed the message over; the record stays ``sending``
+  ("in doubt") and is never sent again (at most once): a retry marks it sent, unconfirmed.
+- The only window in which a claimed message may not have been delivered is between our
+  COMMIT returning and the kernel taking the three bytes of ".\r\n" (inside our own process,
+  no round trip). We chose at-most-once there: the alternative (mark sent only after the 250,
+  retry everything unconfirmed) sends a duplicate whenever a worker dies while the server is
+  processing the message, a window of a full round trip plus the server's work.
+
+Each message's Message-ID is fixed by its send record, so a duplicate would be recognisable.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+from smtplib import SMTP, SMTPRecipientsRefused, SMTPSenderRefused
+from typing import Any
+
+from django.core.mail import EmailMessage
+
+CLAIMED, TAKEN, REFUSED, REJECTED = "claimed", "taken", "refused", "rejected"
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _smtp(connection: Any) -> SMTP | None:
+    """The open smtplib connection of a Django SMTP backend (None for other backends)."""
+    smtp = getattr(connection, "connection", None)
+    if smtp is None and hasattr(connection, "open") and hasattr(connection, "host"):
+        connection.open()
+        smtp = getattr(connection, "connection", None)
+    if not isinstance(smtp, SMTP):
+        return None
+    if smtp.sock is not None:
+        # The message's last line goes out as its own small write after the claim: without
+        # TCP_NODELAY, Nagle's algorithm holds it until the server's delayed ACK (~40 ms).
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return smtp
+
+
+def send(
+    connection: Any,
+    envelope: tuple[str, list[str], bytes],
+    claim: Callable[[], bool],
+    fallback: Callable[[], EmailMessage],
+) -> str:
+    """Send ``envelope`` (sender, recipients, the message as bytes) over a Django email
+    backend (``fallback`` builds it as a Django email for a backend without SMTP), calling
+    ``claim`` (which must commit and return whether this worker got the record) just before
+    the message's last line. Returns
+    ``claimed`` (handed over and accepted), ``taken`` (another worker has it: nothing sent) or
+    ``refused`` (the server refused the sender or the recipient before the claim) or
+    ``rejected`` (the server refused the message after the claim)."""
+    smtp = _smtp(connection)
+    if smtp is None:  # a backend without SMTP (tests, console): claim, then hand it over
+        if not claim():
+            return TAKEN
+        connection.send_messages([fallback()])
+        return CLAIMED
+    sender, recipients, data = envelope
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        code, _ = smtp.mail(sender, ["SMTPUTF8"] if not data.isascii() and smtp.has_extn("smtputf8") else [])
+        if code != 250:
+            smtp.rset()
+            return REFUSED
+        if any(smtp.rcpt(r)[0] not in (250, 251) for r in recipients):
+            smtp.rset()
+            return REFUSED
+        smtp.putcmd("data")
+        code, _ = smtp.getreply()
+        if code != 354:
+            smtp.rset()
+            return REFUSED
+        body = _LEADING_DOT.sub(b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body)
+    except (SMTPRecipientsRefused, SMTPSenderRefused):
+        return REFUSED
+    if not claim():
+        # Another worker has the record: abandon this message (a server discards a DATA
+        # that never ends) and start a fresh connection for the next one.
+        smtp.close()
+        connection.connection = None
+        connection.open()
+        return TAKEN
+    smtp.send(b".\r\n")
+    code, _ = smtp.getreply()
+    return CLAIMED if code == 250 else REJECTED
