@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "tillit.web.middleware.PublicRateLimitMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -258,3 +259,20 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "Avara AS <post@avara.no>")
 # The public address of this system, for links in emails (https in production).
 TILLIT_PUBLIC_URL = (env("PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# Websites that may embed the cookie banner with one <script> tag (origins, comma-separated,
+# e.g. https://www.avara.no); our own pages always may.
+TILLIT_EMBED_ORIGINS = env_list("EMBED_ORIGINS", "")
+# Capture: submissions per minute from one IP address to the public forms (0: no limit, as
+# the load benchmark sets), and the shared secret the website's chat signs transcripts with.
+TILLIT_FORM_RATE_PER_MINUTE = int(env("FORM_RATE_PER_MINUTE", "20") or 0)
+TILLIT_CHAT_WEBHOOK_SECRET = env("CHAT_WEBHOOK_SECRET", "") or ""
+# Every public endpoint, per client address and minute (0: off, as the load benchmarks do).
+TILLIT_PUBLIC_RATE_PER_MINUTE = int(env("PUBLIC_RATE_PER_MINUTE", "300") or 0)
+# Rights portal submissions per network (/24) and hour (0: off, for load tests only).
+TILLIT_RIGHTS_RATE_PER_SOURCE = int(env("RIGHTS_RATE_PER_SOURCE", "20") or 0)
+# How the public forms take a submission: "inline" stores it all in the request (DEBUG, tests,
+# `make run`); "queued" validates, writes one intake row and answers; `tillit capture drain`
+# (or the drain task) applies it (the production default). docs/capture.md.
+TILLIT_FORM_INTAKE = env("FORM_INTAKE", "inline" if DEBUG else "queued") or "queued"
+if TILLIT_FORM_INTAKE not in ("inline", "queued"):
+    raise ImproperlyConfigured(f"TILLIT_FORM_INTAKE: expected inline or queued, got {TILLIT_FORM_INTAKE!r}")

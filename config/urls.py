@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("tillit.public.consent_urls")),
     path("", include("tillit.public.urls")),
     path("", include("tillit.public.rights_urls")),
+    path("", include("tillit.public.capture_urls")),
     path("", include("tillit.web.urls")),
 ]
 

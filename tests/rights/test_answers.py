@@ -349,3 +349,69 @@ def test_safe_cell_neutralises_formulas() -> None:
 def test_an_unknown_person_is_a_lookup_error_without_personal_data(now: dt.datetime) -> None:
     with pytest.raises(LookupError, match="no such person"):
         answers.access_answer(person_id=999_999, language="en", now=now)
+
+
+def test_disclosures_are_named_with_the_partner_date_and_categories(
+    seeded: dict[str, Any], now: dt.datetime, staff_actor: Any
+) -> None:
+    from tillit.sharing import services as sharing
+
+    officer, sales = staff_actor("privacy_officer"), staff_actor("sales")
+    partner = sharing.register_partner(
+        actor=officer,
+        now=now - dt.timedelta(days=30),
+        values={
+            "key": "fiberpartner",
+            "name": "Fiberpartner AS",
+            "org_number": "923130969",
+            "contact_email": "privacy@fiberpartner.example.com",
+            "agreement_reference": "DPA-2026-01",
+            "agreement_dated": "2026-01-15",
+        },
+    )
+    dialogue = sharing.open_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
+    )
+    sharing.add_to_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[seeded["person"].pk]
+    )
+    sharing.disclose(
+        actor=sales,
+        now=now - dt.timedelta(days=4),
+        dialogue_id=dialogue.pk,
+        categories=["name", "email"],
+        channel="csv",
+    )
+    answer = answers.access_answer(person_id=seeded["person"].pk, language="en", now=now)
+    jsonschema.validate(answer, answers.access_schema(), format_checker=jsonschema.FormatChecker())
+    [disclosure] = answer["recipients"]["partners"]
+    assert disclosure["name"] == "Fiberpartner AS"
+    assert disclosure["disclosed_at"].startswith((now - dt.timedelta(days=4)).date().isoformat())
+    assert len(disclosure["categories"]) == 2
+    page = answers.render_access_html(answer, "en")
+    assert "Fiberpartner AS, on" in page
+    # The colleague sharing the organisation was not disclosed, and their answer says so.
+    theirs = answers.access_answer(person_id=seeded["other"].pk, language="en", now=now)
+    assert theirs["recipients"]["partners"] == []
+
+
+def test_order_lines_are_in_the_answer_while_they_are_linked(
+    seeded: dict[str, Any], now: dt.datetime, staff_actor: Any
+) -> None:
+    from tillit.capture import services as capture
+
+    capture.record_order(
+        actor=staff_actor("sales"),
+        now=now - dt.timedelta(days=2),
+        person_id=seeded["person"].pk,
+        number="AV-2026-0042",
+        currency="NOK",
+        lines=[{"product": "Backup 500 GB", "quantity": 1, "unit_price": "1490.00"}],
+    )
+    answer = answers.access_answer(person_id=seeded["person"].pk, language="en", now=now)
+    jsonschema.validate(answer, answers.access_schema(), format_checker=jsonschema.FormatChecker())
+    lines = _fields(answer, "capture.OrderLine")
+    assert lines["order_number"]["value"] == "AV-2026-0042"
+    assert lines["product"]["value"] == "Backup 500 GB"
+    theirs = json.dumps(answers.access_answer(person_id=seeded["other"].pk, language="en", now=now))
+    assert "AV-2026-0042" not in theirs

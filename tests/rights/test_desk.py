@@ -166,35 +166,95 @@ def test_a_refusal_tells_the_person_why_and_about_the_right_to_complain(officer,
     assert "Datatilsynet" in text
 
 
-def test_a_correction_is_approved_through_the_people_service_and_recipients_are_recorded(
-    officer, system_actor, now, smtp_server, immediate_tasks
-):
-    person = make_person(system_actor, now, 1)
+def _correct(officer, now, smtp_server, email: str, field: str, value: str, on_commit=None) -> DataSubjectRequest:
+    """A correction proposed on the portal, confirmed from the link and approved at the desk."""
     services.submit_request(
         actor=officer,
         now=now,
-        email="testperson1@example.com",
+        email=email,
         kind="rectification",
         language="en",
-        correction_field="position",
-        correction_value="Head of Purchasing",
+        correction_field=field,
+        correction_value=value,
     )
-    token = re.search(r"/rights/verify/([^/\s]+)/", smtp_server.messages[0].get_content()).group(1)
+    token = re.search(r"/rights/verify/([^/\s]+)/", smtp_server.messages[-1].get_content()).group(1)
     result = services.confirm_verification(actor=officer, now=now, token=token)
     assert result.status == "in_progress"
-    request = DataSubjectRequest.objects.get()
-    proposal = request.corrections.get()
-    services.decide_correction(actor=officer, now=now, proposal_id=proposal.pk, approve=True)
+    request = DataSubjectRequest.objects.get(kind="rectification", status="in_progress")
+    if on_commit is None:
+        services.decide_correction(actor=officer, now=now, proposal_id=request.corrections.get().pk, approve=True)
+    else:
+        with on_commit(execute=True):  # deliveries are enqueued when the decision commits
+            services.decide_correction(actor=officer, now=now, proposal_id=request.corrections.get().pk, approve=True)
+    request.refresh_from_db()
+    return request
+
+
+def test_a_correction_is_approved_through_the_people_service(officer, system_actor, now, smtp_server, immediate_tasks):
+    person = make_person(system_actor, now, 1)
+    request = _correct(officer, now, smtp_server, "testperson1@example.com", "position", "Head of Purchasing")
     person.refresh_from_db()
     assert person.position == "Head of Purchasing"
     assert Provenance.objects.filter(person=person, field="position", source="customer_service").exists()
-    request.refresh_from_db()
-    proposal.refresh_from_db()
     assert request.status == "completed"
-    assert proposal.proposed_value == ""
-    assert request.outcome["recipients_to_notify"] == ["7sense"]
-    assert request.events.filter(kind="recipients_notified").exists()
+    assert request.corrections.get().proposed_value == ""
+    # Nobody received this person's data, so there is nobody to tell (art. 19).
+    assert "recipients_to_notify" not in request.outcome
+    assert not request.events.filter(kind="recipients_notified").exists()
     assert "corrected" in smtp_server.messages[-1].get_content()
+
+
+def test_partners_that_received_the_corrected_data_are_told_art_19(
+    officer, staff_actor, system_actor, now, smtp_server, immediate_tasks, django_capture_on_commit_callbacks
+):
+    from tillit.sharing import services as sharing
+    from tillit.sharing.models import RecipientNotice
+
+    sales = staff_actor("sales")
+    person = make_person(system_actor, now - dt.timedelta(days=20), 1)
+    partner = sharing.register_partner(
+        actor=officer,
+        now=now - dt.timedelta(days=30),
+        values={
+            "key": "fiberpartner",
+            "name": "Fiberpartner AS",
+            "org_number": "923130969",
+            "contact_email": "privacy@fiberpartner.example.com",
+            "agreement_reference": "DPA-2026-01",
+            "agreement_dated": "2026-01-15",
+        },
+    )
+    dialogue = sharing.open_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
+    )
+    sharing.add_to_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
+    )
+    sharing.disclose(
+        actor=sales,
+        now=now - dt.timedelta(days=5),
+        dialogue_id=dialogue.pk,
+        categories=["name", "email"],
+        channel="json",
+    )
+
+    request = _correct(
+        officer,
+        now,
+        smtp_server,
+        "testperson1@example.com",
+        "name",
+        "Testperson Rettetnavn",
+        on_commit=django_capture_on_commit_callbacks,
+    )
+    assert request.outcome["recipients_to_notify"] == ["Fiberpartner AS"]
+    assert request.events.filter(kind="recipients_notified", note__contains="Fiberpartner AS").exists()
+    notice = RecipientNotice.objects.get(kind="correction", partner=partner)
+    assert notice.people == 1
+    # Sent through the partner's channel (email here) and retried until acknowledged.
+    assert any(m["To"] == "privacy@fiberpartner.example.com" for m in smtp_server.messages)
+    answer = [m for m in smtp_server.messages if m["To"] == "testperson1@example.com"][-1].get_content()
+    assert "received your data from us" in answer
 
 
 def test_a_refused_correction_sends_the_reason(officer, system_actor, now, smtp_server):

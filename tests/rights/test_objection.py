@@ -96,9 +96,7 @@ def test_a_verified_objection_opens_a_case_with_a_due_date_and_stops_nothing_yet
     assert consent_selectors.eligibility(person_id=person.pk, purpose="sales_dialogue", channel="phone").allowed
 
 
-def test_upheld_the_purpose_stops_on_every_channel_and_the_person_is_told(
-    person, now, smtp_server, staff_actor
-):
+def test_upheld_the_purpose_stops_on_every_channel_and_the_person_is_told(person, now, smtp_server, staff_actor):
     _object(now, smtp_server)
     request = DataSubjectRequest.objects.get()
     services.complete_request(actor=staff_actor("privacy_officer"), now=now, request_id=request.pk)

@@ -22,7 +22,13 @@ PRODUCTION = {
 
 
 def run_tillit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") or k == "TILLIT_DATA_DIR"}
+    # Only what production would have: no TILLIT_ settings from the test run, and not the flag the
+    # browser tests set for Playwright (DJANGO_ALLOW_ASYNC_UNSAFE), which the deploy check rejects.
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if (not k.startswith("TILLIT_") or k == "TILLIT_DATA_DIR") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     return subprocess.run(
         [sys.executable, "-m", "tillit.cli.main", *args],
         env={**clean, **env},

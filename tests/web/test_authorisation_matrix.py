@@ -16,6 +16,9 @@ pytestmark = pytest.mark.django_db
 
 ROLES = ("marketing", "customer_support", "sales", "privacy_officer", "administrator")
 READERS = {"marketing", "customer_support", "sales", "privacy_officer"}
+# Sharing: the roles that work for a dialogue's purpose, and the privacy officer (partners tool).
+DIALOGUE_ROLES = {"customer_support", "sales"}
+PARTNER_ROLES = {"customer_support", "sales", "privacy_officer"}
 
 
 def expect(ok: set[str] | str, status: int = 200, denied: int = 403) -> dict[str, int]:
@@ -35,6 +38,13 @@ WEB = {
     ("GET", "web:organizations"): expect(READERS),
     ("GET", "web:organization"): expect(READERS),
     ("GET", "web:retention-forecast"): expect({"marketing", "privacy_officer"}),
+    ("GET", "web:visit-statistics"): expect({"marketing", "privacy_officer"}),
+    ("GET", "web:capture-forms"): expect({"marketing", "sales", "privacy_officer", "administrator"}),
+    ("GET", "web:capture-form-new"): expect({"marketing", "sales", "privacy_officer", "administrator"}),
+    ("GET", "web:capture-form"): expect({"marketing", "sales", "privacy_officer", "administrator"}, 404),
+    ("GET", "web:capture-material-new"): expect({"marketing", "sales", "privacy_officer", "administrator"}),
+    ("GET", "web:person-merge"): expect({"customer_support", "sales", "privacy_officer"}),
+    ("POST", "web:person-merge-confirm"): expect({"customer_support", "sales", "privacy_officer"}, 404),
     ("POST", "web:mailbox-review"): expect("all", 302),
     ("GET", "web:mailbox-reviews"): expect({"privacy_officer"}),
     ("GET", "web:audit-log"): expect({"privacy_officer"}),
@@ -52,6 +62,39 @@ WEB = {
     ("POST", "web:rights-verify"): expect({"privacy_officer"}, 404),
     ("POST", "web:rights-document"): expect({"privacy_officer"}, 422),
     ("POST", "web:rights-correction"): expect({"privacy_officer"}, 422),
+    ("GET", "web:newsletters"): expect({"marketing"}),
+    ("GET", "web:campaigns"): expect({"marketing"}),
+    ("GET", "web:campaign-new"): expect({"marketing"}),
+    ("GET", "web:campaign"): expect({"marketing"}, 404),
+    ("POST", "web:campaign-send"): expect({"marketing"}, 404),
+    ("POST", "web:campaign-resume"): expect({"marketing"}, 404),
+    ("GET", "web:campaign-progress"): expect({"marketing"}, 404),
+    ("GET", "web:call-list"): expect({"marketing", "customer_support", "sales"}),
+    ("GET", "web:call-list-export"): expect({"marketing", "customer_support", "sales"}),
+    ("POST", "web:call-log"): expect({"marketing", "customer_support", "sales"}, 404),
+    # sharing: partners, dialogues, disclose, notices, records of processing, the verifier, events
+    ("GET", "web:partners"): expect(PARTNER_ROLES),
+    ("GET", "web:partner"): expect(PARTNER_ROLES, 404),
+    ("POST", "web:partner-end"): expect({"privacy_officer"}, 404),
+    ("POST", "web:processor-channel"): expect({"privacy_officer"}, 302),
+    ("GET", "web:dialogues"): expect(DIALOGUE_ROLES),
+    ("GET", "web:dialogue"): expect("all", 404),
+    ("POST", "web:dialogue-close"): expect("all", 404),
+    ("POST", "web:dialogue-add"): expect("all", 404),
+    ("POST", "web:dialogue-remove"): expect("all", 404),
+    ("GET", "web:disclose"): expect("all", 404),
+    ("POST", "web:delivery-retry"): expect("all", 404),
+    ("GET", "web:person-disclosures"): expect(READERS),
+    ("GET", "web:notices"): expect({"privacy_officer"}),
+    ("POST", "web:notice-ack"): expect({"privacy_officer"}, 404),
+    ("GET", "web:records"): expect({"privacy_officer"}),
+    ("GET", "web:records-pdf"): expect({"privacy_officer"}),
+    ("GET", "web:records-json"): expect({"privacy_officer"}),
+    ("GET", "web:verify"): expect({"privacy_officer"}),
+    ("GET", "web:verify-run"): expect({"privacy_officer"}, 404),
+    ("POST", "web:verify-now"): expect({"privacy_officer"}, 302),
+    ("GET", "web:events"): expect(PARTNER_ROLES),
+    ("POST", "web:event-attend"): expect(PARTNER_ROLES, 404),
 }
 # Pages anyone may open (the sign-in itself, language switch).
 PUBLIC = {"web:login", "web:enrol", "web:logout", "set_language"}
@@ -73,9 +116,44 @@ API = {
     ("GET", "/api/people/{person_id}/eligibility?purpose=newsletter&channel=email"): expect(READERS),
     ("POST", "/api/emails"): expect({"customer_support", "sales", "privacy_officer"}, 201),
     ("GET", "/api/rights/requests"): expect({"privacy_officer"}),
+    ("POST", "/api/people/{person_id}/orders"): expect({"customer_support", "sales"}, 201),
+    ("POST", "/api/people/{person_id}/services"): expect({"customer_support", "sales"}, 201),
+    ("POST", "/api/services/{service_id}/cancel"): expect({"customer_support", "sales"}, 404),
     ("GET", "/api/rights/requests/{request_id}"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/marketing/delivery-notices"): expect({"marketing"}, 422),
+    ("GET", "/api/marketing/campaigns/{campaign_id}/progress"): expect({"marketing"}, 404),
+    ("GET", "/api/partners"): expect(PARTNER_ROLES),
+    ("POST", "/api/partners"): expect({"privacy_officer"}, 201),
+    ("GET", "/api/dialogues"): expect(DIALOGUE_ROLES),
+    ("POST", "/api/dialogues"): expect(DIALOGUE_ROLES, 404),
+    ("POST", "/api/dialogues/{dialogue_id}/close"): expect("all", 404),
+    ("POST", "/api/dialogues/{dialogue_id}/people"): expect("all", 404),
+    ("POST", "/api/dialogues/{dialogue_id}/disclosures"): expect("all", 404),
+    ("GET", "/api/people/{person_id}/disclosures"): expect(READERS),
+    ("GET", "/api/notices"): expect({"privacy_officer"}),
+    ("GET", "/api/records-of-processing"): expect({"privacy_officer"}),
+    ("GET", "/api/verify/runs"): expect({"privacy_officer"}),
+    ("GET", "/api/verify/runs/latest"): expect({"privacy_officer"}, 404),
 }
 API_BODIES = {
+    ("POST", "/api/partners"): {
+        "key": "matrix",
+        "name": "Matrix Partner AS",
+        "contact_email": "privacy@matrix.example.com",
+        "agreement_reference": "DPA-1",
+        "agreement_dated": "2026-01-15",
+    },
+    ("POST", "/api/dialogues"): {"partner_id": 424242, "kind": "sales", "title": "Matrix"},
+    ("POST", "/api/dialogues/{dialogue_id}/close"): {},
+    ("POST", "/api/dialogues/{dialogue_id}/people"): {"person_ids": [1]},
+    ("POST", "/api/dialogues/{dialogue_id}/disclosures"): {"fields": ["name"], "channel": "json"},
+    ("POST", "/api/people/{person_id}/orders"): {
+        "number": "M-1",
+        "currency": "NOK",
+        "lines": [{"product": "Engine", "quantity": 1, "unit_price": "100.00"}],
+    },
+    ("POST", "/api/people/{person_id}/services"): {"product": "Service plan"},
+    ("POST", "/api/services/{service_id}/cancel"): {},
     ("POST", "/api/people"): {"name": "Matrix Person"},
     ("PATCH", "/api/people/{person_id}"): {"name": "Matrix Person"},
     ("POST", "/api/organizations"): {"name": "Matrix AS"},
@@ -127,7 +205,9 @@ def records(system_actor, now, make_staff):
 def test_every_staff_route_is_in_the_matrix():
     """Pages for data subjects (the public and consent namespaces) need no sign-in by design;
     every other route is a staff route and must have its row."""
-    staff = {name for name in web_routes() - PUBLIC if not name.startswith(("public:", "consent:", "rights:"))}
+    staff = {
+        name for name in web_routes() - PUBLIC if not name.startswith(("public:", "consent:", "rights:", "capture:"))
+    }
     assert staff == {name for _, name in WEB}
 
 
@@ -155,6 +235,27 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:rights-verify": [424242],
         "web:rights-document": [424242],
         "web:rights-correction": [424242],
+        "web:campaign": [424242],
+        "web:campaign-send": [424242],
+        "web:campaign-resume": [424242],
+        "web:campaign-progress": [424242],
+        "web:call-log": [424242],
+        "web:capture-form": [424242],
+        "web:person-merge": [ids["p"]],
+        "web:person-merge-confirm": [ids["p"], 424242],
+        "web:partner": [424242],
+        "web:partner-end": [424242],
+        "web:processor-channel": ["7sense"],
+        "web:dialogue": [424242],
+        "web:dialogue-close": [424242],
+        "web:dialogue-add": [424242],
+        "web:dialogue-remove": [424242, ids["p"]],
+        "web:disclose": [424242],
+        "web:delivery-retry": [424242],
+        "web:person-disclosures": [ids["p"]],
+        "web:notice-ack": [424242],
+        "web:verify-run": [424242],
+        "web:event-attend": [424242],
     }.get(name, [])
     return reverse(name, args=args)
 
@@ -190,7 +291,12 @@ def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records)
     client = api_as(role)
     for (method, path), expected in API.items():
         url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
-        url = url.replace("{request_id}", "424242")
+        url = (
+            url.replace("{request_id}", "424242")
+            .replace("{service_id}", "424242")
+            .replace("{dialogue_id}", "424242")
+            .replace("{campaign_id}", "424242")
+        )
         body = API_BODIES.get((method, path))
         if isinstance(body, bytes):
             response = client.generic(method, url, body, content_type="message/rfc822")
@@ -205,5 +311,10 @@ def test_the_api_refuses_nobody_signed_in(records):
     for method, path in API:
         path = path.partition("?")[0]
         url = path.replace("{person_id}", str(records["p"])).replace("{organization_id}", str(records["o"]))
-        url = url.replace("{request_id}", "424242")
+        url = (
+            url.replace("{request_id}", "424242")
+            .replace("{service_id}", "424242")
+            .replace("{dialogue_id}", "424242")
+            .replace("{campaign_id}", "424242")
+        )
         assert Client().generic(method, url).status_code == 401, url

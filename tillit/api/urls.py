@@ -356,3 +356,19 @@ def list_rights_requests(
 def get_rights_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
     """One data subject request with its full history, corrections and signed documents."""
     return rights_selectors.desk_request(actor=_actor(request), now=timezone.now(), request_id=request_id)
+
+
+# Orders and services (capture, policy §4, §9): their own router.
+from tillit.api.capture import router as capture_router  # noqa: E402
+
+api.add_router("/", capture_router)
+
+# Marketing (policy §8): bounce and complaint notices, campaign progress; its own router.
+from tillit.api.marketing import router as marketing_router  # noqa: E402
+
+api.add_router("/", marketing_router)
+
+# Sharing (policy §11, §12; GDPR art. 19, 30): partners, dialogues, disclosures; its own router.
+from tillit.api.sharing import router as sharing_router  # noqa: E402
+
+api.add_router("/", sharing_router)

@@ -15,9 +15,11 @@ come from the tail, not from a database sequence.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 
 from django.db import connection, transaction
 
@@ -41,11 +43,42 @@ def record(
 ) -> AuditEntry:
     """Append one entry. ``fields`` are field names, never values."""
     entry = AuditEntry(**_row(actor, now, action, subject_type, subject_id, purpose, fields))
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append(entry)
+        return entry
     # No savepoint: if the entry cannot be written, the caller's whole action must fail.
     with transaction.atomic(savepoint=False):
         _chain([entry])
         entry.save(force_insert=True)
     return entry
+
+
+# Entries recorded inside ``deferred()``, appended to the chain when the block ends.
+_deferred: ContextVar[list[AuditEntry] | None] = ContextVar("tillit_audit_deferred", default=None)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside a transaction: collect the entries that ``record`` is asked to write in this block
+    and append them to the chain in one insert when the block ends without an error (still
+    inside the transaction; an error discards them with everything else). The chain lock is
+    then taken only at the end, so it is held from there to the commit, not for the whole
+    action: a hot path of several services (a form submission) writes its entries in one go
+    and no longer serialises every concurrent submission. Nested blocks join the outer one."""
+    if _deferred.get() is not None:
+        yield
+        return
+    entries: list[AuditEntry] = []
+    token = _deferred.set(entries)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if entries:
+        with transaction.atomic(savepoint=False):
+            _chain(entries)
+            AuditEntry.objects.bulk_create(entries)
 
 
 def record_actions(
@@ -61,9 +94,11 @@ def record_actions(
     """Append one entry per action, in order, about one subject (a request verified and then
     completed in the same step): one read of the tail, one insert."""
     names = list(fields)
-    entries = [
-        AuditEntry(**_row(actor, now, action, subject_type, subject_id, purpose, names)) for action in actions
-    ]
+    entries = [AuditEntry(**_row(actor, now, action, subject_type, subject_id, purpose, names)) for action in actions]
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(entries)
+        return
     with transaction.atomic(savepoint=False):
         _chain(entries)
         AuditEntry.objects.bulk_create(entries)

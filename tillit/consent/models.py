@@ -109,3 +109,44 @@ class NoticeDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Notice delivery #{self.pk}"
+
+
+# Cookie consent (§15): the banner's wording and every choice made in it, as proof.
+
+
+class CookieBannerWording(models.Model):
+    """The exact texts of the cookie banner in one language, as shown (identified by the
+    SHA-256 of the texts, so each wording is stored once): what a choice was made to."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    language = models.CharField(max_length=5)
+    texts = models.JSONField(default=dict)
+    first_shown_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Cookie banner wording {self.digest[:8]} ({self.language})"
+
+
+class CookieChoice(models.Model):
+    """One choice made in the cookie banner (append-only; the database refuses UPDATEs):
+    which optional categories a browser granted (an empty list is a refusal or a withdrawal),
+    under which notice version, to which banner wording, whether the browser sent Global
+    Privacy Control, and the evidence (shortened IP address, user agent). ``browser_id`` is
+    the random id in the necessary ``tillit_consent`` cookie; the latest choice per browser
+    is in force."""
+
+    browser_id = models.UUIDField()
+    categories = models.JSONField(default=list)
+    notice_version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="+")
+    wording = models.ForeignKey(CookieBannerWording, on_delete=models.PROTECT, related_name="choices")
+    language = models.CharField(max_length=5)
+    gpc = models.BooleanField(default=False)
+    chosen_at = models.DateTimeField()
+    evidence_ip = models.CharField(max_length=45, blank=True)
+    evidence_user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["browser_id", "chosen_at"], name="consent_cookie_browser_idx")]
+
+    def __str__(self) -> str:
+        return f"Cookie choice #{self.pk}"

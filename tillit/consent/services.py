@@ -443,3 +443,160 @@ def publish_notice(
         return NoticeVersion.objects.get(digest=digest)
     audit.record(actor=actor, now=now, action="notice_published", subject_type="notice_version", subject_id=version.pk)
     return version
+
+
+# Subscriptions to newsletters and opting out of marketing email (policy §8, §9). Appended as
+# one block. The double opt-in itself (the request and its link) lives in tillit.marketing,
+# which calls these once the person clicked.
+def _latest(person_id: int, purpose: str, channel: str) -> str | None:
+    return selectors.consent_state(person_id=person_id).get((purpose, channel))
+
+
+@transaction.atomic
+def open_subscription(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    newsletter: str,
+    source_kind: str,
+    wording: str,
+    language: str,
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> bool:
+    """Subscribe the person to a newsletter after their confirmed positive act: the consent to
+    the newsletter purpose by email goes into the ledger with the exact wording (every
+    confirmation is a new entry), and the subscription opens (or reopens). While it is open the
+    person has no retention deadline (§9). Returns False if it was already open."""
+    if not newsletter or len(newsletter) > 60:
+        raise ValidationError("unknown newsletter", field="newsletter")
+    _append(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose="newsletter",
+        channel="email",
+        action="given",
+        basis=_check_purpose_channel("newsletter", "email"),
+        source_kind=source_kind,
+        source_ref=source_ref,
+        wording=wording,
+        language=language,
+        evidence_ip=evidence_ip,
+        evidence_user_agent=evidence_user_agent,
+    )
+    subscription, created = Subscription.objects.get_or_create(
+        person_id=person_id, newsletter=newsletter, defaults={"subscribed_at": now}
+    )
+    opened = created or subscription.unsubscribed_at is not None
+    if not created and opened:
+        subscription.subscribed_at, subscription.unsubscribed_at = now, None
+        subscription.save(update_fields=["subscribed_at", "unsubscribed_at"])
+    recompute_retention(person=Person.objects.get(pk=person_id), now=now)
+    if opened:
+        audit.record(
+            actor=actor,
+            now=now,
+            action="subscribe",
+            subject_type="person",
+            subject_id=person_id,
+            purpose="newsletter",
+            fields=["subscriptions"],
+        )
+    return opened
+
+
+@transaction.atomic
+def end_subscription(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    newsletter: str,
+    source_kind: str,
+    language: str,
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> bool:
+    """Unsubscribe the person from one newsletter (§8: the link at the bottom of every email).
+    When it was their last one, the ledger records the withdrawal of the newsletter consent.
+    The person is then kept for the policy's period after unsubscribing (§9), not erased at
+    once: that is a withdrawal under §5 (``withdraw_consent``). Returns False if they were not
+    subscribed (a second click is a no-op)."""
+    _check_actor(actor)
+    closed = Subscription.objects.filter(person_id=person_id, newsletter=newsletter, unsubscribed_at=None).update(
+        unsubscribed_at=now
+    )
+    if not closed:
+        return False
+    still = Subscription.objects.filter(person_id=person_id, unsubscribed_at=None).exists()
+    if not still and _latest(person_id, "newsletter", "email") == "given":
+        _append(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            purpose="newsletter",
+            channel="email",
+            action="withdrawn",
+            basis="consent",
+            source_kind=source_kind,
+            source_ref=source_ref,
+            wording="Unsubscribe",
+            language=language,
+            evidence_ip=evidence_ip,
+            evidence_user_agent=evidence_user_agent,
+        )
+    recompute_retention(person=Person.objects.get(pk=person_id), now=now)
+    audit.record(
+        actor=actor,
+        now=now,
+        action="unsubscribe",
+        subject_type="person",
+        subject_id=person_id,
+        purpose="newsletter",
+        fields=["subscriptions"],
+    )
+    return True
+
+
+@transaction.atomic
+def opt_out(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    purpose: str,
+    channel: str,
+    source_kind: str,
+    language: str,
+    wording: str = "Unsubscribe",
+    source_ref: str = "",
+    evidence_ip: str | None = None,
+    evidence_user_agent: str = "",
+) -> bool:
+    """Stop one purpose on one channel for the person: the unsubscribe link of a direct
+    marketing email (the Marketing Control Act §15(3) opt-out; GDPR art. 7(3) when it rested on
+    consent). Recorded as a withdrawal in the ledger; the person's other purposes and channels
+    are untouched and nothing is erased. Returns False if already stopped (a no-op)."""
+    basis = _check_purpose_channel(purpose, channel)
+    if _latest(person_id, purpose, channel) in ("withdrawn", "objected"):
+        return False
+    _append(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        purpose=purpose,
+        channel=channel,
+        action="withdrawn",
+        basis=basis,
+        source_kind=source_kind,
+        source_ref=source_ref,
+        wording=wording,
+        language=language,
+        evidence_ip=evidence_ip,
+        evidence_user_agent=evidence_user_agent,
+    )
+    return True

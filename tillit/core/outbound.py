@@ -48,8 +48,11 @@ def is_public_address(address: str) -> bool:
     return bool(ip.is_global) and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
-def check_outbound_url(url: str, *, resolve: Resolver = _resolve, field: str = "endpoint") -> OutboundAddress:
-    """Approve ``url`` for an outbound connection, or raise ``ValidationError`` naming why."""
+def check_outbound_url(
+    url: str, *, resolve: Resolver = _resolve, field: str = "endpoint", allow_internal: bool = False
+) -> OutboundAddress:
+    """Approve ``url`` for an outbound connection, or raise ``ValidationError`` naming why.
+    ``allow_internal`` lifts only the public-address rule (a test server on loopback)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port or 443
@@ -69,7 +72,7 @@ def check_outbound_url(url: str, *, resolve: Resolver = _resolve, field: str = "
     addresses = [literal] if literal else resolve(host, port)
     if not addresses:
         raise ValidationError("its host name does not resolve", field=field)
-    refused = [a for a in addresses if not is_public_address(a)]
+    refused = [] if allow_internal else [a for a in addresses if not is_public_address(a)]
     if refused:
         raise ValidationError(
             "must not point to a loopback, private, link-local or otherwise internal address", field=field

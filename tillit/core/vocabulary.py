@@ -31,5 +31,18 @@ HOLDABLE_RECORDS: Final = ("order_lines",)
 
 PARTNER_REQUIREMENTS: Final = ("open_dialogue",)
 
+# A provenance record whose ``field`` is this covers every field set when the record was
+# created from one source at once (a bulk import writes one such row, not one per field).
+PROVENANCE_ALL_FIELDS: Final = "*"
+
 # Staff pages and reports without personal data that the policy grants per role.
-TOOLS: Final = ("retention_forecast", "audit_log", "staff_accounts", "request_desk")
+TOOLS: Final = (
+    "retention_forecast",
+    "audit_log",
+    "staff_accounts",
+    "request_desk",
+    "visit_statistics",
+    "capture_forms",
+    "partners",
+    "records_of_processing",
+)

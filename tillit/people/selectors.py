@@ -160,6 +160,46 @@ def search_people(
     )
 
 
+def people_among(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str,
+    among: QuerySet[Person],
+    page: int = 1,
+    page_size: int = 25,
+    action: str = "search",
+) -> Page[dict[str, Any]]:
+    """One page (in id order) of the people in ``among`` (a set-based list from a feature app,
+    e.g. the call list) as the gate shows them for ``purpose``; one audit entry per person."""
+    purpose = resolve_purpose(actor, purpose)
+    if page < 1:
+        raise ValidationError("page numbers start at 1", field="page")
+    if not 1 <= page_size <= 1000:
+        raise ValidationError("page_size must be between 1 and 1000", field="page_size")
+    offset, limit = (page - 1) * page_size, page_size
+    fields = _fields(actor, purpose, PERSON)
+    org_fields = _fields(actor, purpose, ORGANIZATION)
+    people = _visible_people(actor, purpose).filter(pk__in=among.values("pk")).select_related("organization")
+    rows = list(people.order_by("id")[offset : offset + limit + 1])
+    shown = rows[:limit]
+    audit.record_many(
+        actor=actor,
+        now=now,
+        action=action,
+        subject_type="person",
+        subject_ids=[p.pk for p in shown],
+        purpose=purpose,
+        fields=fields,
+    )
+    return Page(
+        items=[{"purpose": purpose, **_person_dict(p, fields, org_fields)} for p in shown],
+        page=page,
+        page_size=limit,
+        has_next=len(rows) > limit,
+    )
+
+
 def _search_filter(text: str, fields: Iterable[str]) -> Q:
     visible = set(fields)
     condition = Q(pk__in=[])

@@ -27,6 +27,7 @@ from tillit.people.models import (
     Interaction,
     Organization,
     Person,
+    ProductInterest,
     Provenance,
     QuarantinedText,
 )
@@ -102,7 +103,8 @@ def _check_may_write(actor: Actor, fields: set[str], purpose: str | None, model_
     """A role may write the fields it may read for the purpose it works for (§10)."""
     current = policy.current()
     purposes = (purpose,) if purpose else purpose_rules.purposes_for_role(current, actor.role)
-    if actor.kind == "system":
+    # System jobs, and the person themselves giving their own data (a form, a chat).
+    if actor.kind in ("system", "data_subject"):
         return
     allowed: set[str] = set()
     for p in purposes:
@@ -624,3 +626,324 @@ def record_email_message(*, actor: Actor, now: dt.datetime, raw: bytes, purpose:
         unmatched_addresses=len(addresses) - len(matched),
         quarantined=any(r.quarantined for r in recorded),
     )
+
+
+# --- upsert from a form, a chat or an order: dedupe on the normalised email (§4) ---------------
+
+# What an existing person is not silently changed to: a different value offered for a field we
+# already hold. The stored value stays; the offer is on the record that brought it (a form's
+# answers) and a provenance entry with this detail tells staff to look (GDPR art. 5(1)(d)).
+DIFFERING_DETAIL = "a different value was given here; the stored value was kept"
+# A product interest a form or a chat can record (an order records what the person has).
+INTEREST_STATUSES = tuple(ProductInterest.Status.values)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What ``upsert_person`` did: the person, whether they were new, the fields it filled in
+    and the fields where a different value was offered and not applied."""
+
+    person: Person
+    created: bool
+    filled: tuple[str, ...] = ()
+    differing: tuple[str, ...] = ()
+
+
+def _organization_by_name(*, actor: Actor, now: dt.datetime, source: str, name: str) -> int:
+    """The organisation with exactly this name, or a new one (with provenance)."""
+    found = Organization.objects.filter(name=name).order_by("pk").values_list("pk", flat=True).first()
+    if found is not None:
+        return int(found)
+    return create_organization(actor=actor, now=now, source=source, values={"name": name}).pk
+
+
+def upsert_person(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    source: str,
+    values: Mapping[str, Any],
+    detail: str = "",
+    organization_name: str = "",
+) -> UpsertResult:
+    """Find the person by their normalised email (required) or register them.
+
+    The rule for a person we already hold (§4, GDPR art. 5(1)(d), 16): an empty field is filled
+    in (with provenance from ``source``); an equal value changes nothing; a *different* value
+    is never applied silently: the stored value stays and a provenance entry records that a
+    different value was given (``DIFFERING_DETAIL``), so staff can check and rectify. The
+    organisation is matched by its exact name, or registered."""
+    # One transaction; inside a caller's (a form submission) no savepoint of its own: a failure
+    # here fails the caller's whole action, and the round trips are saved on the hot path.
+    with transaction.atomic(savepoint=False):
+        return _upsert_person(
+            actor=actor, now=now, source=source, values=values, detail=detail, organization_name=organization_name
+        )
+
+
+def _upsert_person(
+    *, actor: Actor, now: dt.datetime, source: str, values: Mapping[str, Any], detail: str, organization_name: str
+) -> UpsertResult:
+    _check_source(source)
+    clean = _clean_person(values)
+    if not clean.get("email"):
+        raise ValidationError("an email address is required", field="email")
+    org_name = _text(organization_name, "organisation", max_length=200)
+    detail = detail[:200]
+    person = Person.objects.select_for_update().filter(email=clean["email"]).first()
+    if person is None:
+        org_id = _organization_by_name(actor=actor, now=now, source=source, name=org_name) if org_name else None
+        try:
+            # create_person rolls back to its own savepoint when the address is taken.
+            created = create_person(
+                actor=actor,
+                now=now,
+                source=source,
+                values={**clean, **({"organization_id": org_id} if org_id else {})},
+            )
+            return UpsertResult(created, True)
+        except ConflictError:
+            # Registered by a concurrent request a moment ago: enrich that one instead.
+            person = Person.objects.select_for_update().filter(email=clean["email"]).first()
+            if person is None:
+                raise
+    fill: dict[str, Any] = {}
+    differing: list[str] = []
+    for field, value in clean.items():
+        if field in ("email", "language") or value in (None, ""):
+            continue
+        stored = getattr(person, field)
+        if stored in (None, ""):
+            fill[field] = value
+        elif stored != value:
+            differing.append(field)
+    if org_name:
+        if person.organization_id is None:
+            fill["organization_id"] = _organization_by_name(actor=actor, now=now, source=source, name=org_name)
+        elif not Organization.objects.filter(pk=person.organization_id, name=org_name).exists():
+            differing.append("organization_id")
+    if fill:
+        for field, value in fill.items():
+            setattr(person, field, value)
+        person.updated_at = now
+        person.save(update_fields=[*fill, "updated_at"])
+    rows = [
+        _provenance(person=person, field=_PERSON_MODEL_FIELD.get(f, f), source=source, detail=detail, recorded_at=now)
+        for f in fill
+    ] + [
+        _provenance(
+            person=person, field=_PERSON_MODEL_FIELD.get(f, f), source=source, detail=DIFFERING_DETAIL, recorded_at=now
+        )
+        for f in differing
+    ]
+    if rows:
+        Provenance.objects.bulk_create(rows)
+    if fill:
+        audit.record(
+            actor=actor,
+            now=now,
+            action="update",
+            subject_type="person",
+            subject_id=person.pk,
+            fields=[_PERSON_MODEL_FIELD.get(f, f) for f in fill],
+        )
+    return UpsertResult(
+        person,
+        False,
+        tuple(_PERSON_MODEL_FIELD.get(f, f) for f in fill),
+        tuple(_PERSON_MODEL_FIELD.get(f, f) for f in differing),
+    )
+
+
+@transaction.atomic
+def record_product_interests(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    products: list[str],
+    status: str = ProductInterest.Status.INTERESTED,
+) -> int:
+    """Record that the person is interested in (or has) each product (§4). A product already
+    recorded keeps its row; "has" upgrades "interested". Returns the number of new rows."""
+    if status not in INTEREST_STATUSES:
+        raise ValidationError(f"must be one of: {', '.join(INTEREST_STATUSES)}", field="status")
+    clean = list(dict.fromkeys(_text(p, "product_interests", max_length=100) for p in products if p))
+    if not clean:
+        return 0
+    _check_may_write(actor, {"product", "status"}, None, "people.ProductInterest")
+    existing = set(
+        ProductInterest.objects.filter(person_id=person_id, product__in=clean).values_list("product", flat=True)
+    )
+    created = ProductInterest.objects.bulk_create(
+        [
+            ProductInterest(person_id=person_id, product=p, status=status, recorded_at=now)
+            for p in clean
+            if p not in existing
+        ]
+    )
+    if existing and status == ProductInterest.Status.HAS:
+        ProductInterest.objects.filter(person_id=person_id, product__in=existing).update(status=status)
+    audit.record(
+        actor=actor,
+        now=now,
+        action="create",
+        subject_type="product_interest",
+        subject_id=person_id,
+        fields=["product", "status"],
+    )
+    return len(created)
+
+
+# --- merging two records of the same person ---------------------------------------------------
+
+# Ledgers whose rows the database refuses to UPDATE (consent/migrations/0004): a merge copies
+# their rows to the kept person (same content, new ids, appended in their original order) and
+# deletes the duplicate's, instead of re-pointing them.
+APPEND_ONLY_LEDGERS = ("consent.ConsentEvent",)
+_MERGE_FILLS = ("phone", "position", "organization_id", "email")
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What ``merge_people`` did: the person kept, the duplicate removed, the rows moved per
+    table, the rows dropped as duplicates of the kept person's, and the fields filled in."""
+
+    kept_id: int
+    removed_id: int
+    moved: dict[str, int]
+    dropped: dict[str, int]
+    filled: tuple[str, ...]
+
+
+def _check_may_merge(actor: Actor) -> None:
+    from tillit.policy.capture import may_merge_people
+
+    if actor.kind == "system":
+        return
+    if not may_merge_people(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not merge people")
+
+
+def _unique_partners(model: Any, link: str) -> list[list[str]]:
+    """The other columns of each unique constraint that includes the link to the person."""
+    result = []
+    for constraint in model._meta.constraints:
+        fields = list(getattr(constraint, "fields", ()) or ())
+        if link in fields and getattr(constraint, "condition", None) is None and len(fields) > 1:
+            result.append([model._meta.get_field(f).column for f in fields if f != link])
+    return result
+
+
+@transaction.atomic
+def merge_people(*, actor: Actor, now: dt.datetime, keep_id: int, duplicate_id: int) -> MergeResult:
+    """Merge ``duplicate_id`` into ``keep_id``: two records found to be the same person.
+
+    In one transaction: the kept person's empty fields are filled from the duplicate (phone,
+    position, organisation, email); every row linked to the duplicate in any table the
+    classification registry links to a person (timeline, provenance, subscriptions, product
+    interests, customer relationships, form submissions, orders, ...) moves to the kept
+    person, set-based; where a unique constraint would be broken (the same product interest,
+    newsletter or notice twice) the kept person's row wins and the duplicate's is dropped; the
+    consent ledger is append-only, so its rows are copied (same wording, time, notice version
+    and evidence) and the originals go with the duplicate; two active customer relationships
+    become the earliest one. The duplicate's person row is then deleted here: this is not an
+    erasure (nothing about the person is lost), so no erasure receipt is written; the merge is
+    audited on both ids. The kept person's retention is recomputed."""
+    from django.apps import apps
+    from django.db import connection
+
+    from tillit.policy import classification
+
+    _check_may_merge(actor)
+    if keep_id == duplicate_id:
+        raise ValidationError("a person cannot be merged with themselves", field="duplicate_id")
+    people = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[keep_id, duplicate_id]).order_by("pk")}
+    keep, duplicate = people.get(keep_id), people.get(duplicate_id)
+    if keep is None or duplicate is None:
+        raise NotFoundError("no such person")
+    filled = [f for f in _MERGE_FILLS if getattr(keep, f) in (None, "") and getattr(duplicate, f) not in (None, "")]
+    if "email" in filled:
+        Person.objects.filter(pk=duplicate.pk).update(email=None)  # unique: free it first
+    for field in filled:
+        setattr(keep, field, getattr(duplicate, field))
+    if duplicate.last_contact_at and (keep.last_contact_at is None or duplicate.last_contact_at > keep.last_contact_at):
+        keep.last_contact_at = duplicate.last_contact_at
+    keep.created_at = min(keep.created_at, duplicate.created_at)
+    notices = dict(
+        NoticeVersion.objects.filter(pk__in=[keep.notice_version_id, duplicate.notice_version_id]).values_list(
+            "pk", "published_at"
+        )
+    )
+    if duplicate.notice_version_id and (
+        keep.notice_version_id is None or notices[duplicate.notice_version_id] > notices[keep.notice_version_id]
+    ):
+        keep.notice_version_id = duplicate.notice_version_id
+    keep.updated_at = now
+    keep.save(update_fields=[*filled, "last_contact_at", "created_at", "notice_version", "updated_at"])
+
+    moved: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    links = [(m, f) for m, f in classification.subject_links()] + [
+        (m, f) for m, f, _record in classification.held_links()
+    ]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model_key, field_name in links:
+            model = apps.get_model(model_key)
+            table, column = quote(model._meta.db_table), quote(model._meta.get_field(field_name).column)
+            if model_key in APPEND_ONLY_LEDGERS:
+                columns = [quote(f.column) for f in model._meta.concrete_fields if not f.primary_key]
+                chosen = ", ".join("%s" if c == column else c for c in columns)
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {chosen} FROM {table} "  # noqa: S608
+                    f"WHERE {column} = %s ORDER BY id",
+                    [keep.pk, duplicate.pk],
+                )
+                copied = cursor.rowcount
+                cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [duplicate.pk])  # noqa: S608
+                if copied:
+                    moved[model._meta.db_table] = copied
+                continue
+            for others in _unique_partners(model, field_name):
+                same = " AND ".join(f"k.{quote(c)} = {table}.{quote(c)}" for c in others)
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {column} = %s AND EXISTS "  # noqa: S608
+                    f"(SELECT 1 FROM {table} k WHERE k.{column} = %s AND {same})",
+                    [duplicate.pk, keep.pk],
+                )
+                if cursor.rowcount:
+                    dropped[model._meta.db_table] = dropped.get(model._meta.db_table, 0) + cursor.rowcount
+            try:
+                with transaction.atomic():
+                    cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {column} = %s", [keep.pk, duplicate.pk])  # noqa: S608
+            except IntegrityError:
+                raise ConflictError(
+                    f"the two records cannot be merged automatically: both are in {model._meta.verbose_name_plural} "
+                    "in a way that may not be doubled; resolve that first"
+                ) from None
+            if cursor.rowcount:
+                moved[model._meta.db_table] = cursor.rowcount
+    active = list(CustomerRelationship.objects.filter(person=keep, ended_at__isnull=True).order_by("started_at", "pk"))
+    if len(active) > 1:
+        CustomerRelationship.objects.filter(pk__in=[r.pk for r in active[1:]]).delete()
+        dropped[CustomerRelationship._meta.db_table] = len(active) - 1
+    Person.objects.filter(pk=duplicate.pk).delete()
+    recompute_retention(person=keep, now=now)
+    audit.record(
+        actor=actor,
+        now=now,
+        action="merge",
+        subject_type="person",
+        subject_id=keep.pk,
+        fields=sorted({*(_PERSON_MODEL_FIELD.get(f, f) for f in filled), *(f"table:{t}" for t in moved)}),
+    )
+    audit.record(
+        actor=actor,
+        now=now,
+        action="merged_into",
+        subject_type="person",
+        subject_id=duplicate.pk,
+        fields=[f"person:{keep.pk}"],
+    )
+    return MergeResult(keep.pk, duplicate.pk, moved, dropped, tuple(_PERSON_MODEL_FIELD.get(f, f) for f in filled))

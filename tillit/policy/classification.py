@@ -11,6 +11,9 @@ Markers:
 - ``NOT_PERSONAL``: ids, timestamps, codes and flags that say nothing about a person alone.
 - ``STAFF``: data about our own employees (governed by their employment, not this policy).
 - ``RETENTION``: the computed deadline and reason; shown to the person, not a category.
+- ``HELD``: the link from a record under a legal hold (``HELD_RECORDS``, e.g. an order line)
+  to its person; erasure detaches the record (the link becomes null) and keeps it until its
+  ``hold_until``, when the sweep deletes it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ SUBJECT: Final = "<subject>"
 NOT_PERSONAL: Final = "<not personal>"
 STAFF: Final = "<staff>"
 RETENTION: Final = "<retention>"
-MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION)
+HELD: Final = "<held subject>"
+MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION, HELD)
 
 FIELDS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -175,6 +179,23 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "consent.NoticeVersion.published_at": NOT_PERSONAL,
         "consent.NoticeVersion.purposes": NOT_PERSONAL,
         "consent.NoticeVersion.texts": NOT_PERSONAL,
+        # Cookie consent (§15): the banner's wording, and each browser's choices as proof. Not
+        # linked to a person; the browser id is a pseudonymous identifier (technical, §4).
+        "consent.CookieBannerWording.id": NOT_PERSONAL,
+        "consent.CookieBannerWording.digest": NOT_PERSONAL,
+        "consent.CookieBannerWording.language": NOT_PERSONAL,
+        "consent.CookieBannerWording.texts": NOT_PERSONAL,
+        "consent.CookieBannerWording.first_shown_at": NOT_PERSONAL,
+        "consent.CookieChoice.id": NOT_PERSONAL,
+        "consent.CookieChoice.browser_id": "technical",
+        "consent.CookieChoice.categories": "choices",
+        "consent.CookieChoice.notice_version": "choices",
+        "consent.CookieChoice.wording": "choices",
+        "consent.CookieChoice.language": "choices",
+        "consent.CookieChoice.gpc": "choices",
+        "consent.CookieChoice.chosen_at": "choices",
+        "consent.CookieChoice.evidence_ip": "technical",
+        "consent.CookieChoice.evidence_user_agent": "technical",
         # A keyed hash: recognises an identifier, cannot reveal it (kept to honour an objection).
         "consent.SuppressionEntry.id": NOT_PERSONAL,
         "consent.SuppressionEntry.digest": NOT_PERSONAL,
@@ -253,8 +274,256 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "rights.PortalAttempt.at": NOT_PERSONAL,
         "rights.PortalAttempt.email_digest": NOT_PERSONAL,
         "rights.PortalAttempt.source_digest": NOT_PERSONAL,
+        # marketing (§7, §8, §9): newsletters and campaigns say nothing about a person; a
+        # subscription request holds the address until the double opt-in click; a send record
+        # is an email we sent the person; a delivery notice holds only a keyed hash.
+        "marketing.NewsletterList.id": NOT_PERSONAL,
+        "marketing.NewsletterList.key": NOT_PERSONAL,
+        "marketing.NewsletterList.name": NOT_PERSONAL,
+        "marketing.NewsletterList.description": NOT_PERSONAL,
+        "marketing.NewsletterList.purpose": NOT_PERSONAL,
+        "marketing.NewsletterList.created_at": NOT_PERSONAL,
+        "marketing.NewsletterList.archived_at": NOT_PERSONAL,
+        "marketing.SubscriptionRequest.id": NOT_PERSONAL,
+        "marketing.SubscriptionRequest.newsletter": "choices",
+        "marketing.SubscriptionRequest.person": SUBJECT,
+        "marketing.SubscriptionRequest.email": "email",
+        "marketing.SubscriptionRequest.name": "name",
+        "marketing.SubscriptionRequest.language": "choices",
+        "marketing.SubscriptionRequest.source_kind": "choices",
+        "marketing.SubscriptionRequest.wording": "choices",
+        "marketing.SubscriptionRequest.requested_at": "choices",
+        "marketing.SubscriptionRequest.confirmed_at": "choices",
+        "marketing.SubscriptionRequest.evidence_ip": "technical",
+        "marketing.SubscriptionRequest.evidence_user_agent": "technical",
+        "marketing.Campaign.id": NOT_PERSONAL,
+        "marketing.Campaign.name": NOT_PERSONAL,
+        "marketing.Campaign.purpose": NOT_PERSONAL,
+        "marketing.Campaign.newsletter": NOT_PERSONAL,
+        "marketing.Campaign.interest": NOT_PERSONAL,
+        "marketing.Campaign.subjects": NOT_PERSONAL,
+        "marketing.Campaign.bodies_text": NOT_PERSONAL,
+        "marketing.Campaign.bodies_html": NOT_PERSONAL,
+        "marketing.Campaign.status": NOT_PERSONAL,
+        "marketing.Campaign.created_by": STAFF,
+        "marketing.Campaign.created_at": NOT_PERSONAL,
+        "marketing.Campaign.started_at": NOT_PERSONAL,
+        "marketing.Campaign.finished_at": NOT_PERSONAL,
+        "marketing.Campaign.recipients": NOT_PERSONAL,
+        "marketing.SendRecord.id": NOT_PERSONAL,
+        "marketing.SendRecord.campaign": "correspondence",
+        "marketing.SendRecord.person": SUBJECT,
+        "marketing.SendRecord.status": "correspondence",
+        "marketing.SendRecord.reason": "correspondence",
+        "marketing.SendRecord.message_id": "correspondence",
+        "marketing.SendRecord.lease_until": NOT_PERSONAL,
+        "marketing.SendRecord.sent_at": "correspondence",
+        "marketing.DeliveryNotice.id": NOT_PERSONAL,
+        "marketing.DeliveryNotice.kind": NOT_PERSONAL,
+        "marketing.DeliveryNotice.digest": NOT_PERSONAL,
+        "marketing.DeliveryNotice.status": NOT_PERSONAL,
+        "marketing.DeliveryNotice.campaign": NOT_PERSONAL,
+        "marketing.DeliveryNotice.received_at": NOT_PERSONAL,
+        # sharing (§11, §12, art. 19): partners are businesses; their contact point is a function
+        # address. The disclosure ledger and the notices hold pseudonymous ids and category
+        # names, never values, so they outlive the people they name (no SUBJECT link).
+        "sharing.Partner.id": NOT_PERSONAL,
+        "sharing.Partner.key": NOT_PERSONAL,
+        "sharing.Partner.name": NOT_PERSONAL,
+        "sharing.Partner.org_number": NOT_PERSONAL,
+        "sharing.Partner.contact_email": NOT_PERSONAL,
+        "sharing.Partner.endpoint_url": NOT_PERSONAL,
+        "sharing.Partner.signing_secret": NOT_PERSONAL,
+        "sharing.Partner.agreement_reference": NOT_PERSONAL,
+        "sharing.Partner.agreement_dated": NOT_PERSONAL,
+        "sharing.Partner.created_at": NOT_PERSONAL,
+        "sharing.Partner.ended_at": NOT_PERSONAL,
+        "sharing.ProcessorChannel.id": NOT_PERSONAL,
+        "sharing.ProcessorChannel.processor_key": NOT_PERSONAL,
+        "sharing.ProcessorChannel.contact_email": NOT_PERSONAL,
+        "sharing.ProcessorChannel.endpoint_url": NOT_PERSONAL,
+        "sharing.ProcessorChannel.signing_secret": NOT_PERSONAL,
+        "sharing.ProcessorChannel.updated_at": NOT_PERSONAL,
+        "sharing.Dialogue.id": NOT_PERSONAL,
+        "sharing.Dialogue.partner": NOT_PERSONAL,
+        "sharing.Dialogue.kind": NOT_PERSONAL,
+        "sharing.Dialogue.title": NOT_PERSONAL,
+        "sharing.Dialogue.opened_at": NOT_PERSONAL,
+        "sharing.Dialogue.opened_by_id": STAFF,
+        "sharing.Dialogue.closed_at": NOT_PERSONAL,
+        "sharing.Dialogue.closed_by_id": STAFF,
+        "sharing.DialogueMember.id": NOT_PERSONAL,
+        "sharing.DialogueMember.dialogue": NOT_PERSONAL,
+        "sharing.DialogueMember.person": SUBJECT,
+        "sharing.DialogueMember.added_at": NOT_PERSONAL,
+        "sharing.DialogueMember.added_by_id": STAFF,
+        "sharing.DialogueMember.removed_at": NOT_PERSONAL,
+        "sharing.Event.id": NOT_PERSONAL,
+        "sharing.Event.name": NOT_PERSONAL,
+        "sharing.Event.partner": NOT_PERSONAL,
+        "sharing.Event.starts_at": NOT_PERSONAL,
+        "sharing.Event.form_id": NOT_PERSONAL,
+        "sharing.Event.dialogue": NOT_PERSONAL,
+        "sharing.Event.created_at": NOT_PERSONAL,
+        "sharing.EventAttendance.id": NOT_PERSONAL,
+        "sharing.EventAttendance.event": NOT_PERSONAL,
+        "sharing.EventAttendance.person": SUBJECT,
+        "sharing.EventAttendance.attended_at": "correspondence",
+        "sharing.EventAttendance.interaction_id": NOT_PERSONAL,
+        "sharing.Disclosure.id": NOT_PERSONAL,
+        "sharing.Disclosure.reference": NOT_PERSONAL,
+        "sharing.Disclosure.partner": NOT_PERSONAL,
+        "sharing.Disclosure.dialogue": NOT_PERSONAL,
+        "sharing.Disclosure.event": NOT_PERSONAL,
+        "sharing.Disclosure.basis": NOT_PERSONAL,
+        "sharing.Disclosure.purpose": NOT_PERSONAL,
+        "sharing.Disclosure.channel": NOT_PERSONAL,
+        "sharing.Disclosure.categories": NOT_PERSONAL,
+        "sharing.Disclosure.people": NOT_PERSONAL,
+        "sharing.Disclosure.disclosed_at": NOT_PERSONAL,
+        "sharing.Disclosure.staff_user_id": STAFF,
+        "sharing.Disclosure.actor_label": STAFF,
+        "sharing.Disclosure.actor_role": STAFF,
+        "sharing.DisclosedPerson.id": NOT_PERSONAL,
+        "sharing.DisclosedPerson.disclosure": NOT_PERSONAL,
+        "sharing.DisclosedPerson.pseudonym": NOT_PERSONAL,
+        "sharing.DisclosedPerson.categories": NOT_PERSONAL,
+        "sharing.Delivery.id": NOT_PERSONAL,
+        "sharing.Delivery.disclosure": NOT_PERSONAL,
+        "sharing.Delivery.status": NOT_PERSONAL,
+        "sharing.Delivery.attempts": NOT_PERSONAL,
+        "sharing.Delivery.last_attempt_at": NOT_PERSONAL,
+        "sharing.Delivery.next_attempt_at": NOT_PERSONAL,
+        "sharing.Delivery.delivered_at": NOT_PERSONAL,
+        "sharing.Delivery.response_status": NOT_PERSONAL,
+        "sharing.Delivery.last_error": NOT_PERSONAL,
+        "sharing.RecipientNotice.id": NOT_PERSONAL,
+        "sharing.RecipientNotice.reference": NOT_PERSONAL,
+        "sharing.RecipientNotice.kind": NOT_PERSONAL,
+        "sharing.RecipientNotice.partner": NOT_PERSONAL,
+        "sharing.RecipientNotice.processor_key": NOT_PERSONAL,
+        "sharing.RecipientNotice.erasure_batch": NOT_PERSONAL,
+        "sharing.RecipientNotice.erasure_notice_id": NOT_PERSONAL,
+        "sharing.RecipientNotice.people": NOT_PERSONAL,
+        "sharing.RecipientNotice.created_at": NOT_PERSONAL,
+        "sharing.RecipientNotice.status": NOT_PERSONAL,
+        "sharing.RecipientNotice.attempts": NOT_PERSONAL,
+        "sharing.RecipientNotice.last_attempt_at": NOT_PERSONAL,
+        "sharing.RecipientNotice.next_attempt_at": NOT_PERSONAL,
+        "sharing.RecipientNotice.acknowledged_at": NOT_PERSONAL,
+        "sharing.RecipientNotice.last_error": NOT_PERSONAL,
+        "sharing.NoticeItem.id": NOT_PERSONAL,
+        "sharing.NoticeItem.notice": NOT_PERSONAL,
+        "sharing.NoticeItem.pseudonym": NOT_PERSONAL,
+        "sharing.NoticeItem.categories": NOT_PERSONAL,
+        "sharing.NoticeScan.id": NOT_PERSONAL,
+        "sharing.NoticeScan.name": NOT_PERSONAL,
+        "sharing.NoticeScan.last_id": NOT_PERSONAL,
+        "sharing.NoticeScan.ran_at": NOT_PERSONAL,
+        "sharing.VerifyRun.id": NOT_PERSONAL,
+        "sharing.VerifyRun.started_at": NOT_PERSONAL,
+        "sharing.VerifyRun.finished_at": NOT_PERSONAL,
+        "sharing.VerifyRun.seconds": NOT_PERSONAL,
+        "sharing.VerifyRun.total": NOT_PERSONAL,
+        "sharing.VerifyRun.counts": NOT_PERSONAL,
+        "sharing.VerifyRun.violations": NOT_PERSONAL,
+        "sharing.VerifyRun.truncated": NOT_PERSONAL,
+        "sharing.VerifyRun.actor_label": STAFF,
+        # capture: site visits (§4 technical information). The visitor id is a pseudonymous
+        # identifier; the daily counts and the counted days hold no personal data.
+        "capture.Visit.id": NOT_PERSONAL,
+        "capture.Visit.visited_at": "technical",
+        "capture.Visit.day": "technical",
+        "capture.Visit.visitor_id": "technical",
+        "capture.Visit.person": SUBJECT,
+        "capture.Visit.url": "technical",
+        "capture.Visit.path": "technical",
+        "capture.Visit.referrer": "technical",
+        "capture.Visit.ip": "technical",
+        "capture.Visit.browser": "technical",
+        "capture.Visit.operating_system": "technical",
+        "capture.Visit.language": "technical",
+        "capture.VisitorLink.id": NOT_PERSONAL,
+        "capture.VisitorLink.visitor_id": "technical",
+        "capture.VisitorLink.person": SUBJECT,
+        "capture.VisitorLink.linked_at": "technical",
+        "capture.VisitorLink.source_ref": NOT_PERSONAL,
+        "capture.DailyVisits.id": NOT_PERSONAL,
+        "capture.DailyVisits.day": NOT_PERSONAL,
+        "capture.DailyVisits.path": NOT_PERSONAL,
+        "capture.DailyVisits.browser": NOT_PERSONAL,
+        "capture.DailyVisits.operating_system": NOT_PERSONAL,
+        "capture.DailyVisits.language": NOT_PERSONAL,
+        "capture.DailyVisits.visits": NOT_PERSONAL,
+        "capture.DailyVisits.visitors": NOT_PERSONAL,
+        "capture.VisitDay.id": NOT_PERSONAL,
+        "capture.VisitDay.day": NOT_PERSONAL,
+        "capture.VisitDay.aggregated_at": NOT_PERSONAL,
+        "capture.VisitDay.visits": NOT_PERSONAL,
+        # capture: forms, downloads, orders and services (§4, §6, §9)
+        "capture.Form.id": NOT_PERSONAL,
+        "capture.Form.public_id": NOT_PERSONAL,
+        "capture.Form.name": NOT_PERSONAL,
+        "capture.Form.language": NOT_PERSONAL,
+        "capture.Form.source": NOT_PERSONAL,
+        "capture.Form.fields": NOT_PERSONAL,
+        "capture.Form.consents": NOT_PERSONAL,
+        "capture.Form.material": NOT_PERSONAL,
+        "capture.Form.is_active": NOT_PERSONAL,
+        "capture.Form.created_at": NOT_PERSONAL,
+        "capture.Form.updated_at": NOT_PERSONAL,
+        "capture.FormSubmission.id": NOT_PERSONAL,
+        "capture.FormSubmission.form": NOT_PERSONAL,
+        "capture.FormSubmission.person": SUBJECT,
+        "capture.FormSubmission.submitted_at": "form_answers",
+        "capture.FormSubmission.answers": "form_answers",
+        "capture.FormSubmission.intake_ref": NOT_PERSONAL,
+        # capture: the intake queue of form submissions (queued, not yet applied to a person).
+        # Applied rows are deleted in the drain's transaction; rejected rows keep no answers,
+        # consents or evidence (blanked), only the form, times, status and the reason.
+        "capture.FormIntake.id": NOT_PERSONAL,
+        "capture.FormIntake.form": NOT_PERSONAL,
+        "capture.FormIntake.received_at": "form_answers",
+        "capture.FormIntake.answers": "form_answers",
+        "capture.FormIntake.consents": "choices",
+        "capture.FormIntake.language": NOT_PERSONAL,
+        "capture.FormIntake.ip": "technical",
+        "capture.FormIntake.user_agent": "technical",
+        "capture.FormIntake.status": NOT_PERSONAL,
+        "capture.FormIntake.processed_at": NOT_PERSONAL,
+        "capture.FormIntake.error": NOT_PERSONAL,
+        "capture.Material.id": NOT_PERSONAL,
+        "capture.Material.slug": NOT_PERSONAL,
+        "capture.Material.title": NOT_PERSONAL,
+        "capture.Material.url": NOT_PERSONAL,
+        "capture.Material.downloads": NOT_PERSONAL,
+        "capture.Material.created_at": NOT_PERSONAL,
+        # An order line is a bookkeeping record under a legal hold (HELD): erasure detaches it
+        # from the person and keeps it until ``hold_until``; nothing left on it is personal then.
+        "capture.OrderLine.id": NOT_PERSONAL,
+        "capture.OrderLine.person": HELD,
+        "capture.OrderLine.customer_pseudonym": NOT_PERSONAL,
+        "capture.OrderLine.order_number": "customer_records",
+        "capture.OrderLine.line_number": NOT_PERSONAL,
+        "capture.OrderLine.ordered_at": "customer_records",
+        "capture.OrderLine.product": "customer_records",
+        "capture.OrderLine.quantity": "customer_records",
+        "capture.OrderLine.unit_price": "customer_records",
+        "capture.OrderLine.currency": "customer_records",
+        "capture.OrderLine.hold_until": RETENTION,
+        "capture.OrderLine.created_at": NOT_PERSONAL,
+        "capture.ServiceSubscription.id": NOT_PERSONAL,
+        "capture.ServiceSubscription.person": SUBJECT,
+        "capture.ServiceSubscription.product": "customer_records",
+        "capture.ServiceSubscription.started_at": "customer_records",
+        "capture.ServiceSubscription.cancelled_at": "customer_records",
     }
 )
+
+# The records a legal hold of the policy keeps (``retention.legal_holds.*.records``), by the
+# model that holds them. Each has one ``HELD`` link to the person and a ``hold_until`` column.
+HELD_RECORDS: Final[Mapping[str, str]] = MappingProxyType({"capture.OrderLine": "order_lines"})
+HOLD_UNTIL_FIELD: Final = "hold_until"
 
 
 def classify(field_key: str) -> str | None:
@@ -284,6 +553,16 @@ def subject_links() -> tuple[tuple[str, str], ...]:
     """(``"app.Model"``, field name) for every foreign key that ties a row to a person."""
     return tuple(
         (key.rsplit(".", 1)[0], key.rsplit(".", 1)[1]) for key, category in FIELDS.items() if category == SUBJECT
+    )
+
+
+def held_links() -> tuple[tuple[str, str, str], ...]:
+    """(``"app.Model"``, field name, held record name) for every link from a record under a
+    legal hold to a person."""
+    return tuple(
+        (key.rsplit(".", 1)[0], key.rsplit(".", 1)[1], HELD_RECORDS[key.rsplit(".", 1)[0]])
+        for key, category in FIELDS.items()
+        if category == HELD
     )
 
 

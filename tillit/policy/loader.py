@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -311,6 +311,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         requires=p.text("requires"),
         categories=p.strings("categories", allowed=category_keys, what="category"),
         event_categories=p.strings("event_categories", allowed=category_keys, what="category"),
+        dialogues=s.frozen_map(_dialogues(p.table("dialogues"), purposes)),
     )
     p.done()
     if partners.sells_data:
@@ -434,6 +435,22 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         email_and_phone=email_and_phone,
         digest=digest or hashlib.sha256(text.encode()).hexdigest(),
     )
+
+
+def _dialogues(t: _Table, purposes: Mapping[str, s.Purpose]) -> dict[str, str]:
+    """``[partners] dialogues``: kind of dialogue -> the purpose it serves (not a marketing one)."""
+    if not t.data:
+        raise PolicyError(t.path, "must define at least one kind of dialogue")
+    result = {}
+    for kind in t.data:
+        purpose = t.text(kind)
+        if purpose not in purposes:
+            raise PolicyError(t.key(kind), f"unknown purpose {purpose!r}")
+        if purposes[purpose].marketing:
+            raise PolicyError(t.key(kind), f"a dialogue cannot serve the marketing purpose {purpose!r}")
+        result[kind] = purpose
+    t.done()
+    return result
 
 
 def _section(t: _Table) -> int:

@@ -112,3 +112,24 @@ def legal_hold_until(policy: Policy, hold: str, record_at: dt.datetime) -> dt.da
     local = record_at.astimezone(CONTROLLER_TIME_ZONE)
     year_end = dt.datetime(local.year, 12, 31, 23, 59, 59, tzinfo=CONTROLLER_TIME_ZONE)
     return add_years(year_end, rule.years)
+
+
+def subtract_months(moment: dt.datetime, months: int, tz: dt.tzinfo = CONTROLLER_TIME_ZONE) -> dt.datetime:
+    """The same wall-clock moment ``months`` earlier in ``tz``; a day the month lacks becomes
+    its last day (31 March - 1 month is 28 or 29 February)."""
+    local = moment.astimezone(tz)
+    index = local.year * 12 + (local.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_first - dt.timedelta(days=1)).day
+    shifted = local.replace(year=year, month=month, day=min(local.day, last_day))
+    return shifted.astimezone(dt.UTC)
+
+
+def raw_visits_cutoff(policy: Policy, now: dt.datetime) -> dt.datetime:
+    """Raw site visits (URL, shortened IP address, browser, language; §4 technical
+    information) are kept ``retention.raw_visits.months`` months: a visit recorded before
+    the moment returned is past its deadline. Only the daily counts outlive it (no personal
+    data)."""
+    return subtract_months(now, policy.retention.raw_visit_months)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 Labels = Mapping[str, str]  # language code -> text
@@ -125,6 +125,8 @@ class PartnerRules:
     requires: str
     categories: tuple[str, ...]
     event_categories: tuple[str, ...]
+    # The kinds of dialogue with a partner (sales, customer) -> the purpose each serves.
+    dialogues: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

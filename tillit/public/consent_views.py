@@ -15,6 +15,7 @@ from tillit.consent import selectors, services
 from tillit.consent.links import CONSENT_LINK_DAYS, CONSENT_LINK_USE
 from tillit.core.actors import Actor
 from tillit.core.tokens import TokenError, TokenExpiredError, read_token
+from tillit.marketing import selectors as marketing_selectors
 
 
 def _person(token: str) -> int:
@@ -74,6 +75,7 @@ def consent_page(request: HttpRequest, token: str) -> HttpResponse:
                 "choices": choices,
                 "lang": language,
                 "given": [(p, _labels(language)[p]) for p in choices["given"]],
+                "newsletters": marketing_selectors.newsletter_choices(person_id=person_id, language=language),
             },
         )
 

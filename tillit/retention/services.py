@@ -9,6 +9,10 @@ Design notes:
   Person loses the person's rows, in one transaction, with set-based DELETEs. What remains is
   a receipt without personal data (pseudonym, reason, rule, counts per table, keyed hashes of
   the identifiers so a restored backup can erase the person again).
+- Records under a legal hold (``HELD`` in the registry: order lines, bookkeeping) are not
+  deleted with the person while the hold lasts: they are detached (no link to the person, no
+  personal data left on them) and the receipt lists them under ``kept`` with the hold, its
+  basis and until when; the sweep deletes them when the hold ends.
 - The sweep erases everyone past their deadline in batches, each batch one transaction, so a
   killed sweep leaves whole people or none and the next run finishes the job. Only one sweep
   runs at a time (a PostgreSQL advisory lock, or a file lock beside the SQLite database).
@@ -40,6 +44,7 @@ from tillit.core.identifiers import identifier_digests
 from tillit.people.models import Person
 from tillit.policy import classification
 from tillit.policy import retention as rule
+from tillit.policy.capture import hold_for_record
 from tillit.retention import selectors
 from tillit.retention.models import ErasureNotice, ErasureReceipt
 
@@ -120,6 +125,48 @@ def _subject_tables() -> list[tuple[str, str]]:
     return result
 
 
+@dataclass(frozen=True)
+class HeldTable:
+    """A table of records under a legal hold (classification ``HELD``): erasure detaches its
+    rows from the person and keeps them until ``until_column``; the sweep deletes them then."""
+
+    table: str
+    column: str
+    until_column: str
+    hold: str
+
+
+def _held_tables() -> list[HeldTable]:
+    """Every table whose rows a legal hold of the policy keeps, from the classification."""
+    result = []
+    current = policy.current()
+    for model_key, field_name, record in classification.held_links():
+        hold = hold_for_record(current, record)
+        if hold is None:
+            continue  # no hold keeps this record under the current policy: erased like the rest
+        model = apps.get_model(model_key)
+        result.append(
+            HeldTable(
+                table=model._meta.db_table,
+                column=model._meta.get_field(field_name).column,
+                until_column=model._meta.get_field(classification.HOLD_UNTIL_FIELD).column,
+                hold=hold,
+            )
+        )
+    return result
+
+
+def _unheld_links() -> list[tuple[str, str]]:
+    """Held links whose record no hold of the current policy keeps: erased with the person."""
+    current = policy.current()
+    result = []
+    for model_key, field_name, record in classification.held_links():
+        if hold_for_record(current, record) is None:
+            model = apps.get_model(model_key)
+            result.append((model._meta.db_table, model._meta.get_field(field_name).column))
+    return result
+
+
 def _raw_cursor() -> Any:
     """A cursor for the set-based statements below. On PostgreSQL it is psycopg's own cursor
     (server-side parameters: an array of 5,000 ids travels as one binary value instead of
@@ -132,12 +179,19 @@ def _raw_cursor() -> Any:
     return connection.cursor()
 
 
-def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def _delete_people(
+    person_ids: Sequence[int], *, now: dt.datetime
+) -> tuple[dict[int, dict[str, int]], dict[int, list[dict[str, Any]]]]:
     """Delete every row about the given people from every subject table and then the people
-    themselves; returns person id -> table -> rows deleted. Set-based: one DELETE ... RETURNING
-    per table, whatever the number of people (on PostgreSQL the ids travel as one array and
-    the database counts per person)."""
+    themselves; returns person id -> table -> rows deleted, and person id -> what a legal hold
+    keeps. Set-based: one DELETE ... RETURNING per table, whatever the number of people (on
+    PostgreSQL the ids travel as one array and the database counts per person).
+
+    Records under a legal hold (order lines, bookkeeping) are not deleted while the hold lasts:
+    one UPDATE per held table detaches them (the link to the person becomes null); those whose
+    hold has already ended are deleted like the rest."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
+    kept: dict[int, list[dict[str, Any]]] = defaultdict(list)
     postgres = connection.vendor == "postgresql"
     params: list[Any]
     if postgres:
@@ -145,7 +199,9 @@ def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     else:
         where, params = f"IN ({', '.join(['%s'] * len(person_ids))})", list(person_ids)
     with _raw_cursor() as cursor:
-        for table, column in _subject_tables():
+        for held in _held_tables():
+            _release_held(cursor, held, where, params, now=now, counts=counts, kept=kept)
+        for table, column in [*_subject_tables(), *_unheld_links()]:
             if postgres:
                 cursor.execute(
                     f"WITH gone AS (DELETE FROM {table} WHERE {column} {where} RETURNING {column} AS pid) "  # noqa: S608
@@ -162,7 +218,59 @@ def _delete_people(person_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         cursor.execute(f"DELETE FROM {table} WHERE id {where}", params)  # noqa: S608
     for pid in person_ids:
         counts[pid][table] = 1
-    return counts
+    return counts, kept
+
+
+def _release_held(
+    cursor: Any,
+    held: HeldTable,
+    where: str,
+    params: list[Any],
+    *,
+    now: dt.datetime,
+    counts: dict[int, dict[str, int]],
+    kept: dict[int, list[dict[str, Any]]],
+) -> None:
+    """Delete the people's held rows whose hold has ended, and detach the others (kept until
+    their hold ends, with no link to the person). Two set-based statements per held table."""
+    postgres = connection.vendor == "postgresql"
+    moment = now if postgres else connection.ops.adapt_datetimefield_value(now)
+    t, c, u = held.table, held.column, held.until_column
+    if postgres:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {t} WHERE {c} {where} AND {u} <= %s RETURNING {c} AS pid) "  # noqa: S608
+            "SELECT pid, count(*) FROM gone GROUP BY pid",
+            [*params, moment],
+        )
+        gone = cursor.fetchall()
+        cursor.execute(
+            f"WITH old AS (SELECT id, {c} AS pid FROM {t} WHERE {c} {where} FOR UPDATE), "  # noqa: S608
+            f"held AS (UPDATE {t} SET {c} = NULL FROM old WHERE {t}.id = old.id RETURNING old.pid, {t}.{u}) "
+            f"SELECT pid, count(*), max({u}) FROM held GROUP BY pid",
+            params,
+        )
+        detached = cursor.fetchall()
+    else:
+        cursor.execute(
+            f"DELETE FROM {t} WHERE {c} {where} AND {u} <= %s RETURNING {c}",  # noqa: S608
+            [*params, moment],
+        )
+        gone = list(Counter(row[0] for row in cursor.fetchall()).items())
+        cursor.execute(
+            f"SELECT {c}, count(*), max({u}) FROM {t} WHERE {c} {where} GROUP BY {c}",  # noqa: S608
+            params,
+        )
+        detached = cursor.fetchall()
+        cursor.execute(f"UPDATE {t} SET {c} = NULL WHERE {c} {where}", params)  # noqa: S608
+    for pid, n in gone:
+        counts[pid][t] = n
+    rule = policy.current().retention.legal_holds[held.hold]
+    for pid, n, until in detached:
+        if isinstance(until, str):
+            until = dt.datetime.fromisoformat(until)
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=dt.UTC)
+        kept[pid].append({"table": t, "rows": n, "hold": held.hold, "basis": rule.basis, "until": until.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -208,7 +316,7 @@ def _erase_rows(
     if suppress is None:
         suppress = reason in SUPPRESSING_REASONS
     ids = [r["pk"] for r in rows]
-    counts = _delete_people(ids)
+    counts, kept = _delete_people(ids, now=now)
     batch = uuid.uuid4()
     receipts = []
     suppressions: list[Any] = []
@@ -221,7 +329,9 @@ def _erase_rows(
                 erased_at=now,
                 reason=reason,
                 rule=r["retain_reason"],
-                counts=counts[r["pk"]],
+                # What a legal hold keeps (detached, without the person) is listed under "kept",
+                # with the hold, its basis in law and until when (policy §9).
+                counts={**counts[r["pk"]], **({"kept": kept[r["pk"]]} if kept.get(r["pk"]) else {})},
                 actor_label=actor.label,
                 identifier_digests=[d for _, d in digests],
             )
@@ -285,6 +395,8 @@ class SweepSummary:
     erased: int = 0
     batches: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    # Detached records under a legal hold deleted because their hold ended, per table.
+    held_deleted: dict[str, int] = field(default_factory=dict)
 
 
 def sweep(
@@ -317,9 +429,35 @@ def sweep(
                 summary.by_reason[r["retain_reason"]] = summary.by_reason.get(r["retain_reason"], 0) + 1
             if progress:
                 progress(summary.erased, max(total, summary.erased))
+        summary.held_deleted = _delete_expired_holds(actor=actor, now=now)
     if summary.erased:
         audit_record(actor=actor, now=now, action="sweep", subject_type="retention", subject_id=None)
     return summary
+
+
+def _delete_expired_holds(*, actor: Actor, now: dt.datetime) -> dict[str, int]:
+    """Delete the detached records whose legal hold has ended (one DELETE per held table, in
+    its own transaction, with one audit entry naming the tables and counts)."""
+    deleted: dict[str, int] = {}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for held in _held_tables():
+                cursor.execute(
+                    f"DELETE FROM {held.table} WHERE {held.column} IS NULL AND {held.until_column} <= %s",  # noqa: S608
+                    [now],
+                )
+                if cursor.rowcount:
+                    deleted[held.table] = cursor.rowcount
+        if deleted:
+            audit_record(
+                actor=actor,
+                now=now,
+                action="hold_ended",
+                subject_type="retention",
+                subject_id=None,
+                fields=[f"{table}:{n}" for table, n in sorted(deleted.items())],
+            )
+    return deleted
 
 
 _HELD: set[str] = set()

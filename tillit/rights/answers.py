@@ -50,6 +50,7 @@ from django.utils.translation import gettext_lazy as _
 from tillit import policy
 from tillit.audit.models import AuditEntry
 from tillit.consent.models import NoticeVersion
+from tillit.core.vocabulary import PROVENANCE_ALL_FIELDS
 from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
 from tillit.people.models import Person, Provenance
 from tillit.policy import classification
@@ -274,6 +275,8 @@ def _build_plans() -> tuple[TablePlan, ...]:
     model_keys = list(dict.fromkeys(key.rsplit(".", 1)[0] for key in classification.FIELDS))
     links: dict[str, str] = {}
     for model_key, link in classification.subject_links():
+        links.setdefault(model_key, link)
+    for model_key, link, _record in classification.held_links():  # e.g. order lines, while linked
         links.setdefault(model_key, link)
     person_fields = classification.personal_fields(PERSON_KEY)
     vias: dict[str, str] = {}
@@ -615,7 +618,10 @@ def _access_answer(*, person_id: int, language: str, now: dt.datetime, current: 
                 if value in (None, ""):
                     continue
                 label = _field_label(key, name, plan.model)
-                records = field_provenance.get(name)
+                records = sorted(
+                    [*field_provenance.get(PROVENANCE_ALL_FIELDS, ()), *field_provenance.get(name, ())],
+                    key=lambda r: r["recorded_at"],
+                )
                 if records:
                     latest = records[-1]
                     source_key, recorded_at, detail = latest["source"], latest["recorded_at"], latest["detail"]
@@ -690,7 +696,7 @@ def _access_answer(*, person_id: int, language: str, now: dt.datetime, current: 
             }
             for category, tables_ in sorted(categories_present.items(), key=lambda c: _category_order(current, c[0]))
         ],
-        "recipients": _recipients(current, language),
+        "recipients": _recipients(current, language, _disclosures(person["pseudonym"])),
         "retention": _retention(ctx, person, categories_present, interactions),
         "rights": _rights(current),
         "complaint": _complaint(current),
@@ -803,7 +809,28 @@ def _purposes(current: Policy, language: str, present: Mapping[str, set[str]]) -
     return result
 
 
-def _recipients(current: Policy, language: str) -> dict[str, Any]:
+def _disclosures(pseudonym: Any) -> list[dict[str, Any]]:
+    from tillit.sharing.selectors import disclosures_for_person
+
+    return disclosures_for_person(pseudonym=pseudonym)
+
+
+def _recipients(current: Policy, language: str, disclosures: list[dict[str, Any]]) -> dict[str, Any]:
+    partners = [
+        {
+            "name": d["partner"]["name"],
+            "org_number": d["partner"]["org_number"] or "",
+            "disclosed_at": _json_value(d["disclosed_at"]),
+            "categories": [
+                _label(current.categories[c].label, language, current) if c in current.categories else c
+                for c in d["fields"]
+            ],
+            "purpose": _label(current.purposes[d["purpose"]].label, language, current)
+            if d["purpose"] in current.purposes
+            else d["purpose"],
+        }
+        for d in disclosures
+    ]
     return {
         "processors": [
             {
@@ -826,9 +853,15 @@ def _recipients(current: Policy, language: str) -> dict[str, Any]:
             }
             for p in current.processors.values()
         ],
-        # Filled from the disclosure ledger once it exists (policy §11; CJEU C-154/21).
-        "partners": [],
+        # Each disclosure by name and date, from the disclosure ledger (policy §11; CJEU C-154/21).
+        "partners": partners,
         "partners_note": gettext(
+            "Partners may receive only your name, email address, phone number and business (and, for an "
+            "event run with them, your answers to its form), and only during an open dialogue with you "
+            "(§11). Each disclosure is listed here by name and date. We never sell personal data."
+        )
+        if partners
+        else gettext(
             "We have no record of disclosing your data to any partner. Partners may receive only your name, "
             "email address, phone number and business, and only during an open dialogue with you (§11); "
             "every disclosure will be listed here by name. We never sell personal data."

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,8 @@ def submit_request(
             address=Count("pk", filter=Q(email_digest=email_digest)),
             source=Count("pk", filter=Q(source_digest=source_digest)),
         )
-        if recent["address"] >= RATE_PER_ADDRESS or recent["source"] >= RATE_PER_SOURCE:
+        per_source = getattr(settings, "TILLIT_RIGHTS_RATE_PER_SOURCE", RATE_PER_SOURCE)
+        if recent["address"] >= RATE_PER_ADDRESS or (per_source and recent["source"] >= per_source):
             raise RateLimitedError("too many requests: please wait an hour and try again")
         PortalAttempt.objects.create(at=now, email_digest=email_digest, source_digest=source_digest)
         pseudonym = selectors.pseudonym_for_email(address)
@@ -459,9 +461,7 @@ def _object(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: d
     return {"objected": True, "already": not recorded}
 
 
-def _uphold_objection(
-    request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime
-) -> dict[str, Any]:
+def _uphold_objection(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
     """An art. 21(1) objection the privacy officer upheld (no compelling grounds override it):
     the purpose stops for the person on every channel."""
     from tillit.consent.services import object_to_purpose
@@ -745,19 +745,22 @@ def decide_correction(
                 changes={proposal.field: proposal.proposed_value},
                 purpose=PURPOSE,
             )
-            recipients = sorted(policy.current().processors)
             _event(request, Event.CORRECTION_APPROVED, actor=actor, now=now, note=proposal.field)
-            _event(
-                request,
-                Event.RECIPIENTS_NOTIFIED,
-                actor=actor,
-                now=now,
-                note="art. 19: " + ", ".join(f"processor:{key}" for key in recipients),
+            recipients = _notify_recipients_of_correction(
+                actor=actor, now=now, person_id=person_id, field=proposal.field
             )
-            request.outcome = {
-                **request.outcome,
-                "recipients_to_notify": sorted({*request.outcome.get("recipients_to_notify", []), *recipients}),
-            }
+            if recipients:
+                _event(
+                    request,
+                    Event.RECIPIENTS_NOTIFIED,
+                    actor=actor,
+                    now=now,
+                    note="art. 19: " + ", ".join(recipients),
+                )
+                request.outcome = {
+                    **request.outcome,
+                    "recipients_to_notify": sorted({*request.outcome.get("recipients_to_notify", []), *recipients}),
+                }
         else:
             _event(request, Event.CORRECTION_REFUSED, actor=actor, now=now, note=f"{proposal.field}: {reason}")
         proposal.status = CorrectionProposal.Status.APPROVED if approve else CorrectionProposal.Status.REFUSED
@@ -784,6 +787,18 @@ def decide_correction(
             request.save(update_fields=["outcome"])
     _send(outbox)
     return proposal
+
+
+def _notify_recipients_of_correction(*, actor: Actor, now: dt.datetime, person_id: int, field: str) -> list[str]:
+    """Art. 19: every partner that received the corrected data is told, through its channel,
+    and retried until it acknowledges (tillit.sharing). Returns the partners' names."""
+    from tillit.sharing import services as sharing
+    from tillit.sharing import tasks as sharing_tasks
+
+    notices = sharing.notify_partners_of_correction(actor=actor, now=now, person_id=person_id, fields=[field])
+    for notice in notices:
+        transaction.on_commit(partial(sharing_tasks.deliver_notice.enqueue, notice.pk))
+    return sorted({notice.partner.name for notice in notices if notice.partner is not None})
 
 
 def attach_document(*, actor: Actor, now: dt.datetime, request_id: int, content: bytes) -> SignedDocument:

@@ -16,4 +16,15 @@ def staff(request: HttpRequest) -> dict[str, object]:
         return {"staff_tools": frozenset(), "staff_role_label": ""}
     language = (get_language() or "en")[:2]
     labels = current.roles[role].label
-    return {"staff_tools": current.roles[role].tools, "staff_role_label": labels.get(language, labels["en"])}
+    from tillit.core.actors import Actor
+    from tillit.marketing import selectors as marketing
+    from tillit.sharing import selectors as sharing
+
+    actor = Actor(kind="staff", role=role, user_id=user.pk, label="")  # type: ignore[union-attr]
+    return {
+        "staff_tools": current.roles[role].tools,
+        "staff_role_label": labels.get(language, labels["en"]),
+        "staff_campaigns": marketing.may_run_campaigns(actor),
+        "staff_call_list": bool(marketing.call_purposes(actor)),
+        "staff_partners": sharing.may_work_with_partners(actor),
+    }

@@ -64,3 +64,41 @@ class GlobalPrivacyControlMiddleware:
         raw = request.META.get("HTTP_SEC_GPC", "")
         request.gpc = any(part.strip() == "1" for part in raw.split(","))  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class PublicRateLimitMiddleware:
+    """Every public endpoint (anything asked without a staff session or an API token: the
+    notice, the rights portal, consent and preference pages, forms, unsubscribe links, the
+    cookie banner, webhooks) is rate-limited per client address: ``TILLIT_PUBLIC_RATE_PER_MINUTE``
+    requests a minute (0 turns it off, as the load benchmarks do). Over the limit: 429 with
+    ``Retry-After``. Endpoints with a tighter limit of their own (the portal, forms) keep it.
+    Static files are not counted."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.TILLIT_PUBLIC_RATE_PER_MINUTE
+        if limit > 0 and not self._exempt(request):
+            from django.utils import timezone
+
+            from tillit.capture.ratelimit import RateLimitedError, check_rate
+
+            now = timezone.now()
+            try:
+                check_rate(scope="public", source=request.META.get("REMOTE_ADDR"), now=now, limit=limit)
+            except RateLimitedError:
+                body = {"code": "rate_limited", "message": "too many requests from your address; try again in a minute"}
+                response = HttpResponse(json.dumps(body), status=429, content_type="application/json")
+                response["Retry-After"] = str(60 - int(now.timestamp()) % 60)
+                return response
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(request: HttpRequest) -> bool:
+        if request.path.startswith(settings.STATIC_URL or "/static/"):
+            return True
+        if request.path.startswith("/api/"):
+            return True  # the staff API: every request needs a staff user's token (401 without)
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated)

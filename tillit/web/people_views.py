@@ -27,6 +27,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
 from tillit.people import selectors, services
 from tillit.policy import purposes as purpose_rules
+from tillit.policy.capture import may_merge_people
 from tillit.web.views import staff_view
 
 
@@ -105,6 +106,7 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         "consents": _consents(actor, now, person_id, purpose, visible),
         "may_log": "correspondence" in visible,
         "may_edit": "name" in visible,
+        "may_merge": may_merge_people(policy.current(), actor.role),
         "interaction_form": InteractionForm(initial={"kind": "call", "direction": "inbound"}),
     }
 

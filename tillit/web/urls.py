@@ -2,7 +2,19 @@
 
 from django.urls import path
 
-from tillit.web import audit_views, auth_views, people_views, quarantine_views, rights_views, staff_views, views
+from tillit.web import (
+    audit_views,
+    auth_views,
+    capture_views,
+    marketing_views,
+    people_views,
+    quarantine_views,
+    rights_views,
+    sharing_views,
+    staff_views,
+    views,
+    visit_views,
+)
 
 app_name = "web"
 
@@ -20,6 +32,7 @@ urlpatterns = [
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
+    path("statistics/visits/", visit_views.visit_statistics, name="visit-statistics"),
     path("quarantine/", quarantine_views.quarantine_list, name="quarantine"),
     path("quarantine/<int:quarantine_id>/", quarantine_views.quarantine_item, name="quarantine-item"),
     path("quarantine/<int:quarantine_id>/decide/", quarantine_views.quarantine_decide, name="quarantine-decide"),
@@ -37,4 +50,47 @@ urlpatterns = [
     path("requests/<int:request_id>/verify/", rights_views.confirm_identity, name="rights-verify"),
     path("requests/<int:request_id>/document/", rights_views.attach_document, name="rights-document"),
     path("requests/corrections/<int:proposal_id>/decide/", rights_views.decide_correction, name="rights-correction"),
+    path("newsletters/", marketing_views.newsletters, name="newsletters"),
+    path("campaigns/", marketing_views.campaigns, name="campaigns"),
+    path("campaigns/new/", marketing_views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", marketing_views.campaign_detail, name="campaign"),
+    path("campaigns/<int:campaign_id>/send/", marketing_views.campaign_send, name="campaign-send"),
+    path("campaigns/<int:campaign_id>/resume/", marketing_views.campaign_resume, name="campaign-resume"),
+    path("campaigns/<int:campaign_id>/progress/", marketing_views.campaign_progress, name="campaign-progress"),
+    path("call-list/", marketing_views.call_list, name="call-list"),
+    path("call-list/export/", marketing_views.call_list_export, name="call-list-export"),
+    path("call-list/<int:person_id>/log/", marketing_views.call_log, name="call-log"),
+    path("capture/forms/", capture_views.forms_list, name="capture-forms"),
+    path("capture/forms/new/", capture_views.form_new, name="capture-form-new"),
+    path("capture/forms/<int:form_id>/", capture_views.form_edit, name="capture-form"),
+    path("capture/materials/new/", capture_views.material_new, name="capture-material-new"),
+    path("people/<int:person_id>/merge/", capture_views.merge_pick, name="person-merge"),
+    path("people/<int:person_id>/merge/<int:other_id>/", capture_views.merge_confirm, name="person-merge-confirm"),
+    # sharing (§11, §12, art. 19, art. 30): partners, dialogues, disclose, notices, records, verifier, events
+    path("partners/", sharing_views.partners, name="partners"),
+    path("partners/<int:partner_id>/", sharing_views.partner_detail, name="partner"),
+    path("partners/<int:partner_id>/end/", sharing_views.partner_end, name="partner-end"),
+    path("partners/processors/<slug:processor_key>/", sharing_views.processor_channel, name="processor-channel"),
+    path("dialogues/", sharing_views.dialogues, name="dialogues"),
+    path("dialogues/<int:dialogue_id>/", sharing_views.dialogue_detail, name="dialogue"),
+    path("dialogues/<int:dialogue_id>/close/", sharing_views.dialogue_close, name="dialogue-close"),
+    path("dialogues/<int:dialogue_id>/people/", sharing_views.dialogue_add, name="dialogue-add"),
+    path(
+        "dialogues/<int:dialogue_id>/people/<int:person_id>/remove/",
+        sharing_views.dialogue_remove,
+        name="dialogue-remove",
+    ),
+    path("dialogues/<int:dialogue_id>/disclose/", sharing_views.disclose, name="disclose"),
+    path("deliveries/<int:delivery_id>/retry/", sharing_views.delivery_retry, name="delivery-retry"),
+    path("people/<int:person_id>/disclosures/", sharing_views.person_disclosures, name="person-disclosures"),
+    path("notices/", sharing_views.notices, name="notices"),
+    path("notices/<int:notice_id>/acknowledge/", sharing_views.notice_acknowledge, name="notice-ack"),
+    path("records/", sharing_views.records_page, name="records"),
+    path("records.pdf", sharing_views.records_pdf, name="records-pdf"),
+    path("records.json", sharing_views.records_json, name="records-json"),
+    path("verify/", sharing_views.verify_report, name="verify"),
+    path("verify/<int:run_id>/", sharing_views.verify_report, name="verify-run"),
+    path("verify/run/", sharing_views.verify_now, name="verify-now"),
+    path("events/", sharing_views.events, name="events"),
+    path("events/<int:event_id>/attend/", sharing_views.event_attend, name="event-attend"),
 ]

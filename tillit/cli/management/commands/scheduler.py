@@ -11,10 +11,13 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 from django.utils import timezone
 
+from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
 from tillit.core.scheduling import PeriodicJob, enqueue_due
+from tillit.marketing.tasks import forget_unconfirmed_requests
 from tillit.retention.tasks import sweep_past_deadline
 from tillit.rights.tasks import expire_unverified_requests
+from tillit.sharing.tasks import notify_recipients, verify_after_sweep
 
 
 def jobs() -> list[PeriodicJob]:
@@ -24,16 +27,41 @@ def jobs() -> list[PeriodicJob]:
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(sweep_past_deadline.enqueue().id),
         ),
+        # Right after the sweep (they wait for its lock): tell partners and processors of the
+        # day's corrections and erasures (art. 19), then check the live data against the policy.
+        PeriodicJob(
+            name="sharing.notify",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(notify_recipients.enqueue().id),
+        ),
+        PeriodicJob(
+            name="sharing.verify",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(verify_after_sweep.enqueue().id),
+        ),
         PeriodicJob(
             name="rights.expire",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(expire_unverified_requests.enqueue().id),
         ),
+        PeriodicJob(
+            name="capture.raw_visits",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(sweep_raw_visits.enqueue().id),
+        ),
+        PeriodicJob(
+            name="marketing.forget_requests",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(forget_unconfirmed_requests.enqueue().id),
+        ),
     ]
 
 
 class Command(TillitCommand):
-    help = "Enqueue the periodic jobs (the daily retention sweep, expiring unverified rights requests) when due."
+    help = (
+        "Enqueue the periodic jobs (the daily retention sweep, expiring unverified rights requests, "
+        "counting and deleting raw site visits) when due."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Check once and exit (for cron).")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tillit.capture import visits
 from tillit.cli.base import TillitCommand
 from tillit.core.actors import Actor
 from tillit.core.errors import ValidationError
@@ -64,4 +65,9 @@ class Command(TillitCommand):
         console.print(
             f"Erased {summary.erased:,} people in {summary.batches:,} batches in {elapsed:.1f} s ({reasons}); "
             "a receipt for each."
+        )
+        raw = visits.sweep_raw_visits(actor=Actor.system("sweep"), now=now)
+        console.print(
+            f"Site visits: {raw.days_counted:,} days counted, {raw.deleted:,} raw visits recorded before "
+            f"{raw.cutoff:%Y-%m-%d} deleted."
         )
