@@ -13,10 +13,14 @@ message except its final line (``.``), and the final line goes out right after t
 - A worker killed after the claim has handed the message over; the record stays ``sending``
   ("in doubt") and is never sent again (at most once): a retry marks it sent, unconfirmed.
 - The only window in which a claimed message may not have been delivered is between our
-  COMMIT returning and the kernel taking the three bytes of ".\r\n" (inside our own process,
-  no round trip). We chose at-most-once there: the alternative (mark sent only after the 250,
-  retry everything unconfirmed) sends a duplicate whenever a worker dies while the server is
-  processing the message, a window of a full round trip plus the server's work.
+  COMMIT and the kernel taking the three bytes of ".\r\n" (inside our own process). The claim
+  commits without waiting for the disk (PostgreSQL ``synchronous_commit = off`` for that one
+  transaction), so the window is one local round trip, not a WAL flush of milliseconds; the
+  price is that if the *database server* crashes within a fraction of a second of a claim,
+  the claim may be lost and that one message sent again on the retry. We chose at-most-once
+  for a killed worker: the alternative (mark sent only after the 250, retry everything
+  unconfirmed) sends a duplicate whenever a worker dies while the server is processing the
+  message, a window of a full round trip plus the server's work.
 
 Each message's Message-ID is fixed by its send record, so a duplicate would be recognisable.
 """
