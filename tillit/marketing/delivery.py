@@ -12,12 +12,15 @@ message except its final line (``.``), and the final line goes out right after t
   came. The record is still ``pending`` and is sent on the retry.
 - A worker killed after the claim has handed the message over; the record stays ``sending``
   ("in doubt") and is never sent again (at most once): a retry marks it sent, unconfirmed.
-- The only window in which a claimed message may not have been delivered is between our
-  COMMIT and the kernel taking the three bytes of ".\r\n" (inside our own process). The claim
-  commits without waiting for the disk (PostgreSQL ``synchronous_commit = off`` for that one
-  transaction), so the window is one local round trip, not a WAL flush of milliseconds; the
-  price is that if the *database server* crashes within a fraction of a second of a claim,
-  the claim may be lost and that one message sent again on the retry. We chose at-most-once
+- The claim's COMMIT and the message's last line leave together: the COMMIT is sent to the
+  database without waiting for its answer, the ".\r\n" goes to the SMTP server, and only
+  then is the COMMIT's answer read (``claim_record``). A worker killed before the COMMIT left
+  has claimed nothing and sent nothing; one killed after both left has sent the message and
+  claimed it. What remains in doubt is the instant between two writes to two sockets inside
+  our process (no round trip, no disk wait). On PostgreSQL the claim does not wait for the
+  WAL flush (``synchronous_commit = off`` for that one transaction): if the *database
+  server* crashes within a fraction of a second of a claim, the claim may be lost and that one
+  message sent again on the retry. We chose at-most-once
   for a killed worker: the alternative (mark sent only after the 250, retry everything
   unconfirmed) sends a duplicate whenever a worker dies while the server is processing the
   message, a window of a full round trip plus the server's work.
@@ -28,12 +31,14 @@ Each message's Message-ID is fixed by its send record, so a duplicate would be r
 from __future__ import annotations
 
 import re
+import select
 import socket
 from collections.abc import Callable
 from smtplib import SMTP, SMTPRecipientsRefused, SMTPSenderRefused
 from typing import Any
 
 from django.core.mail import EmailMessage
+from psycopg import pq
 
 CLAIMED, TAKEN, REFUSED, REJECTED = "claimed", "taken", "refused", "rejected"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -54,10 +59,72 @@ def _smtp(connection: Any) -> SMTP | None:
     return smtp
 
 
+Handover = Callable[[Callable[[], None]], None]
+
+
+def claim_record(*, table: str, pk: int, now: Any) -> Handover | None:
+    """Claim the send record ``pk`` (pending -> sending) in a transaction left open. Returns
+    None if another worker has it (nothing changed), else the handover: a function that sends
+    the COMMIT, runs the given function (writing the message's last line) before the COMMIT's
+    answer is read, and then checks that the COMMIT succeeded."""
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite: one local writer, the commit is immediate. Inside a caller's transaction
+        # (tests) the claim is part of that transaction and commits with it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = 'sending', sent_at = %s, lease_until = NULL "  # noqa: S608 (model's table)
+                "WHERE id = %s AND status = 'pending'",
+                [now, pk],
+            )
+            claimed = cursor.rowcount == 1
+        return (lambda final: final()) if claimed else None
+    connection.ensure_connection()
+    raw = connection.connection
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SET LOCAL synchronous_commit TO off")
+            cursor.execute(
+                f"UPDATE {table} SET status = 'sending', sent_at = %s, lease_until = NULL "  # noqa: S608 (model's table)
+                "WHERE id = %s AND status = 'pending'",
+                [now, pk],
+            )
+            claimed = cursor.rowcount == 1
+        if not claimed:
+            raw.execute("ROLLBACK")
+            return None
+    except Exception:
+        raw.execute("ROLLBACK")
+        raise
+
+    def handover(final: Callable[[], None]) -> None:
+        pgconn = raw.pgconn
+        pgconn.send_query(b"COMMIT")
+        while pgconn.flush():
+            select.select([], [pgconn.socket], [], 5)
+        final()
+        results = []
+        while True:
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                select.select([pgconn.socket], [], [], 5)
+                continue
+            result = pgconn.get_result()
+            if result is None:
+                break
+            results.append(result)
+        if not results or results[-1].status != pq.ExecStatus.COMMAND_OK:
+            raise DatabaseError("the send record's claim could not be committed")
+
+    return handover
+
+
 def send(
     connection: Any,
     envelope: tuple[str, list[str], bytes],
-    claim: Callable[[], bool],
+    claim: Callable[[], Handover | None],
     fallback: Callable[[], EmailMessage],
 ) -> str:
     """Send ``envelope`` (sender, recipients, the message as bytes) over a Django email
@@ -69,8 +136,10 @@ def send(
     ``rejected`` (the server refused the message after the claim)."""
     smtp = _smtp(connection)
     if smtp is None:  # a backend without SMTP (tests, console): claim, then hand it over
-        if not claim():
+        handover = claim()
+        if handover is None:
             return TAKEN
+        handover(lambda: None)
         connection.send_messages([fallback()])
         return CLAIMED
     sender, recipients, data = envelope
@@ -94,13 +163,14 @@ def send(
         smtp.send(body)
     except (SMTPRecipientsRefused, SMTPSenderRefused):
         return REFUSED
-    if not claim():
+    handover = claim()
+    if handover is None:
         # Another worker has the record: abandon this message (a server discards a DATA
         # that never ends) and start a fresh connection for the next one.
         smtp.close()
         connection.connection = None
         connection.open()
         return TAKEN
-    smtp.send(b".\r\n")
+    handover(lambda: smtp.send(b".\r\n"))  # the claim commits as the last line goes out
     code, _ = smtp.getreply()
     return CLAIMED if code == 250 else REJECTED

@@ -603,21 +603,7 @@ def send_next_batch(
         recipient = {"email": str(email), "name": name, "pseudonym": str(pseudonym), "message_id": message_id}
         row = SendRecord.objects.filter(pk=pk)
 
-        def claim(row: Any = row) -> bool:
-            # The claim's COMMIT must return at once: while it waits for the disk, a worker
-            # killed right then leaves a claimed record whose message never ended (see
-            # tillit.marketing.delivery). On PostgreSQL this one commit does not wait for the
-            # WAL flush; the row is visible to every other worker as soon as it returns.
-            with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL synchronous_commit TO off")
-                return bool(
-                    row.filter(status=SendRecord.Status.PENDING).update(
-                        status=SendRecord.Status.SENDING, sent_at=now, lease_until=None
-                    )
-                )
-
+        claim = partial(delivery.claim_record, table=SendRecord._meta.db_table, pk=pk, now=now)
         outcome = delivery.send(
             mail_connection,
             template.envelope(**recipient),
