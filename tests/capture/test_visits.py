@@ -13,11 +13,13 @@ import time_machine
 from django.test import Client
 
 from tillit import policy
+from tillit.capture import services as capture_services
 from tillit.capture import visits
-from tillit.capture.models import DailyVisits, Visit, VisitDay, VisitorLink
+from tillit.capture.models import DailyVisits, FormIntake, Visit, VisitDay, VisitorLink
 from tillit.consent import services as consent_services
-from tillit.consent.models import CookieChoice, NoticeVersion
+from tillit.consent.models import ConsentEvent, CookieChoice, NoticeVersion
 from tillit.people import services as people
+from tillit.people.models import Person
 from tillit.policy import cookies as rules
 from tillit.policy import retention as retention_rules
 
@@ -430,3 +432,69 @@ def test_the_staff_page_shows_counts_to_marketing_and_the_privacy_officer(staff_
     assert "Chrome" in text
     assert staff_client("privacy_officer").get("/statistics/visits/?days=7").status_code == 200
     assert staff_client("sales").get("/statistics/visits/").status_code == 403
+
+
+# --- linked through a form: the box that links visits ------------------------------------------
+
+
+@pytest.fixture
+def visits_form(make_form):
+    return make_form(
+        fields=[{"name": "name"}, {"name": "email"}],
+        consents=[{"purpose": "newsletter", "channel": "email"}, {"purpose": "statistics", "channel": "web"}],
+    )
+
+
+def submit(client: Client, form, *, link: bool):  # type: ignore[no-untyped-def]
+    data = {"name": "Kari Nordmann", "email": "kari@example.com"}
+    if link:
+        data["consent_statistics_web"] = "on"
+    response = client.post(f"/forms/{form.public_id}/", data, REMOTE_ADDR="198.51.100.77")
+    assert response.status_code == 303, response.content
+    return response
+
+
+@pytest.mark.parametrize("intake", ["inline", "queued"])
+def test_ticking_the_forms_visits_box_links_this_browsers_visits_to_the_person(
+    visits_form, intake, settings, system_actor, now
+):
+
+    settings.TILLIT_FORM_INTAKE = intake
+    box = next(c for c in visits_form.consents if c["channel"] == "web")
+    assert box["wording"] == (
+        "Yes, my visits to this website may be linked to me, for: Statistics about use of our website, to improve it."
+    )
+    client = Client()
+    choose(client, ["statistics"])
+    visit(client)  # before identifying: anonymous
+    submit(client, visits_form, link=True)
+    if intake == "queued":
+        assert VisitorLink.objects.count() == 0, "nothing about a person is written before the drain"
+        capture_services.process_intake(actor=system_actor, now=now)
+    kari = Person.objects.get(email="kari@example.com")
+    assert ConsentEvent.objects.get(person=kari, purpose="statistics").wording == box["wording"]
+    link = VisitorLink.objects.get()
+    assert (link.person_id, str(link.visitor_id)) == (kari.pk, client.cookies[rules.VISITOR_COOKIE].value)
+    assert link.source_ref == f"form:{visits_form.public_id}"
+    visit(client, url="https://www.example.com/pricing")
+    first, second = Visit.objects.order_by("pk")
+    assert (first.person_id, second.person_id) == (None, kari.pk)
+
+
+def test_without_the_tick_or_without_statistics_cookies_the_visits_stay_anonymous(
+    visits_form, settings, system_actor, now
+):
+
+    settings.TILLIT_FORM_INTAKE = "queued"
+    unticked = Client()
+    choose(unticked, ["statistics"])
+    submit(unticked, visits_form, link=False)
+    intake = FormIntake.objects.get()
+    assert (intake.browser_id, intake.visitor_id) == (None, None), "the ids are not even kept without the tick"
+    no_cookies = Client()
+    choose(no_cookies, ["functional"])  # ticked the box, but the banner said no to statistics
+    submit(no_cookies, visits_form, link=True)
+    assert capture_services.process_intake(actor=system_actor, now=now) == 2
+    assert VisitorLink.objects.count() == 0
+    visit(unticked)
+    assert Visit.objects.get().person_id is None

@@ -83,6 +83,9 @@ class FormIntake(models.Model):
     language = models.CharField(max_length=5)
     ip = models.CharField(max_length=45, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    # The browser's first-party ids, only when the box that links visits was ticked.
+    browser_id = models.UUIDField(null=True, blank=True)
+    visitor_id = models.UUIDField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.capture import visits
 from tillit.capture.models import Form, FormIntake, FormSubmission, Material, OrderLine, ServiceSubscription
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
@@ -57,6 +58,10 @@ HONEYPOT_FIELD = "website"
 FORM_SOURCES = ("form", "event", "partner_event")
 DOWNLOAD_USE = "capture.download"
 DOWNLOAD_DAYS = 90
+# The consent box whose tick lets the visits of the submitting browser be linked to the person.
+VISITS_BOX = (rules.VISITS_PURPOSE, rules.VISITS_CHANNEL)
+# A browser's first-party ids (browser id of its cookie choice, statistics visitor id).
+Visitor = tuple[uuid.UUID | None, uuid.UUID | None]
 
 
 def consent_key(purpose: str, channel: str) -> str:
@@ -111,6 +116,10 @@ def default_consent_wording(purpose: str, channel: str, language: str) -> str:
     purpose_label = current.purposes[purpose].label
     channel_label = current.channels[channel].label
     with translation.override(language):
+        if (purpose, channel) == (rules.VISITS_PURPOSE, rules.VISITS_CHANNEL):
+            return _("Yes, my visits to this website may be linked to me, for: %(purpose)s.") % {
+                "purpose": purpose_label.get(language, purpose_label["en"])
+            }
         return _("Yes, I agree to: %(purpose)s (by %(channel)s).") % {
             "purpose": purpose_label.get(language, purpose_label["en"]),
             "channel": channel_label.get(language, channel_label["en"]).lower(),
@@ -373,7 +382,9 @@ class ValidSubmission:
     """A submission that passed every check that needs no write: the form (a snapshot), the
     normalised answers, the ticked consent boxes with the exact wording shown, the form's
     language, the shortened IP address and the user agent. ``spam`` is a honeypot hit (answered
-    like a success, nothing kept)."""
+    like a success, nothing kept). ``browser_id`` and ``visitor_id`` (the first-party cookies of
+    the browser that sent it) are kept only when the person ticked the box that lets their
+    visits be linked to them; otherwise they are dropped here."""
 
     form: Form
     answers: dict[str, Any]
@@ -382,10 +393,18 @@ class ValidSubmission:
     ip: str = ""
     user_agent: str = ""
     spam: bool = False
+    browser_id: uuid.UUID | None = None
+    visitor_id: uuid.UUID | None = None
 
 
 def validate_submission(
-    *, public_id: Any, data: Mapping[str, Any], ip: str | None = None, user_agent: str = "", strict: bool = False
+    *,
+    public_id: Any,
+    data: Mapping[str, Any],
+    ip: str | None = None,
+    user_agent: str = "",
+    strict: bool = False,
+    visitor: Visitor = (None, None),
 ) -> ValidSubmission:
     """Everything about a submission that can be checked without writing: the form exists and
     is active, (``strict``, the JSON endpoint) no input the form does not have, the honeypot,
@@ -405,6 +424,8 @@ def validate_submission(
         for box in form.consents
         if _is_ticked(data.get(consent_key(box["purpose"], box["channel"])))
     )
+    links_visits = any((box["purpose"], box["channel"]) == VISITS_BOX for box in ticked)
+    browser_id, visitor_id = visitor if links_visits else (None, None)
     return ValidSubmission(
         form=form,
         answers=answers,
@@ -412,6 +433,8 @@ def validate_submission(
         language=form.language,
         ip=truncate_ip(ip),
         user_agent=str(user_agent or "")[:300],
+        browser_id=browser_id,
+        visitor_id=visitor_id,
     )
 
 
@@ -424,6 +447,7 @@ def submit_form(
     ip: str | None = None,
     user_agent: str = "",
     strict: bool = False,
+    visitor: Visitor = (None, None),
 ) -> SubmissionResult:
     """A person submits a form (§4), all in this one transaction or not at all:
 
@@ -435,13 +459,18 @@ def submit_form(
     - the answers are stored as given (free text held back by the guard is stored as the
       placeholder), product interests recorded;
     - each ticked consent box is recorded in the consent ledger with the box's exact wording,
-      the form's language, the notice in force, the shortened IP address and the user agent.
+      the form's language, the notice in force, the shortened IP address and the user agent;
+    - if the box that links visits was ticked, the browser's statistics visitor id (``visitor``:
+      browser id and visitor id from its cookies) is linked to the person
+      (``visits.link_visitor_to_person``: only while the browser's cookie choice allows it).
 
     A filled-in honeypot field is answered like a success and nothing is stored. ``strict``
     (the JSON endpoint) refuses an input the form does not have, naming it.
     (``validate_submission`` then ``apply_submission``; ``receive_submission`` may queue the
     second step instead.)"""
-    valid = validate_submission(public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict)
+    valid = validate_submission(
+        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor
+    )
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
     # One transaction; the audit entries of every step are appended to the chain together at the
@@ -514,6 +543,15 @@ def apply_submission(
                 evidence_ip=valid.ip,
                 evidence_user_agent=valid.user_agent,
             )
+        if valid.visitor_id is not None:
+            visits.link_visitor_to_person(
+                actor=actor,
+                now=now,
+                browser_id=valid.browser_id,
+                visitor_id=valid.visitor_id,
+                person_id=person.pk,
+                source_ref=f"form:{form.public_id}",
+            )
         audit.record(
             actor=actor,
             now=now,
@@ -549,6 +587,7 @@ def receive_submission(
     ip: str | None = None,
     user_agent: str = "",
     strict: bool = False,
+    visitor: Visitor = (None, None),
 ) -> SubmissionResult:
     """What the public endpoints call. Validates everything (errors exactly as ``submit_form``),
     then, by ``TILLIT_FORM_INTAKE``: ``inline`` applies it in this request (``submit_form``);
@@ -557,9 +596,18 @@ def receive_submission(
     audited here; the drain audits what it writes)."""
     if settings.TILLIT_FORM_INTAKE != "queued":
         return submit_form(
-            actor=actor, now=now, public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict
+            actor=actor,
+            now=now,
+            public_id=public_id,
+            data=data,
+            ip=ip,
+            user_agent=user_agent,
+            strict=strict,
+            visitor=visitor,
         )
-    valid = validate_submission(public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict)
+    valid = validate_submission(
+        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor
+    )
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
     intake = FormIntake.objects.create(
@@ -570,6 +618,8 @@ def receive_submission(
         language=valid.language,
         ip=valid.ip,
         user_agent=valid.user_agent,
+        browser_id=valid.browser_id,
+        visitor_id=valid.visitor_id,
     )
     _kick_drain()
     token = ""
@@ -635,6 +685,8 @@ def _from_intake(row: FormIntake, form: Form) -> ValidSubmission:
         language=row.language,
         ip=row.ip,
         user_agent=row.user_agent,
+        browser_id=row.browser_id,
+        visitor_id=row.visitor_id,
     )
 
 
@@ -656,6 +708,8 @@ def _reject(*, actor: Actor, now: dt.datetime, row: FormIntake, error: DomainErr
             consents=[],
             ip="",
             user_agent="",
+            browser_id=None,
+            visitor_id=None,
         )
         if changed:
             audit.record(
@@ -664,7 +718,7 @@ def _reject(*, actor: Actor, now: dt.datetime, row: FormIntake, error: DomainErr
                 action="reject",
                 subject_type="form_intake",
                 subject_id=row.pk,
-                fields=["answers", "consents", "ip", "user_agent"],
+                fields=["answers", "consents", "ip", "user_agent", "visitor_id"],
             )
 
 

@@ -35,12 +35,13 @@ from tillit.core.actors import Actor
 from tillit.core.errors import PermissionDeniedError, ValidationError
 from tillit.core.identifiers import truncate_ip
 from tillit.people.models import Person
+from tillit.policy import capture as capture_rules
 from tillit.policy import cookies as cookie_rules
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rules
 
-STATISTICS = "statistics"  # the purpose visits serve (§7)
-STATISTICS_CHANNEL = "web"
+STATISTICS = capture_rules.VISITS_PURPOSE  # the purpose visits serve (§7)
+STATISTICS_CHANNEL = capture_rules.VISITS_CHANNEL
 TOOL = "visit_statistics"
 REDACTED = "…"
 

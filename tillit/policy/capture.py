@@ -10,9 +10,13 @@ from tillit.policy import purposes as purpose_rules
 from tillit.policy.schema import Policy
 
 FORMS_TOOL = "capture_forms"
-# The channels a form's consent box may ask for: a form collects an address or a number, not
-# website behaviour (web consents are given in the cookie banner, §15).
+# The channels a form's consent box may ask for: a form collects an address or a number. Website
+# behaviour is consented to in the cookie banner (§15), with one exception: the purpose visits
+# serve may have a box on the web channel, whose tick lets the visits of the browser that sent
+# the form be linked to the person (§4 "technical information"; ``VISITS_PURPOSE``).
 FORM_CONSENT_CHANNELS = ("email", "phone")
+VISITS_PURPOSE = "statistics"  # the purpose site visits serve (§7)
+VISITS_CHANNEL = "web"
 # The fields a form may ask for, each with the data category of the policy it collects (§4).
 FORM_FIELDS = {
     "name": "name",
@@ -35,12 +39,14 @@ def may_manage_forms(policy: Policy, role: str | None) -> bool:
 
 def form_consent_boxes(policy: Policy) -> tuple[tuple[str, str], ...]:
     """The (purpose, channel) pairs a form may offer a consent box for: those that rest on
-    consent on a channel a form collects (§5, §8; GDPR art. 6(1)(a), 7)."""
+    consent on a channel a form collects (§5, §8; GDPR art. 6(1)(a), 7), and the purpose of
+    site visits on the web channel when it rests on consent (linking visits to the person)."""
     return tuple(
         (key, channel)
         for key, purpose in policy.purposes.items()
         for channel, basis in purpose.bases.items()
-        if basis == "consent" and channel in FORM_CONSENT_CHANNELS
+        if basis == "consent"
+        and (channel in FORM_CONSENT_CHANNELS or (key, channel) == (VISITS_PURPOSE, VISITS_CHANNEL))
     )
 
 

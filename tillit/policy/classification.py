@@ -489,6 +489,8 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "capture.FormIntake.language": NOT_PERSONAL,
         "capture.FormIntake.ip": "technical",
         "capture.FormIntake.user_agent": "technical",
+        "capture.FormIntake.browser_id": "technical",
+        "capture.FormIntake.visitor_id": "technical",
         "capture.FormIntake.status": NOT_PERSONAL,
         "capture.FormIntake.processed_at": NOT_PERSONAL,
         "capture.FormIntake.error": NOT_PERSONAL,

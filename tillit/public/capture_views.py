@@ -42,6 +42,7 @@ from tillit.capture import chat, selectors, services
 from tillit.capture.ratelimit import RateLimitedError, check_rate
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, NotFoundError, ValidationError
+from tillit.public.cookie_views import visitor_ids
 
 FORM_ACTOR = services.SUBMITTER
 DOWNLOAD_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:download")
@@ -118,6 +119,7 @@ def form_page(request: HttpRequest, public_id: str) -> HttpResponse:
             data=data,
             ip=_client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
+            visitor=visitor_ids(request),
         )
     except NotFoundError:
         return _not_found(request)
@@ -230,6 +232,7 @@ def submissions_json(request: HttpRequest, public_id: str) -> HttpResponse:
             ip=_client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             strict=True,
+            visitor=visitor_ids(request),
         )
     except DomainError as error:
         return _json_error(error.status, error.code, error.message, error.field)
