@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 
 from tillit.people import services as people
 from tillit.retention import services as retention
@@ -158,3 +159,42 @@ def test_a_forged_acknowledgement_link_is_refused():
 
     with pytest.raises(TokenError):
         services.acknowledge_notice(now=NOW, token="forged")
+
+
+def _erase_on_request(person, system_actor, smtp_server, capture):  # type: ignore[no-untyped-def]
+    from tillit.rights import services as rights
+
+    with time_machine.travel(LATER, tick=False):
+        with capture(execute=True):
+            rights.submit_request(actor=system_actor, now=LATER, email=person.email, kind="erasure", language="en")
+        token = re.search(r"/rights/verify/([^\s/?]+)", smtp_server.messages[-1].get_content()).group(1)
+        with capture(execute=True):
+            completion = rights.confirm_verification(actor=system_actor, now=LATER, token=token)
+    assert completion.status == "completed"
+
+
+def test_an_erasure_on_request_is_told_to_the_partner_at_once_not_with_the_daily_run(
+    sales,
+    dialogue,
+    partner,
+    crowd,
+    endpoint,
+    connect,
+    system_actor,
+    smtp_server,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
+    }
+    connect(partner, endpoint)
+    _disclose(sales, dialogue, crowd)
+    _erase_on_request(crowd[1], system_actor, smtp_server, django_capture_on_commit_callbacks)
+    assert not RecipientNotice.objects.exists(), "not disclosed: nothing to tell before the daily run"
+
+    _erase_on_request(crowd[0], system_actor, smtp_server, django_capture_on_commit_callbacks)
+    notice = RecipientNotice.objects.get(kind="erasure", partner=partner)
+    assert notice.status == "acknowledged"
+    [received] = [r for r in endpoint.received if r["json"]["type"] == "erasure"]
+    assert received["json"]["people"][0]["reference"] == str(crowd[0].pseudonym)

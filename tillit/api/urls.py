@@ -45,6 +45,7 @@ from tillit.core.errors import DomainError
 from tillit.people import selectors as people_selectors
 from tillit.people import services as people_services
 from tillit.retention import selectors as retention_selectors
+from tillit.sharing import tasks as sharing_tasks
 
 
 class TokenAuth(HttpBearer):
@@ -264,6 +265,7 @@ def withdraw_consent(request: HttpRequest, person_id: int, payload: WithdrawIn) 
     if not result.changed:
         message = "nothing to withdraw: no consent is given"
     elif result.erased:
+        sharing_tasks.tell_recipients_of_erasure(result.receipt_id)
         message = "consent withdrawn; the person's data was erased (privacy policy §5)"
     else:
         message = "consent withdrawn; the person is kept for: " + ", ".join(result.kept_because)

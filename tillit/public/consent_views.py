@@ -16,6 +16,7 @@ from tillit.consent.links import CONSENT_LINK_DAYS, CONSENT_LINK_USE
 from tillit.core.actors import Actor
 from tillit.core.tokens import TokenError, TokenExpiredError, read_token
 from tillit.marketing import selectors as marketing_selectors
+from tillit.sharing import tasks as sharing_tasks
 
 
 def _person(token: str) -> int:
@@ -119,6 +120,8 @@ def consent_action(request: HttpRequest, token: str) -> HttpResponse:
             evidence_ip=request.META.get("REMOTE_ADDR"),
             evidence_user_agent=request.headers.get("User-Agent", ""),
         )
+        if result.erased:
+            sharing_tasks.tell_recipients_of_erasure(result.receipt_id)
         labels = _labels(language)
         kept = [(r, labels.get(r.partition(":")[2], r)) for r in result.kept_because]
         return render(

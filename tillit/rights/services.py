@@ -379,6 +379,10 @@ def _complete(
         outcome = _object(request, person_id=person_id, actor=actor, now=now)
     elif request.kind == Kind.OBJECTION_PROCESSING:
         outcome = _uphold_objection(request, person_id=person_id, actor=actor, now=now)
+    if request.erasure_receipt_id is not None:
+        from tillit.sharing import tasks as sharing_tasks
+
+        sharing_tasks.tell_recipients_of_erasure(request.erasure_receipt_id)
     request.outcome = outcome
     _close(request, Status.COMPLETED, now)
     request.save(update_fields=sorted({*_COMPLETED_FIELDS, *(_VERIFIED_FIELDS if verified_by else [])}))

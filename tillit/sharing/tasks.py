@@ -5,6 +5,8 @@
 - ``notify_recipients``: the daily run, enqueued right after the retention sweep: it waits
   for a running sweep to finish (the sweep's lock), turns the day's corrections and erasures
   into notices, and retries whatever is due (also what a lost task left behind).
+- ``tell_recipients_of_erasure``: an erasure on the person's own request or withdrawal: if a
+  partner received their data, the notices run as soon as it commits, not with the daily run.
 - ``run_verifier``: ``tillit verify`` in the background, for the privacy officer's "run now".
 """
 
@@ -13,14 +15,16 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
+from tillit.retention.models import ErasureReceipt
 from tillit.retention.services import exclusive
 from tillit.sharing import services, verifier
-from tillit.sharing.models import Delivery, RecipientNotice
+from tillit.sharing.models import Delivery, DisclosedPerson, RecipientNotice
 
 SWEEP_WAIT = dt.timedelta(minutes=10)
 
@@ -77,6 +81,18 @@ def notify_recipients() -> dict[str, int]:
         if default_task_backend.supports_defer:
             notify_recipients.using(run_after=timezone.now() + SWEEP_WAIT).enqueue()
         return {"waiting_for_sweep": 1}
+
+
+def tell_recipients_of_erasure(receipt_id: int | None) -> None:
+    """The erasure with this receipt was written in the current transaction, on the person's
+    own request or withdrawal. If any partner received their data, tell it as soon as the
+    transaction commits (art. 19, without undue delay) instead of with the next daily run;
+    the daily run still covers processors, the sweep's erasures, and anything missed here."""
+    if receipt_id is None:
+        return
+    pseudonym = ErasureReceipt.objects.filter(pk=receipt_id).values_list("pseudonym", flat=True).first()
+    if pseudonym is not None and DisclosedPerson.objects.filter(pseudonym=pseudonym).exists():
+        transaction.on_commit(notify_recipients.enqueue)
 
 
 @task()
