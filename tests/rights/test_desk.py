@@ -118,7 +118,14 @@ def test_a_letter_is_registered_with_its_own_receipt_day_and_a_link_to_the_addre
     assert [m["To"] for m in smtp_server.messages] == ["testperson1@example.com"]
     page = client.get(f"/requests/{request.pk}/")
     assert page.status_code == 200
-    assert b"verification_sent" in page.content
+    assert b"Verification link sent" in page.content
+    assert "(Letter)" in page.content.decode()
+    swedish = client.get(f"/requests/{request.pk}/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Väntar på verifiering" in swedish, "the status in the staff member's language"
+    assert "Verifieringslänk skickad" in swedish
+    desk = client.get("/requests/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    assert "Venter på bekreftelse" in desk
+    assert "awaiting_verification" not in desk
 
 
 def test_the_desk_lists_deadlines_and_warns_before_they_pass(officer, system_actor, now, staff_client, api_as):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tillit.people.models import Person
 
@@ -59,9 +60,9 @@ class Campaign(models.Model):
     Sent in the background, in batches, one ``SendRecord`` per recipient."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
+        DRAFT = "draft", _("Draft")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
 
     name = models.CharField(max_length=200)
     purpose = models.CharField(max_length=40)
@@ -91,12 +92,12 @@ class SendRecord(models.Model):
     is the Message-ID of that one email."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        SENDING = "sending", "Handed to the mail server, not yet confirmed"
-        SENT = "sent", "Sent"
-        SKIPPED = "skipped", "Not sent (no longer allowed)"
-        FAILED = "failed", "Refused by the mail server"
-        BOUNCED = "bounced", "Bounced"
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Handed to the mail server, not yet confirmed")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Not sent (no longer allowed)")
+        FAILED = "failed", _("Refused by the mail server")
+        BOUNCED = "bounced", _("Bounced")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
@@ -121,8 +122,8 @@ class DeliveryNotice(models.Model):
     the address, not the address (it goes on the suppression list, which is what stops sends)."""
 
     class Kind(models.TextChoices):
-        BOUNCE = "bounce", "Bounce"
-        COMPLAINT = "complaint", "Complaint"
+        BOUNCE = "bounce", _("Bounce")
+        COMPLAINT = "complaint", _("Complaint")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     digest = models.CharField(max_length=64, db_index=True)

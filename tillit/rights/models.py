@@ -24,32 +24,33 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DataSubjectRequest(models.Model):
     class Kind(models.TextChoices):
-        ACCESS = "access", "Access"
-        PORTABILITY = "portability", "Portability"
-        RECTIFICATION = "rectification", "Rectification"
-        ERASURE = "erasure", "Erasure"
-        WITHDRAWAL = "withdrawal", "Withdrawal of consent"
-        OBJECTION = "objection", "Objection"
-        OBJECTION_PROCESSING = "objection_processing", "Objection to other processing"
+        ACCESS = "access", _("Access")
+        PORTABILITY = "portability", _("Portability")
+        RECTIFICATION = "rectification", _("Rectification")
+        ERASURE = "erasure", _("Erasure")
+        WITHDRAWAL = "withdrawal", _("Withdrawal of consent")
+        OBJECTION = "objection", _("Objection")
+        OBJECTION_PROCESSING = "objection_processing", _("Objection to other processing")
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        AWAITING_VERIFICATION = "awaiting_verification", "Awaiting verification"
-        VERIFIED = "verified", "Verified"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        REFUSED = "refused", "Refused"
-        EXPIRED = "expired", "Expired"
+        RECEIVED = "received", _("Received")
+        AWAITING_VERIFICATION = "awaiting_verification", _("Awaiting verification")
+        VERIFIED = "verified", _("Verified")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        REFUSED = "refused", _("Refused")
+        EXPIRED = "expired", _("Expired")
 
     class Channel(models.TextChoices):
-        PORTAL = "portal", "Rights portal"
-        PHONE = "phone", "Phone"
-        LETTER = "letter", "Letter"
-        EMAIL = "email", "Email"
+        PORTAL = "portal", _("Rights portal")
+        PHONE = "phone", _("Phone")
+        LETTER = "letter", _("Letter")
+        EMAIL = "email", _("Email")
 
     # The public reference of the request (in signed links and letters); says nothing alone.
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -92,20 +93,20 @@ class RequestEvent(models.Model):
     """The history of a request, append-only (the database refuses UPDATE and DELETE)."""
 
     class Kind(models.TextChoices):
-        RECEIVED = "received", "Received"
-        REPEATED = "repeated", "Asked again (merged)"
-        VERIFICATION_SENT = "verification_sent", "Verification link sent"
-        VERIFIED = "verified", "Verified"
-        DOCUMENT_ATTACHED = "document_attached", "Signed document attached"
-        NEEDS_STAFF = "needs_staff", "Waiting for the privacy officer"
-        EXTENDED = "extended", "Deadline extended"
-        CORRECTION_APPROVED = "correction_approved", "Correction approved"
-        CORRECTION_REFUSED = "correction_refused", "Correction refused"
-        RECIPIENTS_NOTIFIED = "recipients_notified", "Recipients to be told"
-        COMPLETED = "completed", "Completed"
-        REFUSED = "refused", "Refused"
-        EXPIRED = "expired", "Expired"
-        DOWNLOADED = "downloaded", "Answer downloaded"
+        RECEIVED = "received", _("Received")
+        REPEATED = "repeated", _("Asked again (merged)")
+        VERIFICATION_SENT = "verification_sent", _("Verification link sent")
+        VERIFIED = "verified", _("Verified")
+        DOCUMENT_ATTACHED = "document_attached", _("Signed document attached")
+        NEEDS_STAFF = "needs_staff", _("Waiting for the privacy officer")
+        EXTENDED = "extended", _("Deadline extended")
+        CORRECTION_APPROVED = "correction_approved", _("Correction approved")
+        CORRECTION_REFUSED = "correction_refused", _("Correction refused")
+        RECIPIENTS_NOTIFIED = "recipients_notified", _("Recipients to be told")
+        COMPLETED = "completed", _("Completed")
+        REFUSED = "refused", _("Refused")
+        EXPIRED = "expired", _("Expired")
+        DOWNLOADED = "downloaded", _("Answer downloaded")
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -125,9 +126,9 @@ class CorrectionProposal(models.Model):
     privacy officer decides; the decision and its reason stay."""
 
     class Status(models.TextChoices):
-        PROPOSED = "proposed", "Proposed"
-        APPROVED = "approved", "Approved"
-        REFUSED = "refused", "Refused"
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="corrections")
     field = models.CharField(max_length=30)
@@ -145,10 +146,10 @@ class SignedDocument(models.Model):
     policy), with the result of checking its signature."""
 
     class Result(models.TextChoices):
-        SIGNED = "signed", "Signed, intact"
-        NOT_SIGNED = "not_signed", "Not signed"
-        TAMPERED = "tampered", "Changed after signing"
-        UNREADABLE = "unreadable", "Not a readable PDF"
+        SIGNED = "signed", _("Signed, intact")
+        NOT_SIGNED = "not_signed", _("Not signed")
+        TAMPERED = "tampered", _("Changed after signing")
+        UNREADABLE = "unreadable", _("Not a readable PDF")
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="documents")
     uploaded_at = models.DateTimeField()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tillit.people.models import Person
 
@@ -142,9 +143,9 @@ class Disclosure(models.Model):
     people. The people are in ``DisclosedPerson``."""
 
     class Channel(models.TextChoices):
-        CSV = "csv", "CSV file"
-        JSON = "json", "JSON file"
-        ENDPOINT = "endpoint", "The partner's endpoint"
+        CSV = "csv", _("CSV file")
+        JSON = "json", _("JSON file")
+        ENDPOINT = "endpoint", _("The partner's endpoint")
 
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="disclosures")
@@ -181,9 +182,9 @@ class Delivery(models.Model):
     endpoint answers 2xx; ``delivered`` only then, ``failed`` after the last attempt."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to be delivered"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting to be delivered")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     disclosure = models.OneToOneField(Disclosure, on_delete=models.PROTECT, related_name="delivery")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -206,13 +207,13 @@ class RecipientNotice(models.Model):
     endpoint's 2xx answer, or the signed link in the email)."""
 
     class Kind(models.TextChoices):
-        ERASURE = "erasure", "Erasure"
-        CORRECTION = "correction", "Correction"
+        ERASURE = "erasure", _("Erasure")
+        CORRECTION = "correction", _("Correction")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Not yet delivered"
-        SENT = "sent", "Sent, waiting for acknowledgement"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        PENDING = "pending", _("Not yet delivered")
+        SENT = "sent", _("Sent, waiting for acknowledgement")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=12, choices=Kind.choices)
