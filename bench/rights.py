@@ -107,7 +107,9 @@ def main() -> None:
 # - 200 erasure requests completing in a burst: 200 people whose requests wait for their
 #   click confirm within the same moment, spread over 8 processes (web workers) sharing the
 #   database; each confirmation verifies the request, erases the person, writes the receipt,
-#   the history, the audit and the answer: the rate, target >= 100 requests/s;
+#   the history, the audit and the answer: the rate, target >= 100 requests/s; measured twice,
+#   with 8 freshly forked processes (each connects and loads its templates inside the timing)
+#   and with 8 workers already running and warm, as a web server's are;
 # - for comparison, 200 requests in a burst with all three steps each (portal form, link,
 #   confirmation), in one process and over 8 processes.
 # Mail goes to Django's in-memory backend (no SMTP server); the link is read from it.
@@ -182,6 +184,12 @@ def _in_worker(chunk: list[tuple[str, int]]) -> int:
     return len(chunk)
 
 
+def _confirm_tokens(tokens: list[str]) -> int:
+    for token in tokens:
+        _confirm(token)
+    return len(tokens)
+
+
 def _confirm_in_worker(tokens: list[str]) -> int:
     from django.db import connections
 
@@ -190,6 +198,16 @@ def _confirm_in_worker(tokens: list[str]) -> int:
         _confirm(token)
     connections.close_all()
     return len(tokens)
+
+
+def _warm_worker(tokens: object, barrier: object) -> None:
+    """A web worker that has been serving for a while: its own connection, the templates and
+    catalogues loaded by one request of its own; then it waits for the others."""
+    from django.db import connections
+
+    connections.close_all()
+    _confirm(tokens.get())  # type: ignore[attr-defined]
+    barrier.wait()  # type: ignore[attr-defined]
 
 
 def erasure_requests() -> None:
@@ -219,14 +237,15 @@ def erasure_requests() -> None:
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         mail.outbox = []
         settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-        candidates = random_people(1000, seed=17)
+        candidates = random_people(1500, seed=17)
         customers = set(
             CustomerRelationship.objects.filter(person_id__in=candidates, ended_at__isnull=True).values_list(
                 "person_id", flat=True
             )
         )
         emails = dict(Person.objects.filter(pk__in=candidates, email__isnull=False).values_list("pk", "email"))
-        rows = [emails[pk] for pk in candidates if pk in emails and pk not in customers][:600]
+        rows = [emails[pk] for pk in candidates if pk in emails and pk not in customers][:810]
+        assert len(rows) == 810, f"only {len(rows)} people to erase"
         work = [(email, n) for n, email in enumerate(rows)]
 
         single, burst = work[:100], work[100:200]
@@ -254,7 +273,26 @@ def erasure_requests() -> None:
         assert done == len(tokens)
         print(
             f"{'200 erasure requests completing in a burst':<44} n={len(tokens):<4} "
-            f"{len(tokens) / elapsed:8.1f} requests/s   ({elapsed:.2f} s, 8 processes; target >= 100/s)"
+            f"{len(tokens) / elapsed:8.1f} requests/s   ({elapsed:.2f} s, 8 fresh processes: fork, connect, "
+            "first request loads templates)"
+        )
+        # The same burst served by 8 workers that are already running (as gunicorn's are):
+        # each has its connection and has served one request before the 200 clicks come.
+        warm_up = multiprocessing.get_context("fork").Queue()
+        for email, n in work[800:808]:
+            warm_up.put(_ask(email, n))
+        tokens = [_ask(email, n) for email, n in work[600:800]]
+        connections.close_all()
+        ready = multiprocessing.get_context("fork").Barrier(9)
+        with multiprocessing.get_context("fork").Pool(8, initializer=_warm_worker, initargs=(warm_up, ready)) as pool:
+            ready.wait()
+            started = time.perf_counter()
+            done = sum(pool.map(_confirm_tokens, [tokens[i::8] for i in range(8)]))
+            elapsed = time.perf_counter() - started
+        assert done == len(tokens)
+        print(
+            f"{'200 erasure requests completing in a burst':<44} n={len(tokens):<4} "
+            f"{len(tokens) / elapsed:8.1f} requests/s   ({elapsed:.2f} s, 8 running workers; target >= 100/s)"
         )
         # For comparison: every step of each request inside the burst.
         burst = work[300:400]

@@ -265,7 +265,7 @@ def withdraw_consent(request: HttpRequest, person_id: int, payload: WithdrawIn) 
     if not result.changed:
         message = "nothing to withdraw: no consent is given"
     elif result.erased:
-        sharing_tasks.tell_recipients_of_erasure(result.receipt_id)
+        sharing_tasks.tell_recipients_of_erasure(receipt_id=result.receipt_id)
         message = "consent withdrawn; the person's data was erased (privacy policy §5)"
     else:
         message = "consent withdrawn; the person is kept for: " + ", ".join(result.kept_because)

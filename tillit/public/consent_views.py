@@ -121,7 +121,7 @@ def consent_action(request: HttpRequest, token: str) -> HttpResponse:
             evidence_user_agent=request.headers.get("User-Agent", ""),
         )
         if result.erased:
-            sharing_tasks.tell_recipients_of_erasure(result.receipt_id)
+            sharing_tasks.tell_recipients_of_erasure(receipt_id=result.receipt_id)
         labels = _labels(language)
         kept = [(r, labels.get(r.partition(":")[2], r)) for r in result.kept_because]
         return render(

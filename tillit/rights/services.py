@@ -382,7 +382,7 @@ def _complete(
     if request.erasure_receipt_id is not None:
         from tillit.sharing import tasks as sharing_tasks
 
-        sharing_tasks.tell_recipients_of_erasure(request.erasure_receipt_id)
+        sharing_tasks.tell_recipients_of_erasure(pseudonym=request.person_pseudonym)
     request.outcome = outcome
     _close(request, Status.COMPLETED, now)
     request.save(update_fields=sorted({*_COMPLETED_FIELDS, *(_VERIFIED_FIELDS if verified_by else [])}))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -83,14 +84,14 @@ def notify_recipients() -> dict[str, int]:
         return {"waiting_for_sweep": 1}
 
 
-def tell_recipients_of_erasure(receipt_id: int | None) -> None:
-    """The erasure with this receipt was written in the current transaction, on the person's
-    own request or withdrawal. If any partner received their data, tell it as soon as the
-    transaction commits (art. 19, without undue delay) instead of with the next daily run;
-    the daily run still covers processors, the sweep's erasures, and anything missed here."""
-    if receipt_id is None:
-        return
-    pseudonym = ErasureReceipt.objects.filter(pk=receipt_id).values_list("pseudonym", flat=True).first()
+def tell_recipients_of_erasure(*, receipt_id: int | None = None, pseudonym: uuid.UUID | None = None) -> None:
+    """The erasure with this receipt (or of the person with this pseudonymous id, the one its
+    receipt keeps) was written in the current transaction, on the person's own request or
+    withdrawal. If any partner received their data, tell it as soon as the transaction commits
+    (art. 19, without undue delay) instead of with the next daily run; the daily run still
+    covers processors, the sweep's erasures, and anything missed here."""
+    if pseudonym is None and receipt_id is not None:
+        pseudonym = ErasureReceipt.objects.filter(pk=receipt_id).values_list("pseudonym", flat=True).first()
     if pseudonym is not None and DisclosedPerson.objects.filter(pseudonym=pseudonym).exists():
         transaction.on_commit(notify_recipients.enqueue)
 
