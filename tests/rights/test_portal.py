@@ -177,11 +177,17 @@ def test_an_access_request_is_answered_by_a_download_link_not_by_email(system_ac
     assert "testperson1@example.com" in data.content.decode()
     assert "testperson2@example.com" not in data.content.decode()
     assert Client().get(f"{download}pdf").content.startswith(b"%PDF")
+    html = Client().get(f"{download}html")
+    style_src = next(d for d in html.headers["Content-Security-Policy"].split(";") if "style-src" in d).split()
+    assert style_src[:2] == ["style-src", "'self'"]
+    assert len(style_src) == 3, "the page's own inline stylesheet, by its hash"
+    assert style_src[2].startswith("'sha256-")
+    assert "unsafe-inline" not in html.headers["Content-Security-Policy"]
     assert Client().get(f"{download}zip").status_code == 400  # zip is for portability
     with time_machine.travel(now + dt.timedelta(days=8), tick=False):
         assert Client().get(f"{download}json").status_code == 410
     request = DataSubjectRequest.objects.get()
-    assert request.events.filter(kind="downloaded").count() == 2
+    assert request.events.filter(kind="downloaded").count() == 3
     assert person.pk
 
 

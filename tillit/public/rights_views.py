@@ -31,6 +31,7 @@ from tillit.core.tokens import TokenError, TokenExpiredError
 from tillit.policy import rights as rights_rule
 from tillit.rights import selectors, services
 from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
+from tillit.web.csp import allow_own_styles
 
 PORTAL_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-portal")
 LINK_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-link")
@@ -190,7 +191,8 @@ def download_file(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
             )
         if fmt == "pdf":
             return _file(answers.render_access_pdf(answer, language), "application/pdf", "personal-data.pdf")
-        response = HttpResponse(answers.render_access_html(answer, language), content_type="text/html; charset=utf-8")
+        html = answers.render_access_html(answer, language)
+        response = allow_own_styles(HttpResponse(html, content_type="text/html; charset=utf-8"), html)
     except DomainError as error:
         return _bad_link(request, language, TokenError(error.message))
     response.headers["Cache-Control"] = "no-store"
