@@ -26,12 +26,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from tillit import policy
 from tillit.core.actors import Actor
+from tillit.core.csp import allow_own_styles
 from tillit.core.errors import DomainError, ValidationError
 from tillit.core.tokens import TokenError, TokenExpiredError
 from tillit.policy import rights as rights_rule
 from tillit.rights import selectors, services
 from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
-from tillit.web.csp import allow_own_styles
 
 PORTAL_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-portal")
 LINK_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-link")
