@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "ninja",  # the API docs from its bundled static files (the CSP allows no CDN, no inline script)
     "tillit.core",
     "tillit.policy",
     "tillit.accounts",

@@ -7,8 +7,24 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery staple"  # what make_staff gives every test user
+
+
+def current_code(device: TOTPDevice) -> str:
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+
+
+def sign_in(page, live_server, username: str, device: TOTPDevice) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(current_code(device))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +61,17 @@ def page(browser):  # type: ignore[no-untyped-def]
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def csp_errors(page) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """Every Content Security Policy violation the page reports; none is allowed."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield errors
+    assert errors == [], "the strict CSP blocked something on these pages"

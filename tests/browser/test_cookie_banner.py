@@ -5,8 +5,6 @@ optional. Everything under the strict CSP (no inline script or style)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tillit.capture.models import Visit
@@ -25,17 +23,6 @@ def cookie_names(page) -> set[str]:  # type: ignore[no-untyped-def]
 def open_privacy(page, live_server, lang: str = "en") -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{live_server.url}/privacy?lang={lang}")
     page.wait_for_selector("html[data-tillit-cookies=ready]", state="attached")
-
-
-@pytest.fixture
-def csp_errors(page) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    yield errors
-    assert errors == [], "the banner runs under the strict CSP"
 
 
 def test_nothing_optional_before_a_choice_and_reject_is_as_easy_as_accept(page, live_server, csp_errors):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings as django_settings
@@ -23,17 +22,6 @@ def _immediate_tasks(settings):  # type: ignore[no-untyped-def]
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
     }
-
-
-@pytest.fixture
-def csp_errors(page) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    yield errors
-    assert errors == [], "the portal runs under the strict CSP"
 
 
 @pytest.fixture

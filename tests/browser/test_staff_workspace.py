@@ -4,27 +4,13 @@ role refused what the policy does not give it."""
 from __future__ import annotations
 
 import pytest
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tillit.people import services as people
 
+from .conftest import PASSWORD, current_code, sign_in
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-PASSWORD = "correct horse battery staple"
-
-
-def current_code(device: TOTPDevice) -> str:
-    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
-
-
-def sign_in(page, live_server, username: str, device: TOTPDevice) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(current_code(device))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 @pytest.fixture

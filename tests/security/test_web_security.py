@@ -5,6 +5,7 @@ environment, and bandit finds nothing at medium severity or above."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,15 @@ def test_bandit_finds_nothing_at_medium_severity_or_above():
     assert result.returncode == 0, result.stdout
 
 
+# What the strict CSP blocks: style attributes, style elements, inline scripts and handlers.
+INLINE = {
+    "style attribute": r"<[^>]+\sstyle=",
+    "style element": r"<style[\s>]",
+    "inline script": r"<script(?![^>]*\s(?:src=|type=\"application/json\"))[^>]*>",
+    "event handler": r"<[^>]+\son[a-z]+=",
+}
+
+
 def _paths(resolver: URLResolver, prefix: str = "") -> list[str]:
     """Every route without parameters, so that each can be requested as it is."""
     found: list[str] = []
@@ -88,6 +98,7 @@ def test_every_page_carries_the_security_headers(signed_in, client, staff_client
     paths = _paths(get_resolver())
     assert len(paths) > 15
     missing = {}
+    inline = {}
     for path in [*paths, "/no-such-page/"]:
         response = browser.get(path, secure=True)
         headers = {
@@ -100,4 +111,10 @@ def test_every_page_carries_the_security_headers(signed_in, client, staff_client
         absent = [name for name, ok in headers.items() if not ok]
         if absent:
             missing[f"{path} ({response.status_code})"] = absent
+        if response.headers.get("Content-Type", "").startswith("text/html"):
+            html = response.content.decode()
+            found = [what for what, pattern in INLINE.items() if re.search(pattern, html)]
+            if found:
+                inline[f"{path} ({response.status_code})"] = found
     assert missing == {}
+    assert inline == {}, "the CSP would block these in a browser: use a stylesheet or a script file"
