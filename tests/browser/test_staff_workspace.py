@@ -29,7 +29,7 @@ def kari(system_actor, now):
     )
 
 
-def test_support_signs_in_finds_a_person_and_logs_a_call(page, live_server, make_staff, kari):
+def test_support_signs_in_finds_a_person_and_logs_a_call(page, live_server, make_staff, kari, csp_errors):
     user = make_staff("customer_support")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     sign_in(page, live_server, user.username, device)
@@ -52,7 +52,7 @@ def test_support_signs_in_finds_a_person_and_logs_a_call(page, live_server, make
     assert "2 years after the last contact" in page.get_by_test_id("retention").inner_text()
 
 
-def test_first_sign_in_shows_a_qr_code_and_enrols(page, live_server, make_staff):
+def test_first_sign_in_shows_a_qr_code_and_enrols(page, live_server, make_staff, csp_errors):
     user = make_staff("sales")
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(user.username)
