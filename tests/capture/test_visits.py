@@ -11,9 +11,12 @@ import uuid
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from tillit import policy
+from tillit.audit.models import AuditEntry
 from tillit.capture import services as capture_services
+from tillit.capture import tasks as capture_tasks
 from tillit.capture import visits
 from tillit.capture.models import DailyVisits, FormIntake, Visit, VisitDay, VisitorLink
 from tillit.consent import services as consent_services
@@ -445,10 +448,12 @@ def visits_form(make_form):
     )
 
 
-def submit(client: Client, form, *, link: bool):  # type: ignore[no-untyped-def]
+def submit(client: Client, form, *, link: bool, newsletter: bool = False):  # type: ignore[no-untyped-def]
     data = {"name": "Kari Nordmann", "email": "kari@example.com"}
     if link:
         data["consent_statistics_web"] = "on"
+    if newsletter:
+        data["consent_newsletter_email"] = "on"
     response = client.post(f"/forms/{form.public_id}/", data, REMOTE_ADDR="198.51.100.77")
     assert response.status_code == 303, response.content
     return response
@@ -498,3 +503,46 @@ def test_without_the_tick_or_without_statistics_cookies_the_visits_stay_anonymou
     assert VisitorLink.objects.count() == 0
     visit(unticked)
     assert Visit.objects.get().person_id is None
+
+
+def test_withdrawing_statistics_in_the_banner_unlinks_the_browser_and_deletes_its_linked_visits(
+    visits_form, system_actor, now
+):
+    client = Client()
+    choose(client, ["statistics"])
+    visit(client)  # anonymous, before the form
+    submit(client, visits_form, link=True)
+    visit(client, url="https://www.example.com/pricing")
+    assert Visit.objects.filter(person__isnull=False).count() == 1
+
+    choose(client, [])  # the footer link: withdraw statistics
+    assert VisitorLink.objects.count() == 0
+    assert Visit.objects.filter(person__isnull=False).count() == 0, "the visits under the person are deleted"
+    assert Visit.objects.count() == 1, "the anonymous visit from before stays anonymous"
+    kari = Person.objects.get(email="kari@example.com")
+    assert AuditEntry.objects.filter(action="visitor_unlinked", subject_id=kari.pk).exists()
+
+
+def test_withdrawing_statistics_consent_unlinks_within_one_daily_job(visits_form, system_actor, now):
+    client = Client()
+    choose(client, ["statistics"])
+    submit(client, visits_form, link=True, newsletter=True)  # the newsletter keeps her after the withdrawal
+    visit(client, url="https://www.example.com/pricing")
+    kari = Person.objects.get(email="kari@example.com")
+    assert Visit.objects.get().person_id == kari.pk
+
+    withdrawn = consent_services.withdraw_consent(  # after the form (which ran on the real clock)
+        actor=system_actor,
+        now=timezone.now(),
+        person_id=kari.pk,
+        purpose="statistics",
+        source_kind="email_link",
+        language="en",
+    )
+    assert (withdrawn.withdrawn, withdrawn.erased) == ([("statistics", "web")], False)
+    visit(client, url="https://www.example.com/contact")
+    assert Visit.objects.filter(person__isnull=True).count() == 1, "no new visit is linked after the withdrawal"
+    assert capture_tasks.sweep_raw_visits.call()["unlinked"] == 1
+    assert VisitorLink.objects.count() == 0
+    assert not Visit.objects.filter(person__isnull=False).exists()
+    assert capture_tasks.sweep_raw_visits.call()["unlinked"] == 0, "nothing twice"

@@ -13,10 +13,13 @@ from tillit.core.actors import Actor
 
 @task()
 def sweep_raw_visits() -> dict[str, int]:
-    """The daily job for site visits (§4): count the finished days, then delete the raw visits
-    past the policy's ``retention.raw_visits`` months."""
-    result = visits.sweep_raw_visits(actor=Actor.system("daily-visits"), now=timezone.now())
-    return {"days_counted": result.days_counted, "deleted": result.deleted}
+    """The daily job for site visits (§4): end the links of people who withdrew their statistics
+    consent (with the visits recorded under them), count the finished days, then delete the raw
+    visits past the policy's ``retention.raw_visits`` months."""
+    actor = Actor.system("daily-visits")
+    unlinked = visits.unlink_withdrawn(actor=actor, now=timezone.now())
+    result = visits.sweep_raw_visits(actor=actor, now=timezone.now())
+    return {"unlinked": unlinked, "days_counted": result.days_counted, "deleted": result.deleted}
 
 
 # How long one drain task keeps draining before it ends (the next submission asks for another).

@@ -213,6 +213,49 @@ def link_visitor_to_person(
     return True
 
 
+def _unlink(*, actor: Actor, now: dt.datetime, links: list[tuple[uuid.UUID, int]], why: str) -> int:
+    """End these (visitor id, person) links and delete the visits recorded under the person
+    from those visitor ids; the anonymous visits from before the link stay anonymous."""
+    for visitor_id, person_id in links:
+        visits, _ = Visit.objects.filter(visitor_id=visitor_id, person_id=person_id).delete()
+        VisitorLink.objects.filter(visitor_id=visitor_id, person_id=person_id).delete()
+        audit.record(
+            actor=actor,
+            now=now,
+            action="visitor_unlinked",
+            subject_type="person",
+            subject_id=person_id,
+            purpose=STATISTICS,
+            fields=["visitor_id", f"visits:{visits}", why],
+        )
+    return len(links)
+
+
+@transaction.atomic
+def unlink_visitor(*, actor: Actor, now: dt.datetime, visitor_id: uuid.UUID | None) -> int:
+    """The browser with this statistics visitor id withdrew statistics in the cookie banner:
+    its link to a person ends at once and the visits recorded under the person are deleted
+    (GDPR art. 7(3); checklist 51). Returns 1 if there was a link, else 0."""
+    if visitor_id is None:
+        return 0
+    links = list(VisitorLink.objects.filter(visitor_id=visitor_id).values_list("visitor_id", "person_id"))
+    return _unlink(actor=actor, now=now, links=links, why="cookie_choice")
+
+
+@transaction.atomic
+def unlink_withdrawn(*, actor: Actor, now: dt.datetime) -> int:
+    """Every link whose person no longer consents to statistics in the consent ledger
+    (withdrawn on their consent page, in a rights request or through the API) ends, with the
+    visits recorded under them. Part of the daily visits job; returns how many links ended.
+    (New visits are never linked meanwhile: ``_linked_person`` reads the ledger each time.)"""
+    links = [
+        (visitor_id, person_id)
+        for visitor_id, person_id in VisitorLink.objects.values_list("visitor_id", "person_id")
+        if not _has_statistics_consent(person_id)
+    ]
+    return _unlink(actor=actor, now=now, links=links, why="consent_withdrawn")
+
+
 # --- statistics and retention -------------------------------------------------------------------
 
 

@@ -36,9 +36,13 @@ from django.views.decorators.http import require_GET, require_POST
 from tillit import policy
 from tillit.capture import visits
 from tillit.consent import cookies as cookie_consent
+from tillit.core.actors import Actor
 from tillit.core.errors import DomainError
 from tillit.policy import cookies as rule
 from tillit.public import notice
+
+# The person in front of the banner: a browser, not yet anyone we know.
+VISITOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:banner")
 
 
 def _error(error: DomainError) -> JsonResponse:
@@ -246,6 +250,8 @@ def cookie_choice(request: HttpRequest) -> HttpResponse:
     statistics = visits.statistics_category()
     if statistics in allowed and _visitor_id(request) is None:
         _set_cookie(response, rule.VISITOR_COOKIE, str(uuid.uuid4()))
+    if statistics not in allowed:  # withdrawn (or refused): this browser's visits are nobody's
+        visits.unlink_visitor(actor=VISITOR, now=now, visitor_id=_visitor_id(request))
     _clear_cookies(request, response, allowed)
     return response
 
