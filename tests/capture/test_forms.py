@@ -31,6 +31,10 @@ def test_a_form_takes_its_consent_wording_from_the_policy_in_its_language(make_f
     form = make_form(language="nb")
     wording = {c["purpose"]: c["wording"] for c in form.consents}
     assert "Nyhetsbrev og annet innhold du har valgt å motta" in wording["newsletter"]
+    # Who asks, for what, by which channel, and that it can be withdrawn (checklist 9).
+    assert wording["newsletter"].startswith("Ja, Avara AS kan bruke opplysningene mine til: ")
+    assert "(via e-post)" in wording["newsletter"]
+    assert wording["newsletter"].endswith("Jeg kan når som helst trekke tilbake samtykket.")
     labels = {f["name"]: f["label"] for f in form.fields}
     assert labels["email"]
     assert all(f["required"] for f in form.fields if f["name"] in ("name", "email"))

@@ -467,7 +467,8 @@ def test_ticking_the_forms_visits_box_links_this_browsers_visits_to_the_person(
     settings.TILLIT_FORM_INTAKE = intake
     box = next(c for c in visits_form.consents if c["channel"] == "web")
     assert box["wording"] == (
-        "Yes, my visits to this website may be linked to me, for: Statistics about use of our website, to improve it."
+        "Yes, Avara AS may link my visits to this website to me, for: Statistics about use of our website, "
+        "to improve it. I can withdraw this consent at any time."
     )
     client = Client()
     choose(client, ["statistics"])

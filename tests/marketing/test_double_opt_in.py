@@ -61,7 +61,9 @@ def test_subscribing_on_the_form_takes_the_click_in_the_confirmation_email(newsl
         "given",
         "double_opt_in",
     )
-    assert "Monthly news" in event.wording
+    assert event.wording == (
+        "Yes, Avara AS may send me Monthly news by email. I can unsubscribe at any time with the link in every email."
+    )
     for words in ("asked", "(form)", "confirmed"):
         assert words in event.source_ref
     request = SubscriptionRequest.objects.get()

@@ -111,16 +111,23 @@ def default_label(field: str, language: str) -> str:
 
 
 def default_consent_wording(purpose: str, channel: str, language: str) -> str:
-    """The wording of a consent box, from the policy's own labels in the form's language."""
+    """The wording of a consent box, from the policy's own labels in the form's language: who
+    asks (the controller), for what purpose, by which channel, and that it can be withdrawn at
+    any time (GDPR art. 7(3); checklist 9)."""
     current = policy.current()
     purpose_label = current.purposes[purpose].label
     channel_label = current.channels[channel].label
     with translation.override(language):
         if (purpose, channel) == (rules.VISITS_PURPOSE, rules.VISITS_CHANNEL):
-            return _("Yes, my visits to this website may be linked to me, for: %(purpose)s.") % {
-                "purpose": purpose_label.get(language, purpose_label["en"])
-            }
-        return _("Yes, I agree to: %(purpose)s (by %(channel)s).") % {
+            return _(
+                "Yes, %(controller)s may link my visits to this website to me, for: %(purpose)s. "
+                "I can withdraw this consent at any time."
+            ) % {"controller": current.controller.name, "purpose": purpose_label.get(language, purpose_label["en"])}
+        return _(
+            "Yes, %(controller)s may use my data for: %(purpose)s (by %(channel)s). "
+            "I can withdraw this consent at any time."
+        ) % {
+            "controller": current.controller.name,
             "purpose": purpose_label.get(language, purpose_label["en"]),
             "channel": channel_label.get(language, channel_label["en"]).lower(),
         }

@@ -29,7 +29,8 @@ from tillit.marketing import mail, selectors, services
 SUBJECT = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:link")
 # The exact wording shown next to the subscribe button; it goes into the consent ledger.
 WORDING = gettext_lazy(
-    "Yes, send me %(newsletter)s by email. I can unsubscribe at any time with the link in every email."
+    "Yes, %(controller)s may send me %(newsletter)s by email. I can unsubscribe at any time with the link in "
+    "every email."
 )
 
 
@@ -161,7 +162,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 newsletter=key,
                 language=language,
                 source_kind="form",
-                wording=str(WORDING) % {"newsletter": names[key]},
+                wording=str(WORDING) % {"newsletter": names[key], "controller": policy.current().controller.name},
                 **_evidence(request),
             )
         except ValidationError as error:
@@ -209,7 +210,7 @@ def preference_newsletters(request: HttpRequest, token: str) -> HttpResponse:
                     person_id=person_id,
                     newsletter=key,
                     language=language,
-                    wording=str(WORDING) % {"newsletter": name},
+                    wording=str(WORDING) % {"newsletter": name, "controller": policy.current().controller.name},
                     **_evidence(request),
                 )
                 return render(request, "public/newsletter_check_email.html", {"lang": language, "token": token})
