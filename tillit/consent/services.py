@@ -24,7 +24,18 @@ from tillit.core.identifiers import identifier_digests, truncate_ip
 from tillit.people.models import CustomerRelationship, Person
 from tillit.retention.services import erase_person, lock_and_recompute_retention, recompute_retention
 
-SOURCE_KINDS = ("form", "page", "staff", "api", "email_link", "preference_centre", "gpc", "import", "double_opt_in")
+SOURCE_KINDS = (
+    "form",
+    "page",
+    "staff",
+    "api",
+    "email_link",
+    "email_reply",  # the mailto: of List-Unsubscribe (RFC 2369)
+    "preference_centre",
+    "gpc",
+    "import",
+    "double_opt_in",
+)
 # Objections that are not a purpose of their own: to disclosure to partners (§11).
 OBJECTION_ONLY_PURPOSES = ("partner_sharing",)
 

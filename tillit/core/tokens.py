@@ -29,8 +29,9 @@ def make_token(use: str, payload: dict[str, Any]) -> str:
     return signing.dumps(payload, salt=f"tillit.{use}", compress=True)
 
 
-def read_token(use: str, token: str, *, max_age_seconds: int) -> dict[str, Any]:
-    """The payload of a token made for ``use``; raises TokenExpiredError or TokenError."""
+def read_token(use: str, token: str, *, max_age_seconds: int | None) -> dict[str, Any]:
+    """The payload of a token made for ``use``; raises TokenExpiredError or TokenError.
+    ``max_age_seconds=None``: the token never expires (its signature must still hold)."""
     if not token or len(token) > 2000:
         raise TokenError("this link is not valid")
     try:

@@ -31,8 +31,7 @@ from tillit import policy
 from tillit.consent.links import consent_page_url
 from tillit.core.tokens import make_token
 
-UNSUBSCRIBE_USE = "unsubscribe"
-UNSUBSCRIBE_DAYS = 400
+UNSUBSCRIBE_USE = "unsubscribe"  # an unsubscribe link never expires: an old email's link must still work
 CONFIRM_USE = "newsletter-confirm"
 CONFIRM_DAYS = 7
 # Placeholders in a pre-rendered campaign, replaced per recipient.

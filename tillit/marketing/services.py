@@ -31,10 +31,12 @@ from django.db.models.functions import Cast, Concat
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, ValidationError
 from tillit.core.identifiers import identifier_digest, normalise_email, truncate_ip
+from tillit.core.tokens import read_token
 from tillit.marketing import delivery, mail, selectors
 from tillit.marketing.models import Campaign, DeliveryNotice, NewsletterList, SendRecord, SubscriptionRequest
 from tillit.people import services as people_services
@@ -686,13 +688,40 @@ def _original_message_id(message: EmailMessage) -> str | None:
     return None
 
 
+_UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe\s+(\S{10,2000})\s*$", re.IGNORECASE)
+
+
+def _unsubscribe_by_email(*, actor: Actor, now: dt.datetime, token: str) -> NoticeResult:
+    """The mailto: of ``List-Unsubscribe`` (RFC 2369): an email whose subject is "unsubscribe"
+    and the token of that email's unsubscribe link. It works exactly as the link does, for as
+    long (never expires); a forged token is refused, an erased person is a no-op."""
+    payload = read_token(mail.UNSUBSCRIBE_USE, token, max_age_seconds=None)
+    person_id = consent_selectors.person_id_for_pseudonym(str(payload.get("p", "")))
+    changed = False
+    if person_id is not None:
+        language = consent_selectors.own_choices(person_id=person_id)["language"]
+        changed = unsubscribe(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            newsletter=payload.get("l"),
+            purpose=payload.get("u"),
+            source_kind="email_reply",
+            language=language,
+        )
+    status = "unsubscribed" if changed else ""
+    return NoticeResult(kind="unsubscribe", status=status, suppressed=False, campaign_id=None)
+
+
 @transaction.atomic
 def record_delivery_notice(*, actor: Actor, now: dt.datetime, raw: bytes) -> NoticeResult:
     """Take a bounce (a DSN, RFC 3464) or a complaint (an ARF feedback report, RFC 5965) in
     RFC 822 form and stop sending to the address: a permanent failure or a complaint puts it on
     the suppression list (a keyed hash), which every send and the audience check. A temporary
     failure (4.x.x) is recorded and suppresses nothing. The campaign is found from the
-    original Message-ID, when the notice quotes it. Anything else is refused with a message."""
+    original Message-ID, when the notice quotes it. An email to the ``List-Unsubscribe``
+    mailto: address (subject "unsubscribe TOKEN") unsubscribes as the link would. Anything
+    else is refused with a message."""
     selectors.check_may_run_campaigns(actor)
     if not raw or len(raw) > 10 * 2**20:
         raise ValidationError("send one message in RFC 822 form (at most 10 MiB)", field="message")
@@ -740,10 +769,12 @@ def record_delivery_notice(*, actor: Actor, now: dt.datetime, raw: bytes) -> Not
         if address is None:
             raise ValidationError("the report names no recipient (Original-Rcpt-To or To)", field="message")
         permanent = True
+    elif (asked := _UNSUBSCRIBE_SUBJECT.match(str(message.get("Subject") or ""))) is not None:
+        return _unsubscribe_by_email(actor=actor, now=now, token=asked.group(1))
     else:
         raise ValidationError(
-            "not a bounce (multipart/report; report-type=delivery-status) or a complaint "
-            "(multipart/report; report-type=feedback-report)",
+            "not a bounce (multipart/report; report-type=delivery-status), a complaint "
+            "(multipart/report; report-type=feedback-report) or an unsubscribe request (Subject: unsubscribe TOKEN)",
             field="message",
         )
     message_id = _original_message_id(message)

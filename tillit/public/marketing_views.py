@@ -69,7 +69,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     ``List-Unsubscribe=One-Click``): unsubscribe, 200, no redirect; again: still 200."""
     language = _language(request)
     try:
-        payload = read_token(mail.UNSUBSCRIBE_USE, token, max_age_seconds=mail.UNSUBSCRIBE_DAYS * 86400)
+        payload = read_token(mail.UNSUBSCRIBE_USE, token, max_age_seconds=None)
     except TokenError as error:
         return _bad_link(request, error, language)
     newsletter, purpose = payload.get("l"), payload.get("u")

@@ -1,6 +1,7 @@
 """``tillit delivery_notice [FILE ...]``: take bounce (RFC 3464 DSN) or complaint (RFC 5965 ARF)
 messages in RFC 822 form, from files or standard input, and stop sending to their addresses
-(the suppression list). For a mail server's pipe or a mailbox's export. One line per message."""
+(the suppression list); an email to the List-Unsubscribe mailto: (subject "unsubscribe TOKEN")
+unsubscribes. For a mail server's pipe or a mailbox's export. One line per message."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ class Command(TillitCommand):
             except DomainError as error:
                 failed += 1
                 self.stderr.write(f"{name}: {error.message}")
+                continue
+            if result.kind == "unsubscribe":
+                done = "unsubscribed" if result.status else "nothing to stop (already unsubscribed, or erased)"
+                self.stdout.write(f"{name}: unsubscribe: {done}")
                 continue
             outcome = "address suppressed" if result.suppressed else "recorded (temporary: not suppressed)"
             self.stdout.write(f"{name}: {result.kind} {result.status}: {outcome}".replace("  ", " "))
