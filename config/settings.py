@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tillit.web.middleware.ServerTimingMiddleware",
+    "tillit.web.middleware.NoStoreMiddleware",
     "tillit.web.middleware.BodySizeLimitMiddleware",
     "tillit.web.middleware.GlobalPrivacyControlMiddleware",
     "django.middleware.security.SecurityMiddleware",

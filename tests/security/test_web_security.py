@@ -118,3 +118,17 @@ def test_every_page_carries_the_security_headers(signed_in, client, staff_client
                 inline[f"{path} ({response.status_code})"] = found
     assert missing == {}
     assert inline == {}, "the CSP would block these in a browser: use a stylesheet or a script file"
+
+
+@pytest.mark.django_db
+def test_what_staff_see_is_never_cached_and_signing_out_clears_the_browser(staff_client, api_as, client):
+    staff = staff_client("customer_support")
+    for path in ("/", "/people/?q=a"):
+        assert staff.get(path).headers.get("Cache-Control") == "no-store", path
+    assert api_as("sales").get("/api/people?q=a").headers.get("Cache-Control") == "no-store"
+    assert client.get("/api/people").headers.get("Cache-Control") == "no-store", "even a refusal"
+    notice = client.get("/privacy")
+    assert notice.headers.get("Cache-Control") != "no-store", "the public notice may be cached"
+    out = staff.post("/logout/")
+    assert out.status_code == 302
+    assert out.headers["Clear-Site-Data"] == '"cache", "storage"'

@@ -102,3 +102,22 @@ class PublicRateLimitMiddleware:
             return True  # the staff API: every request needs a staff user's token (401 without)
         user = getattr(request, "user", None)
         return bool(user is not None and user.is_authenticated)
+
+
+class NoStoreMiddleware:
+    """Pages and API answers that may hold personal data are never kept by a browser's or a
+    proxy's cache (``Cache-Control: no-store``): everything a signed-in staff member gets, and
+    every API answer. A view that sets its own Cache-Control keeps it; public pages (the notice,
+    static files) stay cacheable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Cache-Control" in response:
+            return response
+        user = getattr(request, "user", None)
+        if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
+            response["Cache-Control"] = "no-store"
+        return response
