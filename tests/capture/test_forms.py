@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 
 from tillit.audit.models import AuditEntry
 from tillit.capture import services
@@ -248,3 +249,22 @@ def test_two_submissions_of_a_new_address_at_once_make_one_person(form, now):
     assert Person.objects.filter(email="same@example.com").count() == 1
     assert FormSubmission.objects.count() == 4
     assert Interaction.objects.filter(kind="form").count() == 4
+
+
+@pytest.mark.parametrize("intake", ["inline", "queued"])
+def test_global_privacy_control_with_a_form_is_the_identified_persons_objection(form, settings, intake, now):
+    settings.TILLIT_FORM_INTAKE = intake
+    answers = {"name": "Kari Nordmann", "email": "kari@example.com", "consent_newsletter_email": "on"}
+    assert Client().post(f"/forms/{form.public_id}/", answers, HTTP_SEC_GPC="1").status_code == 303
+    answers = {"name": "Ola Nordmann", "email": "ola@example.com"}
+    assert Client().post(f"/forms/{form.public_id}/", answers).status_code == 303
+    if intake == "queued":
+        services.process_intake(actor=VISITOR, now=now)
+    kari, ola = Person.objects.get(email="kari@example.com"), Person.objects.get(email="ola@example.com")
+    objections = ConsentEvent.objects.filter(person=kari, action="objected")
+    assert sorted(objections.values_list("purpose", "source_kind")) == [
+        ("partner_sharing", "gpc"),
+        ("personalisation", "gpc"),
+    ], "GPC from a visitor who identified themselves: an objection by automated means (art. 21(5))"
+    assert ConsentEvent.objects.get(person=kari, purpose="newsletter").action == "given", "what they ticked stands"
+    assert not ConsentEvent.objects.filter(person=ola, action="objected").exists(), "no GPC, no objection"

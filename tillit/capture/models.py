@@ -86,6 +86,7 @@ class FormIntake(models.Model):
     # The browser's first-party ids, only when the box that links visits was ticked.
     browser_id = models.UUIDField(null=True, blank=True)
     visitor_id = models.UUIDField(null=True, blank=True)
+    gpc = models.BooleanField(default=False)  # the browser sent Global Privacy Control (Sec-GPC: 1)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)

@@ -402,6 +402,7 @@ class ValidSubmission:
     spam: bool = False
     browser_id: uuid.UUID | None = None
     visitor_id: uuid.UUID | None = None
+    gpc: bool = False  # Sec-GPC: 1 came with it: an objection by automated means (art. 21(5))
 
 
 def validate_submission(
@@ -412,6 +413,7 @@ def validate_submission(
     user_agent: str = "",
     strict: bool = False,
     visitor: Visitor = (None, None),
+    gpc: bool = False,
 ) -> ValidSubmission:
     """Everything about a submission that can be checked without writing: the form exists and
     is active, (``strict``, the JSON endpoint) no input the form does not have, the honeypot,
@@ -442,6 +444,7 @@ def validate_submission(
         user_agent=str(user_agent or "")[:300],
         browser_id=browser_id,
         visitor_id=visitor_id,
+        gpc=gpc,
     )
 
 
@@ -455,6 +458,7 @@ def submit_form(
     user_agent: str = "",
     strict: bool = False,
     visitor: Visitor = (None, None),
+    gpc: bool = False,
 ) -> SubmissionResult:
     """A person submits a form (§4), all in this one transaction or not at all:
 
@@ -469,14 +473,16 @@ def submit_form(
       the form's language, the notice in force, the shortened IP address and the user agent;
     - if the box that links visits was ticked, the browser's statistics visitor id (``visitor``:
       browser id and visitor id from its cookies) is linked to the person
-      (``visits.link_visitor_to_person``: only while the browser's cookie choice allows it).
+      (``visits.link_visitor_to_person``: only while the browser's cookie choice allows it);
+    - if the browser sent Global Privacy Control, the now identified person's objection to
+      profiling and to disclosure to partners is recorded (GDPR art. 21(5)).
 
     A filled-in honeypot field is answered like a success and nothing is stored. ``strict``
     (the JSON endpoint) refuses an input the form does not have, naming it.
     (``validate_submission`` then ``apply_submission``; ``receive_submission`` may queue the
     second step instead.)"""
     valid = validate_submission(
-        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor
+        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor, gpc=gpc
     )
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
@@ -550,6 +556,14 @@ def apply_submission(
                 evidence_ip=valid.ip,
                 evidence_user_agent=valid.user_agent,
             )
+        if valid.gpc:
+            consent_services.record_gpc_objection(
+                actor=actor,
+                now=min(at, now),
+                person_id=person.pk,
+                language=valid.language,
+                source_ref=f"form:{form.public_id}",
+            )
         if valid.visitor_id is not None:
             visits.link_visitor_to_person(
                 actor=actor,
@@ -595,6 +609,7 @@ def receive_submission(
     user_agent: str = "",
     strict: bool = False,
     visitor: Visitor = (None, None),
+    gpc: bool = False,
 ) -> SubmissionResult:
     """What the public endpoints call. Validates everything (errors exactly as ``submit_form``),
     then, by ``TILLIT_FORM_INTAKE``: ``inline`` applies it in this request (``submit_form``);
@@ -611,9 +626,10 @@ def receive_submission(
             user_agent=user_agent,
             strict=strict,
             visitor=visitor,
+            gpc=gpc,
         )
     valid = validate_submission(
-        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor
+        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor, gpc=gpc
     )
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
@@ -627,6 +643,7 @@ def receive_submission(
         user_agent=valid.user_agent,
         browser_id=valid.browser_id,
         visitor_id=valid.visitor_id,
+        gpc=valid.gpc,
     )
     _kick_drain()
     token = ""
@@ -694,6 +711,7 @@ def _from_intake(row: FormIntake, form: Form) -> ValidSubmission:
         user_agent=row.user_agent,
         browser_id=row.browser_id,
         visitor_id=row.visitor_id,
+        gpc=row.gpc,
     )
 
 

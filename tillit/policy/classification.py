@@ -491,6 +491,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "capture.FormIntake.user_agent": "technical",
         "capture.FormIntake.browser_id": "technical",
         "capture.FormIntake.visitor_id": "technical",
+        "capture.FormIntake.gpc": "choices",
         "capture.FormIntake.status": NOT_PERSONAL,
         "capture.FormIntake.processed_at": NOT_PERSONAL,
         "capture.FormIntake.error": NOT_PERSONAL,

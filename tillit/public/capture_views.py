@@ -120,6 +120,7 @@ def form_page(request: HttpRequest, public_id: str) -> HttpResponse:
             ip=_client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             visitor=visitor_ids(request),
+            gpc=bool(getattr(request, "gpc", False)),
         )
     except NotFoundError:
         return _not_found(request)
@@ -233,6 +234,7 @@ def submissions_json(request: HttpRequest, public_id: str) -> HttpResponse:
             user_agent=request.headers.get("User-Agent", ""),
             strict=True,
             visitor=visitor_ids(request),
+            gpc=bool(getattr(request, "gpc", False)),
         )
     except DomainError as error:
         return _json_error(error.status, error.code, error.message, error.field)
