@@ -16,6 +16,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tillit.accounts import services
+from tillit.audit.models import AuditEntry
 from tillit.core.actors import Actor
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,29 @@ def test_pages_carry_a_content_security_policy_and_csrf_protection(enrolled):
     strict = Client(enforce_csrf_checks=True)
     user, device = enrolled
     assert sign_in(strict, user.username, PASSWORD, code_for(device)).status_code == 403
+
+
+def test_sign_ins_failures_sign_outs_and_refusals_are_on_the_audit_chain(enrolled, api_as):
+    user, device = enrolled
+    sign_in(Client(), user.username, "not the password", code_for(device))
+    sign_in(Client(), "nobody-we-know", PASSWORD, "123456")
+    client = Client()
+    sign_in(client, user.username, PASSWORD, code_for(device))
+    assert client.get("/staff/").status_code == 403  # sales may not manage staff accounts
+    client.post("/logout/")
+    entries = list(AuditEntry.objects.filter(action__startswith="sign_in").order_by("pk"))
+    assert [(e.action, e.subject_id) for e in entries] == [
+        ("sign_in_failed", user.pk),
+        ("sign_in_failed", None),
+        ("sign_in_signed_in", user.pk),
+        ("sign_in_signed_out", user.pk),
+    ]
+    assert entries[0].actor_label == "system:sign-in", "a failed attempt is not the user's act"
+    assert "nobody-we-know" not in str([vars(e) for e in entries]), "never the username typed"
+    refused = AuditEntry.objects.get(action="refused")
+    assert (refused.actor_user_id, refused.fields) == (user.pk, ["web:staff"])
+    sales_api = api_as("sales")
+    response = sales_api.generic("POST", "/api/marketing/delivery-notices", b"x", content_type="message/rfc822")
+    assert response.status_code == 403
+    api_refusal = AuditEntry.objects.filter(action="refused").exclude(pk=refused.pk).get()
+    assert api_refusal.fields[0].startswith("api")

@@ -188,3 +188,30 @@ def confirm_mailbox_review(*, actor: Actor, now: dt.datetime) -> MailboxReview:
     review = MailboxReview.objects.create(user_id=actor.user_id, reviewed_at=now)
     audit.record(actor=actor, now=now, action="mailbox_review", subject_type="staff", subject_id=actor.user_id)
     return review
+
+
+# --- Sign-ins and refusals on the audit chain (checklist 61) ----------------------------------
+
+SIGN_IN_OUTCOMES = ("signed_in", "failed", "locked_out", "signed_out")
+
+
+def record_sign_in(*, now: dt.datetime, user_id: int | None, outcome: str) -> None:
+    """A sign-in, a failed attempt (wrong password or code), a lock-out or a sign-out, on the
+    audit chain: who (the staff user, if the username was one) and what, never the username
+    typed or the password. A failure is recorded by the system, the user is its subject."""
+    from tillit.accounts.selectors import actor_for_user  # (the selectors import this module)
+
+    if outcome not in SIGN_IN_OUTCOMES:
+        raise ValidationError(f"unknown sign-in outcome {outcome!r}", field="outcome")
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    acting = outcome in ("signed_in", "signed_out") and user is not None
+    actor = actor_for_user(user) if acting and user is not None else Actor.system("sign-in")
+    audit.record(
+        actor=actor, now=now, action=f"sign_in_{outcome}", subject_type="staff", subject_id=user.pk if user else None
+    )
+
+
+def record_refusal(*, actor: Actor, now: dt.datetime, where: str) -> None:
+    """A staff member or API client was refused something its role may not do (403): ``where``
+    is the route's name, never a value from the request."""
+    audit.record(actor=actor, now=now, action="refused", subject_type="route", subject_id=None, fields=[where[:100]])

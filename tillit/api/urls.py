@@ -16,6 +16,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
+from tillit.accounts import services as account_services
 from tillit.accounts.selectors import actor_for_token
 from tillit.api.schemas import (
     ConsentEventOut,
@@ -72,6 +73,10 @@ def _error(request: HttpRequest, status: int, code: str, message: str, field: st
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    actor = getattr(request, "auth", None)
+    if error.status == 403 and isinstance(actor, Actor):
+        where = request.resolver_match.view_name if request.resolver_match else request.path
+        account_services.record_refusal(actor=actor, now=timezone.now(), where=where)
     return _error(request, error.status, error.code, error.message, error.field)
 
 

@@ -62,6 +62,13 @@ def _failed(request: HttpRequest, username: str) -> None:
     user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
 
 
+def _audit_failure(username: str, *, locked_out: bool = False) -> None:
+    user_id = User.objects.filter(username=username).values_list("pk", flat=True).first()
+    account_services.record_sign_in(
+        now=timezone.now(), user_id=user_id, outcome="locked_out" if locked_out else "failed"
+    )
+
+
 @sensitive_post_parameters("password", "code")
 @csrf_protect
 @never_cache
@@ -73,6 +80,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         username = form.cleaned_data["username"]
         user = authenticate(request, username=username, password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
+            _audit_failure(username, locked_out=True)
             return render(request, "web/locked_out.html", status=429)
         if isinstance(user, User) and not account_services.has_confirmed_totp(user):
             request.session[ENROLLING] = user.pk
@@ -82,9 +90,11 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             login(request, user)
             otp_login(request, device)
+            account_services.record_sign_in(now=timezone.now(), user_id=user.pk, outcome="signed_in")
             return HttpResponseRedirect(_next(request))
         if user is not None:
             _failed(request, username)
+        _audit_failure(username)
         error = _("Wrong username, password or code.")
     return render(
         request, "web/login.html", {"form": form, "error": error, "next": _next(request)}, status=401 if error else 200
@@ -129,6 +139,8 @@ def _base32(device: TOTPDevice) -> str:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        account_services.record_sign_in(now=timezone.now(), user_id=request.user.pk, outcome="signed_out")
     logout(request)
     response = HttpResponseRedirect(reverse("web:login"))
     # Whatever this browser kept of the pages seen while signed in goes too (a shared computer).

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tillit import policy
 from tillit.accounts import selectors as account_selectors
+from tillit.accounts import services as account_services
 from tillit.accounts.selectors import actor_for_user
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError
@@ -36,6 +37,9 @@ def staff_view(view: Callable[..., HttpResponse]) -> View:
         try:
             return view(request, actor, *args, **kwargs)
         except DomainError as error:
+            if error.status == 403:
+                where = request.resolver_match.view_name if request.resolver_match else request.path
+                account_services.record_refusal(actor=actor, now=timezone.now(), where=where)
             return render(request, "web/error.html", {"error": error}, status=error.status)
 
     return wrapper
