@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "tillit.web.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -193,6 +194,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Staff sessions end after 30 minutes without a request (sliding), and at browser close.
 SESSION_COOKIE_AGE = int(env("SESSION_IDLE_SECONDS", "1800") or 1800)
 SESSION_SAVE_EVERY_REQUEST = True
+# However active, a staff session ends after this long (tillit.web.middleware.SessionLifetimeMiddleware).
+TILLIT_SESSION_MAX_SECONDS = int(env("SESSION_MAX_SECONDS", "43200") or 43200)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,5 +1,5 @@
 """Staff sign-in: password + TOTP, enrolment by QR code, one message for a wrong password or a
-wrong code, lock-out, Argon2 hashes, idle expiry, closed accounts lose their sessions."""
+wrong code, lock-out, Argon2 hashes, idle and absolute expiry, closed accounts lose their sessions."""
 
 from __future__ import annotations
 
@@ -125,10 +125,35 @@ def test_closing_an_account_ends_its_sessions_at_once(enrolled, make_staff, now)
     assert not [s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(user.pk)]
 
 
-def test_sessions_expire_after_inactivity():
-    assert settings.SESSION_SAVE_EVERY_REQUEST
-    assert settings.SESSION_COOKIE_AGE <= 3600
+def test_a_session_ends_after_30_idle_minutes(enrolled):
+    user, device = enrolled
+    start = dt.datetime.now(tz=dt.UTC)
+    client = Client()
+    with time_machine.travel(start, tick=False):
+        sign_in(client, user.username, PASSWORD, code_for(device))
+    with time_machine.travel(start + dt.timedelta(minutes=29), tick=False):
+        assert client.get("/people/").status_code == 200, "still active"
+    with time_machine.travel(start + dt.timedelta(minutes=29 + 31), tick=False):
+        response = client.get("/people/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
     assert settings.SESSION_COOKIE_HTTPONLY
+
+
+def test_a_session_ends_after_12_hours_however_active(enrolled):
+    user, device = enrolled
+    start = dt.datetime.now(tz=dt.UTC)
+    client = Client()
+    with time_machine.travel(start, tick=False):
+        sign_in(client, user.username, PASSWORD, code_for(device))
+    statuses = []
+    for step in range(1, 40):  # a request every 20 minutes for 13 hours
+        with time_machine.travel(start + dt.timedelta(minutes=20 * step), tick=False):
+            statuses.append((step * 20 / 60, client.get("/people/").status_code))
+    assert all(code == 200 for hours, code in statuses if hours <= 12)
+    assert next(hours for hours, code in statuses if code != 200) == pytest.approx(12 + 1 / 3)
+    with time_machine.travel(start + dt.timedelta(hours=14), tick=False):
+        assert client.get("/people/").status_code == 302, "signed out, not just refused once"
 
 
 def test_pages_carry_a_content_security_policy_and_csrf_protection(enrolled):

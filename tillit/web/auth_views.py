@@ -5,6 +5,7 @@ message, and both count towards the lock-out."""
 from __future__ import annotations
 
 import base64
+import time
 
 import segno
 from django import forms
@@ -27,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tillit.accounts import services as account_services
 from tillit.accounts.models import User
 from tillit.accounts.selectors import actor_for_user
+from tillit.web.middleware import SessionLifetimeMiddleware
 
 ENROLLING = "tillit_enrolling_user"
 
@@ -90,6 +92,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             login(request, user)
             otp_login(request, device)
+            request.session[SessionLifetimeMiddleware.KEY] = time.time()
             account_services.record_sign_in(now=timezone.now(), user_id=user.pk, outcome="signed_in")
             return HttpResponseRedirect(_next(request))
         if user is not None:
@@ -121,6 +124,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             del request.session[ENROLLING]
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, confirmed)
+            request.session[SessionLifetimeMiddleware.KEY] = time.time()
             return HttpResponseRedirect(_next(request))
         _failed(request, user.username)
         error = _("That code is not right. Check the time on your phone and try the next code.")

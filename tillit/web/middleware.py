@@ -121,3 +121,30 @@ class NoStoreMiddleware:
         if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class SessionLifetimeMiddleware:
+    """A staff session ends after ``TILLIT_SESSION_MAX_SECONDS`` (default 12 hours) however
+    active it is: the idle limit (``SESSION_COOKIE_AGE``) alone would let a session that is used
+    every few minutes live for ever. The start is stamped on the session at the first signed-in
+    request; past the limit the user is signed out and sent to the sign-in page."""
+
+    KEY = "tillit_signed_in_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = time.time()
+            started = request.session.get(self.KEY)
+            if not isinstance(started, int | float):
+                request.session[self.KEY] = now
+            elif now - started > settings.TILLIT_SESSION_MAX_SECONDS:
+                from django.contrib.auth import logout
+                from django.contrib.auth.views import redirect_to_login
+
+                logout(request)
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
