@@ -204,3 +204,14 @@ def test_the_console_script_exits_non_zero_on_the_register_of_roles(tmp_path, ti
     )
     assert result.returncode == 1
     assert "register of roles" in result.stderr
+
+
+def test_an_organisation_from_the_register_credits_its_licence(now, system_actor, staff_client):
+    run(FIXTURE, now, system_actor)
+    imported = Organization.objects.get(org_number="100000016")
+    typed = people.create_organization(actor=system_actor, now=now, source="form", values={"name": "Egen Kunde AS"})
+    client = staff_client("sales")
+    page = client.get(f"/organizations/{imported.pk}/").content.decode()
+    assert "Norwegian licence for Open Government data (NLOD)" in page
+    assert "Brønnøysund Register Centre" in page
+    assert "NLOD" not in client.get(f"/organizations/{typed.pk}/").content.decode()

@@ -21,7 +21,7 @@ from tillit.consent import selectors as consent_selectors
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.pagination import Page, check_page
-from tillit.people.models import CustomerRelationship, Interaction, Organization, Person
+from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
 from tillit.policy import purposes as purpose_rules
 from tillit.retention.selectors import explain as explain_retention
 
@@ -239,7 +239,8 @@ def get_organization(
         purpose=purpose,
         fields=fields,
     )
-    return {"purpose": purpose, **_organization_dict(organization, fields)}
+    sources = sorted(set(Provenance.objects.filter(organization=organization).values_list("source", flat=True)))
+    return {"purpose": purpose, **_organization_dict(organization, fields), "sources": sources}
 
 
 def search_organizations(
