@@ -313,7 +313,10 @@ def confirm_verification(*, actor: Actor, now: dt.datetime, token: str) -> Compl
     policy needs a staff step, completed at once (§13). A forged, expired or used link changes
     nothing (TokenError, TokenExpiredError, LinkUsedError)."""
     outbox: list[EmailMessage] = []
-    with transaction.atomic():
+    # The audit entries of every step (the erasure's, the request's) join the chain together at
+    # the end: the chain's lock is held from there to the commit only, so a burst of
+    # confirmations does not queue behind each one's whole transaction.
+    with transaction.atomic(), audit.deferred():
         request, secret = _request_for_link(token, lock=True)
         _check_link(request, secret, now)
         _verified(request, method="email_link", actor=actor, now=now, outbox=outbox)
