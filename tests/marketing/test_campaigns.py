@@ -211,11 +211,17 @@ def test_a_direct_marketing_segment_reaches_consenting_and_existing_customers_on
         language="en",
     )
     people.create_person(actor=system_actor, now=now, source="form", values={"name": "B", "email": "b@example.com"})
+    people.create_person(  # a company's role address: legitimate interest, until it objects
+        actor=system_actor, now=now, source="form", values={"name": "C", "email": "post@company.example"}
+    )
     campaign = services.create_campaign(
         actor=system_actor, now=now, values=campaign_values(newsletter="", purpose="direct_marketing")
     )
     services.start_campaign(actor=system_actor, now=now, campaign_id=campaign.pk)
     send_all(campaign.pk)
-    assert [m.envelope_to for m in smtp_server.messages] == [["a@example.com"]]
+    assert sorted(m.envelope_to[0] for m in smtp_server.messages) == ["a@example.com", "post@company.example"]
     assert "List-Id" not in smtp_server.messages[0]
+    # Every send records the rule that allowed it (accountability, GDPR art. 5(2)).
+    sent = dict(SendRecord.objects.filter(campaign=campaign, status="sent").values_list("person__email", "basis"))
+    assert sent == {"a@example.com": "consent", "post@company.example": "role_address"}
     assert ConsentEvent.objects.filter(person=consenting).count() == 1

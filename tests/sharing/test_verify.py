@@ -223,22 +223,33 @@ def test_marketing_sends_without_a_basis_and_to_suppressed_addresses(healthy, sy
     crowd = healthy["crowd"]
     campaign = Campaign.objects.create(name="Planted", purpose="newsletter", created_at=NOW)
     # Consent to the newsletter was given (healthy fixture) for crowd[0]: a send with a basis.
-    ok = SendRecord.objects.create(campaign=campaign, person=crowd[0], status="sent", message_id="<a@x>", sent_at=NOW)
-    # crowd[1] never consented: no basis at send time.
-    bad = SendRecord.objects.create(campaign=campaign, person=crowd[1], status="sent", message_id="<b@x>", sent_at=NOW)
+    sent = {"status": "sent", "basis": "consent"}  # what each record claims
+    ok = SendRecord.objects.create(campaign=campaign, person=crowd[0], message_id="<a@x>", sent_at=NOW, **sent)
+    # crowd[1] never consented: no basis at send time, whatever the record says.
+    bad = SendRecord.objects.create(campaign=campaign, person=crowd[1], message_id="<b@x>", sent_at=NOW, **sent)
     # A send before the consent was given had no basis then, even if it has one now.
     early = Campaign.objects.create(name="Early", purpose="newsletter", created_at=NOW)
     too_early = SendRecord.objects.create(
-        campaign=early, person=crowd[0], status="sent", message_id="<c@x>", sent_at=NOW - dt.timedelta(days=6)
+        campaign=early, person=crowd[0], message_id="<c@x>", sent_at=NOW - dt.timedelta(days=6), **sent
+    )
+    # A send that recorded no basis at all.
+    unrecorded = SendRecord.objects.create(
+        campaign=Campaign.objects.create(name="Unrecorded", purpose="newsletter", created_at=NOW),
+        person=crowd[0],
+        status="sent",
+        message_id="<e@x>",
+        sent_at=NOW - dt.timedelta(hours=2),
     )
     consent.suppress(now=NOW - dt.timedelta(hours=1), email=crowd[0].email, phone=None, reason="bounce")
     late = Campaign.objects.create(name="Late", purpose="newsletter", created_at=NOW)
-    suppressed = SendRecord.objects.create(
-        campaign=late, person=crowd[0], status="sent", message_id="<d@x>", sent_at=NOW
-    )
+    suppressed = SendRecord.objects.create(campaign=late, person=crowd[0], message_id="<d@x>", sent_at=NOW, **sent)
     result = kinds()
     assert sorted(result["send_without_basis"]) == sorted(
-        [f"send:#{bad.pk} person:{crowd[1].pseudonym}", f"send:#{too_early.pk} person:{crowd[0].pseudonym}"]
+        [
+            f"send:#{bad.pk} person:{crowd[1].pseudonym}",
+            f"send:#{too_early.pk} person:{crowd[0].pseudonym}",
+            f"send:#{unrecorded.pk} person:{crowd[0].pseudonym}",
+        ]
     )
     assert sorted(result["send_to_suppressed"]) == sorted(
         [f"send:#{ok.pk} person:{crowd[0].pseudonym}", f"send:#{suppressed.pk} person:{crowd[0].pseudonym}"]

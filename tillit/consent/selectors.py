@@ -205,8 +205,9 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
     """Everyone we may contact for ``purpose`` on ``channel`` now, as one set-based query (a
     queryset of people), for sends and call lists: the same rule as ``tillit.policy.consent.
     may_contact``, expressed in SQL (a test keeps the two in agreement). With ``newsletter``,
-    only its open subscribers."""
-    from django.db.models import Exists, Q
+    only its open subscribers. Each person carries ``send_reason``: why the rule allows them,
+    in the reason codes of the rule's ``Eligibility`` (recorded with every send)."""
+    from django.db.models import Case, CharField, Exists, Q, Value, When
 
     from tillit.consent.models import Subscription
     from tillit.core.errors import ValidationError
@@ -219,14 +220,15 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
     rule_ = current.purposes[purpose]
     basis = rule_.bases.get(channel)
     people = Person.objects.all()
+    nobody = people.none().annotate(send_reason=Value("", output_field=CharField()))
     if basis is None:
-        return people.none()
+        return nobody
     if newsletter is not None:
         people = people.filter(
             Exists(Subscription.objects.filter(person=OuterRef("pk"), newsletter=newsletter, unsubscribed_at=None))
         )
     if basis == "legal_obligation":
-        return people
+        return people.annotate(send_reason=Value("legal_obligation", output_field=CharField()))
     people = people.filter(notice_version_id__in=versions_with_purpose(purpose))
 
     def latest_is(p: str, c: str, actions: tuple[str, ...]) -> Exists:
@@ -253,13 +255,17 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
         people = people.exclude(Exists(objected_any.exclude(Exists(later_given))))
     active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
     if basis == "consent":
-        allowed = Q(latest_is(purpose, channel, ("given",)))
+        given = Q(latest_is(purpose, channel, ("given",)))
+        allowed = given
         withdrawn = latest_is(purpose, channel, ("withdrawn", "objected"))
+        # Why each person may be contacted: the same reason codes as the rule's Eligibility.
+        why = [When(given, then=Value("consent"))]
         if channel == "email":
             role_address = Q()
             for local in sorted(rule.ROLE_LOCAL_PARTS):
                 role_address |= Q(email__istartswith=f"{local}@")
             allowed |= role_address & ~Q(withdrawn)
+            why.append(When(role_address, then=Value("role_address")))
         if "existing_customer" in rule_.exceptions.get(channel, ()):
             from_sale = Exists(
                 Provenance.objects.filter(
@@ -267,12 +273,15 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
                 )
             )
             allowed |= Q(active_customer) & Q(from_sale) & ~Q(withdrawn)
-        return people.filter(allowed)
+            why.append(When(Q(active_customer) & Q(from_sale), then=Value("existing_customer")))
+        return people.filter(allowed).annotate(send_reason=Case(*why, default=Value(""), output_field=CharField()))
     if basis == "legitimate_interest":
-        return people.exclude(latest_is(purpose, channel, ("withdrawn", "objected")))
+        return people.exclude(latest_is(purpose, channel, ("withdrawn", "objected"))).annotate(
+            send_reason=Value("legitimate_interest", output_field=CharField())
+        )
     if basis == "contract":
-        return people.filter(active_customer)
-    return people.none()
+        return people.filter(active_customer).annotate(send_reason=Value("contract", output_field=CharField()))
+    return nobody
 
 
 def notice_with_digest(digest: str) -> NoticeVersion | None:

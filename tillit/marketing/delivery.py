@@ -62,8 +62,9 @@ def _smtp(connection: Any) -> SMTP | None:
 Handover = Callable[[Callable[[], None]], None]
 
 
-def claim_record(*, table: str, pk: int, now: Any) -> Handover | None:
-    """Claim the send record ``pk`` (pending -> sending) in a transaction left open. Returns
+def claim_record(*, table: str, pk: int, now: Any, basis: str = "") -> Handover | None:
+    """Claim the send record ``pk`` (pending -> sending, with the ``basis`` the rule allowed it
+    on) in a transaction left open. Returns
     None if another worker has it (nothing changed), else the handover: a function that sends
     the COMMIT, runs the given function (writing the message's last line) before the COMMIT's
     answer is read, and then checks that the COMMIT succeeded."""
@@ -74,9 +75,9 @@ def claim_record(*, table: str, pk: int, now: Any) -> Handover | None:
         # (tests) the claim is part of that transaction and commits with it.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET status = 'sending', sent_at = %s, lease_until = NULL "  # noqa: S608 (model's table)
+                f"UPDATE {table} SET status = 'sending', sent_at = %s, basis = %s, lease_until = NULL "  # noqa: S608 (model's table)
                 "WHERE id = %s AND status = 'pending'",
-                [now, pk],
+                [now, basis, pk],
             )
             claimed = cursor.rowcount == 1
         return (lambda final: final()) if claimed else None
@@ -87,9 +88,9 @@ def claim_record(*, table: str, pk: int, now: Any) -> Handover | None:
             cursor.execute("BEGIN")
             cursor.execute("SET LOCAL synchronous_commit TO off")
             cursor.execute(
-                f"UPDATE {table} SET status = 'sending', sent_at = %s, lease_until = NULL "  # noqa: S608 (model's table)
+                f"UPDATE {table} SET status = 'sending', sent_at = %s, basis = %s, lease_until = NULL "  # noqa: S608 (model's table)
                 "WHERE id = %s AND status = 'pending'",
-                [now, pk],
+                [now, basis, pk],
             )
             claimed = cursor.rowcount == 1
         if not claimed:

@@ -103,6 +103,9 @@ class SendRecord(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=30, blank=True)
+    # Why the rule allowed this message when it was handed over: the reason code of the rule's
+    # Eligibility (consent, role_address, existing_customer, legitimate_interest, ...).
+    basis = models.CharField(max_length=30, blank=True, db_default="")
     message_id = models.CharField(max_length=100, unique=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -588,7 +588,7 @@ def send_next_batch(
         row[0]: row
         for row in selectors.campaign_audience(item)
         .filter(pk__in=person_ids)
-        .values_list("pk", "email", "name", "language", "pseudonym")
+        .values_list("pk", "email", "name", "language", "pseudonym", "send_reason")  # type: ignore[misc]  # send_reason: annotated by the audience query
     }
     refused = [pk for pk, person_id, _ in records if person_id not in allowed]
     if refused:
@@ -600,12 +600,12 @@ def send_next_batch(
     for pk, person_id, message_id in records:
         if person_id not in allowed:
             continue
-        _, email, name, language, pseudonym = allowed[person_id]
+        _, email, name, language, pseudonym, basis = allowed[person_id]
         template = templates.get(language) or templates[default]
         recipient = {"email": str(email), "name": name, "pseudonym": str(pseudonym), "message_id": message_id}
         row = SendRecord.objects.filter(pk=pk)
 
-        claim = partial(delivery.claim_record, table=SendRecord._meta.db_table, pk=pk, now=now)
+        claim = partial(delivery.claim_record, table=SendRecord._meta.db_table, pk=pk, now=now, basis=basis)
         outcome = delivery.send(
             mail_connection,
             template.envelope(**recipient),

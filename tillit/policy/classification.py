@@ -315,6 +315,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "marketing.SendRecord.person": SUBJECT,
         "marketing.SendRecord.status": "correspondence",
         "marketing.SendRecord.reason": "correspondence",
+        "marketing.SendRecord.basis": "correspondence",
         "marketing.SendRecord.message_id": "correspondence",
         "marketing.SendRecord.lease_until": NOT_PERSONAL,
         "marketing.SendRecord.sent_at": "correspondence",
