@@ -102,6 +102,23 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{config['NAME']}"
 
 
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def immediate_tasks(settings):  # type: ignore[no-untyped-def]
+    """Background tasks run at once, in the test (the verification and answer emails)."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
+    }
+
+
 @pytest.fixture
 def tillit_env() -> dict[str, str]:
     """The environment for running ``tillit`` in a subprocess against the test database."""
@@ -174,13 +191,9 @@ class _Inbox:
 @pytest.fixture
 def smtp_server(settings):  # type: ignore[no-untyped-def]
     """A real SMTP server (aiosmtpd) on loopback; Django's email goes to it over SMTP."""
-    import socket
-
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -18,10 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture(autouse=True)
-def _immediate_tasks(settings):  # type: ignore[no-untyped-def]
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
+def _immediate_tasks(immediate_tasks):  # type: ignore[no-untyped-def]
+    pass
 
 
 @pytest.fixture

@@ -24,7 +24,11 @@ VISITOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subjec
 
 def submit(form, now, **data):
     return services.submit_form(
-        actor=VISITOR, now=now, public_id=form.public_id, data=data, ip="203.0.113.77", user_agent="Firefox/140"
+        actor=VISITOR,
+        now=now,
+        public_id=form.public_id,
+        data=data,
+        sender=services.Sender(ip="203.0.113.77", user_agent="Firefox/140"),
     )
 
 

@@ -18,10 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _run_tasks_immediately(settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
+def _run_tasks_immediately(immediate_tasks):
+    pass
 
 
 def test_people_given_an_older_notice_are_told_before_the_new_purpose_is_used(system_actor, now, smtp_server):

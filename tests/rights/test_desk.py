@@ -34,13 +34,6 @@ def _clock(now):
 
 
 @pytest.fixture
-def immediate_tasks(settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
-
-
-@pytest.fixture
 def officer(staff_actor):
     return staff_actor("privacy_officer")
 

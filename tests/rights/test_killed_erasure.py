@@ -14,7 +14,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,16 +32,10 @@ from tillit.retention.models import ErasureReceipt
 from tillit.rights import services
 from tillit.rights.models import DataSubjectRequest
 
-from ..conftest import database_url
+from ..conftest import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def post(port: int, path: str) -> int:
@@ -68,12 +61,9 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:  # type: ignore
 
 @pytest.mark.skipif(not database_url().startswith("postgres"), reason="needs PostgreSQL's locks to stop mid-way")
 def test_an_erasure_killed_mid_way_leaves_the_person_whole_and_the_request_to_finish(
-    system_actor, smtp_server, tillit_env, settings
+    system_actor, smtp_server, tillit_env, settings, immediate_tasks
 ):
     now = timezone.now()  # the app in its own process runs on the real clock
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
     person = people.create_person(
         actor=system_actor,
         now=now,

@@ -26,10 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _clock(now, settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
+def _clock(now, immediate_tasks):
     with time_machine.travel(now, tick=False):
         yield
 

@@ -25,13 +25,6 @@ def _clock(now):
         yield
 
 
-@pytest.fixture
-def immediate_tasks(settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
-
-
 def make_person(actor, now, n: int, **values):
     return people.create_person(
         actor=actor,

@@ -120,13 +120,6 @@ def test_which_verified_requests_need_the_privacy_officer(kind, customer, reason
 # --- services --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def immediate_tasks(settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
-
-
 def make_person(actor, now, n: int, **values):
     return people.create_person(
         actor=actor,

@@ -182,12 +182,9 @@ def test_an_erasure_on_request_is_told_to_the_partner_at_once_not_with_the_daily
     connect,
     system_actor,
     smtp_server,
-    settings,
+    immediate_tasks,
     django_capture_on_commit_callbacks,
 ):
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "ENQUEUE_ON_COMMIT": False}
-    }
     connect(partner, endpoint)
     _disclose(sales, dialogue, crowd)
     _erase_on_request(crowd[1], system_actor, smtp_server, django_capture_on_commit_callbacks)

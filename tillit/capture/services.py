@@ -60,8 +60,20 @@ DOWNLOAD_USE = "capture.download"
 DOWNLOAD_DAYS = 90
 # The consent box whose tick lets the visits of the submitting browser be linked to the person.
 VISITS_BOX = (rules.VISITS_PURPOSE, rules.VISITS_CHANNEL)
-# A browser's first-party ids (browser id of its cookie choice, statistics visitor id).
-Visitor = tuple[uuid.UUID | None, uuid.UUID | None]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What came with a submission besides the answers, from the request that carried it: the
+    IP address (shortened before it is kept), the user agent, the browser's first-party ids
+    (the browser id of its cookie choice, the statistics visitor id) and whether it sent Global
+    Privacy Control (``Sec-GPC: 1``)."""
+
+    ip: str | None = None
+    user_agent: str = ""
+    browser_id: uuid.UUID | None = None
+    visitor_id: uuid.UUID | None = None
+    gpc: bool = False
 
 
 def consent_key(purpose: str, channel: str) -> str:
@@ -409,11 +421,8 @@ def validate_submission(
     *,
     public_id: Any,
     data: Mapping[str, Any],
-    ip: str | None = None,
-    user_agent: str = "",
+    sender: Sender = Sender(),
     strict: bool = False,
-    visitor: Visitor = (None, None),
-    gpc: bool = False,
 ) -> ValidSubmission:
     """Everything about a submission that can be checked without writing: the form exists and
     is active, (``strict``, the JSON endpoint) no input the form does not have, the honeypot,
@@ -434,17 +443,16 @@ def validate_submission(
         if _is_ticked(data.get(consent_key(box["purpose"], box["channel"])))
     )
     links_visits = any((box["purpose"], box["channel"]) == VISITS_BOX for box in ticked)
-    browser_id, visitor_id = visitor if links_visits else (None, None)
     return ValidSubmission(
         form=form,
         answers=answers,
         ticked=ticked,
         language=form.language,
-        ip=truncate_ip(ip),
-        user_agent=str(user_agent or "")[:300],
-        browser_id=browser_id,
-        visitor_id=visitor_id,
-        gpc=gpc,
+        ip=truncate_ip(sender.ip),
+        user_agent=str(sender.user_agent or "")[:300],
+        browser_id=sender.browser_id if links_visits else None,
+        visitor_id=sender.visitor_id if links_visits else None,
+        gpc=sender.gpc,
     )
 
 
@@ -454,11 +462,8 @@ def submit_form(
     now: dt.datetime,
     public_id: Any,
     data: Mapping[str, Any],
-    ip: str | None = None,
-    user_agent: str = "",
+    sender: Sender = Sender(),
     strict: bool = False,
-    visitor: Visitor = (None, None),
-    gpc: bool = False,
 ) -> SubmissionResult:
     """A person submits a form (§4), all in this one transaction or not at all:
 
@@ -471,8 +476,8 @@ def submit_form(
       placeholder), product interests recorded;
     - each ticked consent box is recorded in the consent ledger with the box's exact wording,
       the form's language, the notice in force, the shortened IP address and the user agent;
-    - if the box that links visits was ticked, the browser's statistics visitor id (``visitor``:
-      browser id and visitor id from its cookies) is linked to the person
+    - if the box that links visits was ticked, the browser's statistics visitor id (from the
+      ``sender``) is linked to the person
       (``visits.link_visitor_to_person``: only while the browser's cookie choice allows it);
     - if the browser sent Global Privacy Control, the now identified person's objection to
       profiling and to disclosure to partners is recorded (GDPR art. 21(5)).
@@ -481,9 +486,7 @@ def submit_form(
     (the JSON endpoint) refuses an input the form does not have, naming it.
     (``validate_submission`` then ``apply_submission``; ``receive_submission`` may queue the
     second step instead.)"""
-    valid = validate_submission(
-        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor, gpc=gpc
-    )
+    valid = validate_submission(public_id=public_id, data=data, sender=sender, strict=strict)
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
     # One transaction; the audit entries of every step are appended to the chain together at the
@@ -605,11 +608,8 @@ def receive_submission(
     now: dt.datetime,
     public_id: Any,
     data: Mapping[str, Any],
-    ip: str | None = None,
-    user_agent: str = "",
+    sender: Sender = Sender(),
     strict: bool = False,
-    visitor: Visitor = (None, None),
-    gpc: bool = False,
 ) -> SubmissionResult:
     """What the public endpoints call. Validates everything (errors exactly as ``submit_form``),
     then, by ``TILLIT_FORM_INTAKE``: ``inline`` applies it in this request (``submit_form``);
@@ -617,20 +617,8 @@ def receive_submission(
     for ``process_intake`` to apply, and writes nothing about a person now (so nothing is
     audited here; the drain audits what it writes)."""
     if settings.TILLIT_FORM_INTAKE != "queued":
-        return submit_form(
-            actor=actor,
-            now=now,
-            public_id=public_id,
-            data=data,
-            ip=ip,
-            user_agent=user_agent,
-            strict=strict,
-            visitor=visitor,
-            gpc=gpc,
-        )
-    valid = validate_submission(
-        public_id=public_id, data=data, ip=ip, user_agent=user_agent, strict=strict, visitor=visitor, gpc=gpc
-    )
+        return submit_form(actor=actor, now=now, public_id=public_id, data=data, sender=sender, strict=strict)
+    valid = validate_submission(public_id=public_id, data=data, sender=sender, strict=strict)
     if valid.spam:
         return SubmissionResult(stored=False, form=valid.form)
     intake = FormIntake.objects.create(

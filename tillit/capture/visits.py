@@ -248,12 +248,12 @@ def unlink_withdrawn(*, actor: Actor, now: dt.datetime) -> int:
     (withdrawn on their consent page, in a rights request or through the API) ends, with the
     visits recorded under them. Part of the daily visits job; returns how many links ended.
     (New visits are never linked meanwhile: ``_linked_person`` reads the ledger each time.)"""
-    links = [
-        (visitor_id, person_id)
-        for visitor_id, person_id in VisitorLink.objects.values_list("visitor_id", "person_id")
-        if not _has_statistics_consent(person_id)
-    ]
-    return _unlink(actor=actor, now=now, links=links, why="consent_withdrawn")
+    links = list(VisitorLink.objects.values_list("visitor_id", "person_id"))
+    state = consent_selectors.current_actions(
+        person_ids={person_id for _, person_id in links}, purpose=STATISTICS, channel=STATISTICS_CHANNEL
+    )
+    withdrawn = [(visitor_id, person_id) for visitor_id, person_id in links if state.get(person_id) != "given"]
+    return _unlink(actor=actor, now=now, links=withdrawn, why="consent_withdrawn")
 
 
 # --- statistics and retention -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -60,6 +61,24 @@ def consent_state(*, person_id: int) -> dict[tuple[str, str], str]:
         .annotate(current=Subquery(latest))
     )
     return {(r["purpose"], r["channel"]): r["current"] for r in rows}
+
+
+def current_actions(*, person_ids: Iterable[int], purpose: str, channel: str) -> dict[int, str]:
+    """The current state of one (purpose, channel) for many people at once, in one query: the
+    action of each one's latest ledger event, as ``consent_state`` reads it for one person.
+    People without an event for it are absent."""
+    latest = (
+        ConsentEvent.objects.filter(person_id=OuterRef("person_id"), purpose=purpose, channel=channel)
+        .order_by("-occurred_at", "-pk")
+        .values("action")[:1]
+    )
+    rows = (
+        ConsentEvent.objects.filter(person_id__in=list(person_ids), purpose=purpose, channel=channel)
+        .values("person_id")
+        .distinct()
+        .annotate(current=Subquery(latest))
+    )
+    return {r["person_id"]: r["current"] for r in rows}
 
 
 def consent_history(*, person_id: int) -> list[ConsentEvent]:

@@ -117,10 +117,7 @@ def form_page(request: HttpRequest, public_id: str) -> HttpResponse:
             now=now,
             public_id=public_id,
             data=data,
-            ip=_client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            visitor=visitor_ids(request),
-            gpc=bool(getattr(request, "gpc", False)),
+            sender=_sender(request),
         )
     except NotFoundError:
         return _not_found(request)
@@ -153,6 +150,18 @@ def _form_again(request: HttpRequest, public_id: str, data: dict[str, Any], erro
             context["error"] = _error_text(error, definition)
         context["error_field"] = error.field
     return _page(request, "public/capture_form.html", language, context, status=error.status)
+
+
+def _sender(request: HttpRequest) -> services.Sender:
+    """What the request carries with a submission besides the answers."""
+    browser_id, visitor_id = visitor_ids(request)
+    return services.Sender(
+        ip=_client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        browser_id=browser_id,
+        visitor_id=visitor_id,
+        gpc=bool(getattr(request, "gpc", False)),
+    )
 
 
 def _form_data(request: HttpRequest) -> dict[str, Any]:
@@ -230,11 +239,8 @@ def submissions_json(request: HttpRequest, public_id: str) -> HttpResponse:
             now=now,
             public_id=public_id,
             data=data,
-            ip=_client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
+            sender=_sender(request),
             strict=True,
-            visitor=visitor_ids(request),
-            gpc=bool(getattr(request, "gpc", False)),
         )
     except DomainError as error:
         return _json_error(error.status, error.code, error.message, error.field)

@@ -1033,21 +1033,7 @@ def acknowledge_notice(*, now: dt.datetime, token: str) -> RecipientNotice:
     notice = RecipientNotice.objects.select_for_update().filter(reference=reference).first()
     if notice is None:
         raise NotFoundError("no such notice")
-    if notice.status != RecipientNotice.Status.ACKNOWLEDGED:
-        notice.status, notice.acknowledged_at, notice.next_attempt_at = (
-            RecipientNotice.Status.ACKNOWLEDGED,
-            now,
-            None,
-        )
-        notice.save(update_fields=["status", "acknowledged_at", "next_attempt_at"])
-        _mirror(notice)
-        audit.record(
-            actor=Actor(kind="data_subject", role=None, user_id=None, label="recipient:acknowledgement"),
-            now=now,
-            action="acknowledge",
-            subject_type="recipient_notice",
-            subject_id=notice.pk,
-        )
+    _acknowledge(notice, actor=RECIPIENT, now=now)
     return notice
 
 
@@ -1058,16 +1044,23 @@ def record_acknowledgement(*, actor: Actor, now: dt.datetime, notice_id: int) ->
     notice = RecipientNotice.objects.select_for_update().filter(pk=notice_id).first()
     if notice is None:
         raise NotFoundError("no such notice")
-    if notice.status != RecipientNotice.Status.ACKNOWLEDGED:
-        notice.status, notice.acknowledged_at, notice.next_attempt_at = (
-            RecipientNotice.Status.ACKNOWLEDGED,
-            now,
-            None,
-        )
-        notice.save(update_fields=["status", "acknowledged_at", "next_attempt_at"])
-        _mirror(notice)
-        audit.record(actor=actor, now=now, action="acknowledge", subject_type="recipient_notice", subject_id=notice.pk)
+    _acknowledge(notice, actor=actor, now=now)
     return notice
+
+
+# The recipient, acknowledging through the signed link in a notice.
+RECIPIENT = Actor(kind="data_subject", role=None, user_id=None, label="recipient:acknowledgement")
+
+
+def _acknowledge(notice: RecipientNotice, *, actor: Actor, now: dt.datetime) -> None:
+    """Mark a (locked) notice acknowledged, mirror it to retention's processor notice, audit it;
+    an acknowledged notice stays as it was."""
+    if notice.status == RecipientNotice.Status.ACKNOWLEDGED:
+        return
+    notice.status, notice.acknowledged_at, notice.next_attempt_at = RecipientNotice.Status.ACKNOWLEDGED, now, None
+    notice.save(update_fields=["status", "acknowledged_at", "next_attempt_at"])
+    _mirror(notice)
+    audit.record(actor=actor, now=now, action="acknowledge", subject_type="recipient_notice", subject_id=notice.pk)
 
 
 def due(*, now: dt.datetime, limit: int = 500) -> tuple[list[int], list[int]]:
