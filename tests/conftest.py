@@ -102,6 +102,35 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{config['NAME']}"
 
 
+def disclose_to_a_partner(officer, sales, now, person, *, disclosed_at):  # type: ignore[no-untyped-def]
+    """Register Fiberpartner AS, open a sales dialogue with ``person`` in it, and disclose their
+    name and email to it at ``disclosed_at``; returns the partner."""
+    from tillit.sharing import services as sharing
+
+    partner = sharing.register_partner(
+        actor=officer,
+        now=now - dt.timedelta(days=30),
+        values={
+            "key": "fiberpartner",
+            "name": "Fiberpartner AS",
+            "org_number": "923130969",
+            "contact_email": "privacy@fiberpartner.example.com",
+            "agreement_reference": "DPA-2026-01",
+            "agreement_dated": "2026-01-15",
+        },
+    )
+    dialogue = sharing.open_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
+    )
+    sharing.add_to_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
+    )
+    sharing.disclose(
+        actor=sales, now=disclosed_at, dialogue_id=dialogue.pk, categories=["name", "email"], channel="json"
+    )
+    return partner
+
+
 def free_port() -> int:
     """A TCP port free on loopback now (for a server a test starts)."""
     import socket

@@ -25,6 +25,8 @@ from tillit.people import services as people_services
 from tillit.policy import classification
 from tillit.rights import answers
 
+from ..conftest import disclose_to_a_partner
+
 pytestmark = pytest.mark.django_db
 
 SYSTEM = Actor.system("tests")
@@ -354,34 +356,9 @@ def test_an_unknown_person_is_a_lookup_error_without_personal_data(now: dt.datet
 def test_disclosures_are_named_with_the_partner_date_and_categories(
     seeded: dict[str, Any], now: dt.datetime, staff_actor: Any
 ) -> None:
-    from tillit.sharing import services as sharing
 
     officer, sales = staff_actor("privacy_officer"), staff_actor("sales")
-    partner = sharing.register_partner(
-        actor=officer,
-        now=now - dt.timedelta(days=30),
-        values={
-            "key": "fiberpartner",
-            "name": "Fiberpartner AS",
-            "org_number": "923130969",
-            "contact_email": "privacy@fiberpartner.example.com",
-            "agreement_reference": "DPA-2026-01",
-            "agreement_dated": "2026-01-15",
-        },
-    )
-    dialogue = sharing.open_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
-    )
-    sharing.add_to_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[seeded["person"].pk]
-    )
-    sharing.disclose(
-        actor=sales,
-        now=now - dt.timedelta(days=4),
-        dialogue_id=dialogue.pk,
-        categories=["name", "email"],
-        channel="csv",
-    )
+    disclose_to_a_partner(officer, sales, now, seeded["person"], disclosed_at=now - dt.timedelta(days=4))
     answer = answers.access_answer(person_id=seeded["person"].pk, language="en", now=now)
     jsonschema.validate(answer, answers.access_schema(), format_checker=jsonschema.FormatChecker())
     [disclosure] = answer["recipients"]["partners"]

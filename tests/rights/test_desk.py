@@ -24,6 +24,8 @@ from tillit.policy import rights as rule
 from tillit.rights import services
 from tillit.rights.models import DataSubjectRequest, SignedDocument
 
+from ..conftest import disclose_to_a_partner
+
 pytestmark = pytest.mark.django_db
 
 
@@ -207,36 +209,11 @@ def test_a_correction_is_approved_through_the_people_service(officer, system_act
 def test_partners_that_received_the_corrected_data_are_told_art_19(
     officer, staff_actor, system_actor, now, smtp_server, immediate_tasks, django_capture_on_commit_callbacks
 ):
-    from tillit.sharing import services as sharing
     from tillit.sharing.models import RecipientNotice
 
     sales = staff_actor("sales")
     person = make_person(system_actor, now - dt.timedelta(days=20), 1)
-    partner = sharing.register_partner(
-        actor=officer,
-        now=now - dt.timedelta(days=30),
-        values={
-            "key": "fiberpartner",
-            "name": "Fiberpartner AS",
-            "org_number": "923130969",
-            "contact_email": "privacy@fiberpartner.example.com",
-            "agreement_reference": "DPA-2026-01",
-            "agreement_dated": "2026-01-15",
-        },
-    )
-    dialogue = sharing.open_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
-    )
-    sharing.add_to_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
-    )
-    sharing.disclose(
-        actor=sales,
-        now=now - dt.timedelta(days=5),
-        dialogue_id=dialogue.pk,
-        categories=["name", "email"],
-        channel="json",
-    )
+    partner = disclose_to_a_partner(officer, sales, now, person, disclosed_at=now - dt.timedelta(days=5))
 
     request = _correct(
         officer,
