@@ -26,13 +26,12 @@ def retention_facts(*, person_id: int) -> rule.RetentionFacts:
     return retention_state(person_id=person_id)[0]
 
 
-def retention_state(
-    *, person_id: int, lock: bool = False
-) -> tuple[rule.RetentionFacts, tuple[dt.datetime | None, str]]:
-    """The facts of §9 for one person and the deadline stored now, in one statement; with
-    ``lock``, the person's row is locked for the caller's transaction (FOR UPDATE). Written as
-    SQL because it runs on every recorded event: building it through the ORM cost more than
-    running it."""
+def retention_state(*, person_id: int) -> tuple[rule.RetentionFacts, tuple[dt.datetime | None, str]]:
+    """The facts of §9 for one person and the deadline stored now, in one statement. It takes
+    no lock: a caller that decides from it locks the person first, in a statement of its own
+    (``retention.services.lock_and_recompute_retention``; a statement that waited for the lock
+    would read the facts as they were before the wait). Written as SQL because it runs on
+    every recorded event: building it through the ORM cost more than running it."""
     from tillit.consent.models import Subscription
 
     person, customer, subscription = (
@@ -48,8 +47,6 @@ def retention_state(
         f"(SELECT MAX(s.unsubscribed_at) FROM {subscription} s WHERE s.person_id = p.id) "
         f"FROM {person} p WHERE p.id = %s"
     )
-    if lock and connection.vendor == "postgresql":
-        sql += " FOR UPDATE OF p"
     with connection.cursor() as cursor:
         cursor.execute(sql, [person_id])
         row = cursor.fetchone()

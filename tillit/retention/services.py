@@ -64,14 +64,28 @@ def recompute_retention(*, person: Person, now: dt.datetime) -> rule.RetentionDe
 
 
 def lock_and_recompute_retention(*, person_id: int, now: dt.datetime) -> rule.RetentionDecision:
-    """Lock the person's row and store their current deadline, reading the facts, the lock and
-    the stored deadline in one query (for hot paths such as recording a consent). Raises
-    LookupError if there is no such person."""
-    facts, stored = selectors.retention_state(person_id=person_id, lock=True)
+    """Lock the person's row, then store their current deadline (for hot paths such as
+    recording a consent). Raises LookupError if there is no such person.
+
+    Lock, then read (DESIGN.md rule 14): the lock is taken in a statement of its own, and the
+    facts are read by the next one. Under READ COMMITTED a statement keeps the snapshot it
+    began with, so facts read in the statement that waited for the lock would be those from
+    before the wait: a customer relationship committed meanwhile by the lock's holder (an
+    order) would be missed, and the old deadline written back over the new one."""
+    _lock_person(person_id)
+    facts, stored = selectors.retention_state(person_id=person_id)
     decision = rule.retain_until(policy.current(), facts)
     if stored != (decision.retain_until, decision.reason):
         Person.objects.filter(pk=person_id).update(retain_until=decision.retain_until, retain_reason=decision.reason)
     return decision
+
+
+def _lock_person(person_id: int) -> None:
+    """Take the person's row lock for the caller's transaction, in one statement that reads
+    nothing else (on SQLite the IMMEDIATE transaction already holds the one write lock).
+    Raises LookupError if there is no such person."""
+    if not list(Person.objects.select_for_update().filter(pk=person_id).values_list("pk", flat=True)):
+        raise LookupError("no such person")
 
 
 def recompute_all(*, chunk: int = 20_000, progress: Callable[[int, int], None] | None = None) -> int:
