@@ -593,32 +593,41 @@ def record_email_message(*, actor: Actor, now: dt.datetime, raw: bytes, purpose:
     guard apply. Subject, body text and the attachments' names are kept, never their content.
 
     A malformed message, or one that matches nobody, is a ``ValidationError`` on ``message``
-    and nothing is stored."""
+    and nothing is stored.
+
+    Locks (DESIGN.md rule 15): every matched person's row is locked first, in one statement,
+    in id order, and the audit entries are appended to the chain together at the end
+    (``audit.deferred``). So the upload never holds the global chain lock while it waits for a
+    person's row (a form submission by the second addressee holds that row and then wants the
+    chain lock: a deadlock), and two uploads lock the same people in the same order."""
     _check_may_write(actor, _INTERACTION_FIELDS, purpose, "people.Interaction")
     message = mail.parse_message(raw)
     domains = mail.own_domains(policy.current())
     direction = mail.direction_of(message, domains)
     candidates = (message.sender,) if direction == mail.INBOUND else message.recipients
     addresses = [a for a in dict.fromkeys(candidates) if not mail.is_own_address(a, domains)]
-    matched = dict(Person.objects.filter(email__in=addresses).order_by("pk").values_list("email", "pk"))
+    matched = dict(
+        Person.objects.select_for_update().filter(email__in=addresses).order_by("pk").values_list("email", "pk")
+    )
     if not matched:
         raise ValidationError("no sender or recipient matches a person in the customer system", field="message")
     occurred_at = min(message.date, now) if message.date is not None else now
     summary = mail.timeline_text(message)
-    recorded = [
-        guard_and_record_interaction(
-            actor=actor,
-            now=now,
-            person_id=person_id,
-            kind=Interaction.Kind.EMAIL,
-            direction=direction,
-            occurred_at=occurred_at,
-            subject=message.subject,
-            summary=summary,
-            purpose=purpose,
-        )
-        for person_id in sorted(matched.values())
-    ]
+    with audit.deferred():
+        recorded = [
+            guard_and_record_interaction(
+                actor=actor,
+                now=now,
+                person_id=person_id,
+                kind=Interaction.Kind.EMAIL,
+                direction=direction,
+                occurred_at=occurred_at,
+                subject=message.subject,
+                summary=summary,
+                purpose=purpose,
+            )
+            for person_id in sorted(matched.values())
+        ]
     return EmailResult(
         direction=direction,
         person_ids=tuple(r.interaction.person_id for r in recorded),
