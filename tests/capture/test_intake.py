@@ -251,21 +251,6 @@ def test_an_applied_submission_leaves_nothing_for_the_erasure_check_to_find(clie
     assert find_identifiers(["testa.testesen@example.com", "Testa Testesen", "+4741234567"]) == []
 
 
-def test_an_erasure_before_the_drain_is_followed_by_the_submission(client, form, queued, now, system_actor):
-    """Documented behaviour: a submission still queued when the person is erased is applied
-    afterwards, as if it had come in just after the erasure (it is a new contact they made)."""
-    from tillit.people import services as people
-    from tillit.retention import services as retention
-
-    person = people.create_person(
-        actor=system_actor, now=now, source="form", values={"name": "Testa", "email": "testa@example.com"}
-    )
-    assert post_json(client, form, {"name": "Testa", "email": "testa@example.com"}).status_code == 201
-    retention.erase_person(actor=system_actor, now=now, person_id=person.pk, reason="request")
-    assert services.process_intake(actor=VISITOR, now=now) == 1
-    assert Person.objects.filter(email="testa@example.com").exclude(pk=person.pk).count() == 1
-
-
 def test_the_drain_command_once(client, form, queued):
     for i in range(3):
         post_json(client, form, {"name": "Testa", "email": f"testa{i}@example.com"})

@@ -71,7 +71,10 @@ def test_withdrawal_that_keeps_a_customer_says_why(person, system_actor, now):
     assert 'data-testid="kept"' in text
     assert "customer relationship" in text
     assert Person.objects.filter(pk=person.pk).exists()
-    assert ConsentEvent.objects.filter(action="withdrawn", source_kind="email_link").count() == 1
+    withdrawn = ConsentEvent.objects.filter(action="withdrawn", source_kind="email_link")
+    assert withdrawn.filter(purpose="newsletter").count() == 1
+    # "Withdraw everything" also closes the purposes with no entry yet (a consent still queued).
+    assert set(selectors.consent_state(person_id=person.pk).values()) == {"withdrawn"}
 
 
 def test_objection_from_the_page(person):

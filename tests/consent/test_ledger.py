@@ -134,12 +134,14 @@ def test_a_second_withdrawal_is_a_no_op(system_actor, now, person):
     first = services.withdraw_consent(
         actor=system_actor, now=now, person_id=person.pk, source_kind="page", language="en"
     )
+    after_first = ConsentEvent.objects.filter(action="withdrawn").count()
     second = services.withdraw_consent(
         actor=system_actor, now=now, person_id=person.pk, source_kind="page", language="en"
     )
     assert first.changed
     assert not second.changed
-    assert ConsentEvent.objects.filter(action="withdrawn").count() == 1
+    assert ConsentEvent.objects.filter(action="withdrawn", purpose="newsletter").count() == 1
+    assert ConsentEvent.objects.filter(action="withdrawn").count() == after_first, "the second wrote nothing"
 
 
 def test_an_objection_stops_every_marketing_channel_and_suppresses(system_actor, now, person):

@@ -87,6 +87,12 @@ class FormIntake(models.Model):
     browser_id = models.UUIDField(null=True, blank=True)
     visitor_id = models.UUIDField(null=True, blank=True)
     gpc = models.BooleanField(default=False)  # the browser sent Global Privacy Control (Sec-GPC: 1)
+    # Keyed hashes (``tillit.core.identifiers.identifier_digest``) of the email address and the
+    # phone number in the answers (DESIGN.md rule 17): erasure finds a queued row by them and
+    # deletes it with the person, the sweep sees a queued contact, and the drain refuses a row
+    # older than a later erasure or suppression of the same identifiers. Blanked on rejection.
+    email_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)

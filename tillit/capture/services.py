@@ -29,14 +29,17 @@ from tillit.audit import services as audit
 from tillit.capture import visits
 from tillit.capture.models import Form, FormIntake, FormSubmission, Material, OrderLine, ServiceSubscription
 from tillit.consent import services as consent_services
+from tillit.consent.models import ConsentEvent, SuppressionEntry
+from tillit.consent.selectors import ALL_CHANNELS
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError, ValidationError
-from tillit.core.identifiers import truncate_ip
+from tillit.core.identifiers import identifier_digests, truncate_ip
 from tillit.core.tokens import TokenError, make_token, read_token
 from tillit.people import services as people
 from tillit.people.models import Person, ProductInterest
 from tillit.policy import capture as rules
 from tillit.policy import retention as retention_rules
+from tillit.retention import selectors as retention_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -545,7 +548,12 @@ def apply_submission(
             people.record_product_interests(
                 actor=actor, now=now, person_id=person.pk, products=answers["product_interests"]
             )
+        # A queued submission applied after the person withdrew or objected: the later word
+        # stands, and the older ticked box is not recorded (issue: the queue never resurrects).
+        later = _later_word(person_id=person.pk, at=at) if at < now else set()
         for box in valid.ticked:
+            if {(box["purpose"], box["channel"]), (box["purpose"], ALL_CHANNELS)} & later:
+                continue
             consent_services.record_consent(
                 actor=actor,
                 now=min(at, now),
@@ -599,6 +607,15 @@ def apply_submission(
     )
 
 
+def _later_word(*, person_id: int, at: dt.datetime) -> set[tuple[str, str]]:
+    """The (purpose, channel) pairs the person withdrew or objected to after ``at``."""
+    return set(
+        ConsentEvent.objects.filter(person_id=person_id, occurred_at__gt=at)
+        .exclude(action="given")
+        .values_list("purpose", "channel")
+    )
+
+
 # --- the intake queue: the public path writes one row, the drain applies it ----------------------
 
 
@@ -632,12 +649,22 @@ def receive_submission(
         browser_id=valid.browser_id,
         visitor_id=valid.visitor_id,
         gpc=valid.gpc,
+        **_intake_digests(valid.answers),
     )
     _kick_drain()
     token = ""
     if valid.form.material_id is not None:
         token = make_token(DOWNLOAD_USE, {"m": valid.form.material_id, "i": intake.pk})
     return SubmissionResult(stored=True, form=valid.form, intake_id=intake.pk, download_token=token)
+
+
+def _intake_digests(answers: Mapping[str, Any]) -> dict[str, str]:
+    """The keyed hashes of a queued row's email address and phone number (already normalised
+    by validation), the same as the suppression list and erasure receipts hold."""
+    found = dict(
+        identifier_digests(email=answers.get("email"), phone=answers.get("phone"), key=settings.TILLIT_IDENTIFIER_KEY)
+    )
+    return {"email_digest": found.get("email", ""), "phone_digest": found.get("phone", "")}
 
 
 def process_intake(*, actor: Actor, now: dt.datetime, limit: int = 500) -> int:
@@ -652,7 +679,14 @@ def process_intake(*, actor: Actor, now: dt.datetime, limit: int = 500) -> int:
     the batch is rolled back (its deferred audit entries with it), the row marked ``rejected``
     with the reason (no values) and its personal data blanked, and the batch runs again
     without it. Any other error (the database going away, a deadlock) rolls the batch back
-    and propagates: the rows stay pending for the next try."""
+    and propagates: the rows stay pending for the next try.
+
+    The queue never resurrects anyone (DESIGN.md rule 17): after the rows, the batch locks
+    every person it is about (by email, in id order, one statement; so it cannot deadlock
+    with another writer of two of them) and only then reads the erasures and suppressions of
+    the rows' identifiers (lock, then read). A row older than a later erasure or suppression
+    of the same email or phone is discarded unapplied (deleted, audited as ``discard``); a
+    ticked box older than a later withdrawal or objection is not recorded."""
     if limit < 1:
         raise ValidationError("must be at least 1", field="limit")
     while True:
@@ -662,8 +696,20 @@ def process_intake(*, actor: Actor, now: dt.datetime, limit: int = 500) -> int:
                 rows = _pending_rows(limit)
                 if not rows:
                     return 0
+                _lock_people(rows)
+                stale = _superseded(rows)
                 forms = Form.objects.in_bulk({row.form_id for row in rows})
                 for row in rows:
+                    if row.pk in stale:
+                        audit.record(
+                            actor=actor,
+                            now=now,
+                            action="discard",
+                            subject_type="form_intake",
+                            subject_id=row.pk,
+                            fields=[stale[row.pk]],
+                        )
+                        continue
                     failed = row
                     apply_submission(
                         actor=actor,
@@ -674,11 +720,40 @@ def process_intake(*, actor: Actor, now: dt.datetime, limit: int = 500) -> int:
                     )
                 failed = None
                 FormIntake.objects.filter(pk__in=[row.pk for row in rows]).delete()
-            return len(rows)
+            if len(rows) > len(stale):
+                return len(rows) - len(stale)
+            # A batch of discarded rows only: go on with the next (0 means the queue is empty).
         except DomainError as error:
             if failed is None:
                 raise
             _reject(actor=actor, now=now, row=failed, error=error)
+
+
+def _lock_people(rows: Sequence[FormIntake]) -> None:
+    """Lock the people a batch is about (found by email), in id order, in one statement."""
+    emails = sorted({str(row.answers.get("email")) for row in rows if row.answers.get("email")})
+    list(Person.objects.select_for_update().filter(email__in=emails).order_by("pk").values_list("pk", flat=True))
+
+
+def _superseded(rows: Sequence[FormIntake]) -> dict[int, str]:
+    """The rows older than a later erasure or suppression of their email or phone (by keyed
+    hash), each with why: ``erased_later`` or ``suppressed_later``."""
+    digests = {d for row in rows for d in (row.email_digest, row.phone_digest) if d}
+    if not digests:
+        return {}
+    since = min(row.received_at for row in rows)
+    erased = retention_selectors.erasures_after(digests=digests, after=since)
+    suppressed = dict(
+        SuppressionEntry.objects.filter(digest__in=digests, created_at__gt=since).values_list("digest", "created_at")
+    )
+    stale: dict[int, str] = {}
+    for row in rows:
+        for digest in (row.email_digest, row.phone_digest):
+            if digest and digest in erased and erased[digest] > row.received_at:
+                stale[row.pk] = "erased_later"
+            elif digest and digest in suppressed and suppressed[digest] > row.received_at:
+                stale.setdefault(row.pk, "suppressed_later")
+    return stale
 
 
 def _pending_rows(limit: int) -> list[FormIntake]:
@@ -723,6 +798,8 @@ def _reject(*, actor: Actor, now: dt.datetime, row: FormIntake, error: DomainErr
             user_agent="",
             browser_id=None,
             visitor_id=None,
+            email_digest="",
+            phone_digest="",
         )
         if changed:
             audit.record(

@@ -209,12 +209,16 @@ def withdraw_consent(
     targets = sorted(
         (p, c) for (p, c), action in state.items() if action == "given" and (purpose is None or p == purpose)
     )
+    # Purposes with no ledger entry yet are closed too: a consent still queued (the form
+    # intake) is older than this withdrawal and must not outlive it.
+    unrecorded = _unrecorded_consents(state=state, purpose=purpose)
     subscriptions = Subscription.objects.filter(person_id=person_id, unsubscribed_at__isnull=True)
     if purpose is not None and purpose != "newsletter":
         subscriptions = subscriptions.none()
-    if not targets and not subscriptions.exists():
+    had_any = bool(targets) or subscriptions.exists()
+    if not had_any and not unrecorded:
         return WithdrawalResult()
-    for p, c in targets:
+    for p, c in sorted([*targets, *unrecorded]):
         _append(
             actor=actor,
             now=now,
@@ -231,6 +235,8 @@ def withdraw_consent(
             evidence_user_agent=evidence_user_agent,
         )
     subscriptions.update(unsubscribed_at=now)
+    if not had_any:  # nothing was given: only the unrecorded purposes were closed
+        return WithdrawalResult()
     kept = _other_grounds(person_id=person_id)
     if kept:
         person = Person.objects.get(pk=person_id)
@@ -238,6 +244,19 @@ def withdraw_consent(
         return WithdrawalResult(withdrawn=targets, kept_because=kept)
     result = erase_person(actor=actor, now=now, person_id=person_id, reason="withdrawal")
     return WithdrawalResult(withdrawn=targets, erased=True, receipt_id=result.receipt.pk if result.receipt else None)
+
+
+def _unrecorded_consents(*, state: dict[tuple[str, str], str], purpose: str | None) -> list[tuple[str, str]]:
+    """The (purpose, channel) pairs resting on consent (``purpose``, or every purpose) that the
+    person's ledger has no entry for yet."""
+    current = policy.current()
+    return sorted(
+        (p, c)
+        for p, definition in current.purposes.items()
+        if purpose is None or p == purpose
+        for c, basis in definition.bases.items()
+        if basis == "consent" and (p, c) not in state
+    )
 
 
 def _other_grounds(*, person_id: int) -> list[str]:

@@ -14,6 +14,11 @@ Markers:
 - ``HELD``: the link from a record under a legal hold (``HELD_RECORDS``, e.g. an order line)
   to its person; erasure detaches the record (the link becomes null) and keeps it until its
   ``hold_until``, when the sweep deletes it.
+- ``SUBJECT_DIGEST``: a keyed hash of the email address or phone number of the person a
+  queued row is about, before it is linked to a person (a form submission waiting in the
+  intake; ``SUBJECT_DIGESTS`` names the kind of identifier). Erasure deletes every row whose
+  hash matches the erased person's, the sweep leaves a person with such a row (a contact
+  it does not know yet) to the drain, and the completeness check searches these columns.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ NOT_PERSONAL: Final = "<not personal>"
 STAFF: Final = "<staff>"
 RETENTION: Final = "<retention>"
 HELD: Final = "<held subject>"
-MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION, HELD)
+SUBJECT_DIGEST: Final = "<subject digest>"
+MARKERS: Final = (SUBJECT, NOT_PERSONAL, STAFF, RETENTION, HELD, SUBJECT_DIGEST)
 
 FIELDS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -493,6 +499,8 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "capture.FormIntake.browser_id": "technical",
         "capture.FormIntake.visitor_id": "technical",
         "capture.FormIntake.gpc": "choices",
+        "capture.FormIntake.email_digest": SUBJECT_DIGEST,
+        "capture.FormIntake.phone_digest": SUBJECT_DIGEST,
         "capture.FormIntake.status": NOT_PERSONAL,
         "capture.FormIntake.processed_at": NOT_PERSONAL,
         "capture.FormIntake.error": NOT_PERSONAL,
@@ -528,6 +536,12 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
 # model that holds them. Each has one ``HELD`` link to the person and a ``hold_until`` column.
 HELD_RECORDS: Final[Mapping[str, str]] = MappingProxyType({"capture.OrderLine": "order_lines"})
 HOLD_UNTIL_FIELD: Final = "hold_until"
+
+# The kind of identifier (``tillit.core.identifiers.identifier_digest``) each ``SUBJECT_DIGEST``
+# column holds a keyed hash of: also the name of the Person field it is the hash of.
+SUBJECT_DIGESTS: Final[Mapping[str, str]] = MappingProxyType(
+    {"capture.FormIntake.email_digest": "email", "capture.FormIntake.phone_digest": "phone"}
+)
 
 
 def classify(field_key: str) -> str | None:
@@ -567,6 +581,16 @@ def held_links() -> tuple[tuple[str, str, str], ...]:
         (key.rsplit(".", 1)[0], key.rsplit(".", 1)[1], HELD_RECORDS[key.rsplit(".", 1)[0]])
         for key, category in FIELDS.items()
         if category == HELD
+    )
+
+
+def subject_digests() -> tuple[tuple[str, str, str], ...]:
+    """(``"app.Model"``, field name, identifier kind) for every column that holds a keyed hash
+    of the identifier of the person a queued row is about (``SUBJECT_DIGEST``)."""
+    return tuple(
+        (key.rsplit(".", 1)[0], key.rsplit(".", 1)[1], SUBJECT_DIGESTS[key])
+        for key, category in FIELDS.items()
+        if category == SUBJECT_DIGEST
     )
 
 

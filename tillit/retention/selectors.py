@@ -3,6 +3,7 @@ deadline in words, and the completeness check that proves an erasure left nothin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -207,12 +208,15 @@ def oldest_deadline() -> dt.datetime | None:
 
 def find_identifiers(values: Iterable[str]) -> list[dict[str, Any]]:
     """The completeness check: every (table, column) whose text contains one of ``values``,
-    searched in every text column of every table in the database. An erasure must leave
-    this empty for the erased person's name, email and phone."""
+    searched in every text column of every table in the database, and every queued row that
+    holds a keyed hash of one of them (classification ``SUBJECT_DIGEST``: the form intake,
+    whose rows are not yet linked to a person). An erasure must leave this empty for the
+    erased person's name, email and phone."""
     needles = [v for v in values if v]
     hits: list[dict[str, Any]] = []
     if not needles:
         return hits
+    hits.extend(_find_digests(needles))
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             for column in connection.introspection.get_table_description(cursor, table):
@@ -230,3 +234,63 @@ def find_identifiers(values: Iterable[str]) -> list[dict[str, Any]]:
                     if n:
                         hits.append({"table": table, "column": column.name, "rows": n})
     return hits
+
+
+def _find_digests(needles: list[str]) -> list[dict[str, Any]]:
+    """Queued rows holding a keyed hash of one of ``needles`` (each taken as an email address
+    and as a phone number, normalised where it is one)."""
+    from django.apps import apps as registry
+    from django.conf import settings
+
+    from tillit.core.errors import ValidationError as InvalidIdentifier
+    from tillit.core.identifiers import identifier_digest, normalise_email, normalise_phone
+    from tillit.policy import classification
+
+    forms: dict[str, set[str]] = {"email": set(), "phone": set()}
+    for needle in needles:
+        for kind, normalise in (("email", normalise_email), ("phone", normalise_phone)):
+            forms[kind].add(needle.strip().lower() if kind == "email" else needle.strip())
+            with contextlib.suppress(InvalidIdentifier):
+                forms[kind].add(normalise(needle))
+    hits = []
+    for model_key, field_name, kind in classification.subject_digests():
+        digests = [identifier_digest(kind, value, key=settings.TILLIT_IDENTIFIER_KEY) for value in forms[kind]]
+        model = registry.get_model(model_key)
+        n = model._default_manager.filter(**{f"{field_name}__in": digests}).count()
+        if n:
+            hits.append({"table": model._meta.db_table, "column": model._meta.get_field(field_name).column, "rows": n})
+    return hits
+
+
+def erasures_after(*, digests: Iterable[str], after: dt.datetime) -> dict[str, dt.datetime]:
+    """For each keyed hash in ``digests`` that an erasure receipt written after ``after``
+    holds: the time of the latest such erasure (one query over the receipts since then). The
+    intake drain refuses a queued row older than a later erasure of the same identifiers."""
+    from tillit.retention.models import ErasureReceipt
+
+    wanted = sorted(set(digests))
+    if not wanted:
+        return {}
+    table = ErasureReceipt._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT d.value, MAX(r.erased_at) FROM {table} r "  # noqa: S608 (the model's table)
+                "CROSS JOIN LATERAL jsonb_array_elements_text(r.identifier_digests) AS d(value) "
+                "WHERE r.erased_at > %s AND d.value = ANY(%s) GROUP BY d.value",
+                [after, wanted],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(wanted))
+            cursor.execute(
+                f"SELECT j.value, MAX(r.erased_at) FROM {table} r, json_each(r.identifier_digests) j "  # noqa: S608
+                f"WHERE r.erased_at > %s AND j.value IN ({marks}) GROUP BY j.value",
+                [connection.ops.adapt_datetimefield_value(after), *wanted],
+            )
+        rows = cursor.fetchall()
+    result = {}
+    for digest, at in rows:
+        if isinstance(at, str):
+            at = dt.datetime.fromisoformat(at)
+        result[str(digest)] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return result

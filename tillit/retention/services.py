@@ -181,6 +181,82 @@ def _unheld_links() -> list[tuple[str, str]]:
     return result
 
 
+@dataclass(frozen=True)
+class DigestTable:
+    """A table of queued rows not yet linked to a person (classification ``SUBJECT_DIGEST``):
+    ``column`` holds a keyed hash of the ``kind`` of identifier (``email`` or ``phone``, also
+    the Person field it hashes) of the person the row is about."""
+
+    model: Any
+    table: str
+    pk: str
+    column: str
+    field: str
+    kind: str
+
+
+def _digest_tables() -> list[DigestTable]:
+    """Every column holding a keyed hash of a queued row's person, from the classification."""
+    result = []
+    for model_key, field_name, kind in classification.subject_digests():
+        model = apps.get_model(model_key)
+        result.append(
+            DigestTable(
+                model=model,
+                table=model._meta.db_table,
+                pk=model._meta.pk.column,
+                column=model._meta.get_field(field_name).column,
+                field=field_name,
+                kind=kind,
+            )
+        )
+    return result
+
+
+def _without_queued_contact(people: Any) -> Any:
+    """``people`` (a queryset) without anyone who has a queued row (a form submission waiting
+    in the intake, found by the keyed hash of their email or phone, computed by the database):
+    a contact their deadline does not know yet. The drain applies it and moves the deadline;
+    until then the sweep leaves them (issue: an erased person re-created by the queue)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from tillit.consent.selectors import KeyedDigest  # same layer; lazy to keep the cycle out
+
+    queued = Q()
+    for digest in _digest_tables():
+        queued |= Q(
+            Exists(digest.model.objects.filter(**{digest.field: KeyedDigest(digest.kind, OuterRef(digest.kind))}))
+        )
+    return people.exclude(queued) if queued else people
+
+
+def _delete_queued(digests: Mapping[tuple[str, str], int], *, counts: dict[int, dict[str, int]]) -> None:
+    """Delete the queued rows whose keyed hash is one of the erased people's (``digests``:
+    (kind, digest) -> person id), in the erasure's transaction: a submission they sent that
+    still waits in the intake goes with them (DESIGN.md rule 17). On PostgreSQL a row a drain
+    holds right now is skipped, not waited for (the drain holds the row and then wants the
+    person: waiting would deadlock); that drain takes the person's lock after this erasure
+    commits, and refuses the row as older than the erasure (``capture.process_intake``)."""
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        for t in _digest_tables():
+            values = sorted(d for kind, d in digests if kind == t.kind)
+            for start in range(0, len(values), 1000):
+                chunk = values[start : start + 1000]
+                marks = ", ".join(["%s"] * len(chunk))
+                if postgres:
+                    sql = (
+                        f"DELETE FROM {t.table} WHERE {t.pk} IN (SELECT {t.pk} FROM {t.table} "  # noqa: S608
+                        f"WHERE {t.column} IN ({marks}) FOR UPDATE SKIP LOCKED) RETURNING {t.column}"
+                    )
+                else:
+                    sql = f"DELETE FROM {t.table} WHERE {t.column} IN ({marks}) RETURNING {t.column}"  # noqa: S608
+                cursor.execute(sql, chunk)
+                for (value,) in cursor.fetchall():
+                    pid = digests[(t.kind, value)]
+                    counts[pid][t.table] = counts[pid].get(t.table, 0) + 1
+
+
 def _raw_cursor() -> Any:
     """A cursor for the set-based statements below. On PostgreSQL it is psycopg's own cursor
     (server-side parameters: an array of 5,000 ids travels as one binary value instead of
@@ -331,11 +407,16 @@ def _erase_rows(
         suppress = reason in SUPPRESSING_REASONS
     ids = [r["pk"] for r in rows]
     counts, kept = _delete_people(ids, now=now)
+    digests_of = {
+        r["pk"]: identifier_digests(email=r["email"], phone=r["phone"], key=settings.TILLIT_IDENTIFIER_KEY)
+        for r in rows
+    }
+    _delete_queued({pair: pid for pid, pairs in digests_of.items() for pair in pairs}, counts=counts)
     batch = uuid.uuid4()
     receipts = []
     suppressions: list[Any] = []
     for r in rows:
-        digests = identifier_digests(email=r["email"], phone=r["phone"], key=settings.TILLIT_IDENTIFIER_KEY)
+        digests = digests_of[r["pk"]]
         receipts.append(
             ErasureReceipt(
                 pseudonym=r["pseudonym"],
@@ -430,6 +511,7 @@ def sweep(
             with transaction.atomic():
                 # Keyset pagination: each batch starts after the last one, never rescanning.
                 people = Person.objects.filter(retain_until__lte=now, pk__gt=last_pk).order_by("pk")
+                people = _without_queued_contact(people)  # a queued contact moves the deadline first
                 if connection.vendor == "postgresql":
                     people = people.select_for_update(skip_locked=True)
                 rows = list(people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:batch_size])
