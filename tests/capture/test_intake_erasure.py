@@ -183,3 +183,45 @@ def test_a_rejected_row_keeps_no_hash(form, queued, now):
     services._reject(actor=VISITOR, now=now, row=row, error=services.ValidationError("broken", field="form"))
     row.refresh_from_db()
     assert (row.status, row.email_digest, row.phone_digest) == ("rejected", "", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_while_a_drain_holds_the_row_neither_waits_nor_lets_it_through(form, queued, system_actor, now):
+    """PostgreSQL: a drain has taken the queued row (FOR UPDATE) and will next want the person;
+    the erasure holds the person. The erasure skips the held row instead of waiting for it (a
+    wait would deadlock), and the drain, once it goes on, refuses the row as older than the
+    erasure."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and SKIP LOCKED are PostgreSQL's; SQLite has one writer at a time")
+    person = register(system_actor, now - dt.timedelta(days=30))
+    row = queue(form, now)
+    errors: list[BaseException] = []
+
+    def erase() -> None:
+        try:
+            retention.erase_person(
+                actor=system_actor, now=now + dt.timedelta(minutes=1), person_id=person.pk, reason="request"
+            )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        list(FormIntake.objects.select_for_update().filter(pk=row.pk))  # what the drain's first statement does
+        worker = threading.Thread(target=erase)
+        worker.start()
+        worker.join(timeout=20)
+        assert not worker.is_alive(), "the erasure waited for the row the drain holds"
+    assert errors == []
+    assert not Person.objects.filter(pk=person.pk).exists()
+    assert FormIntake.objects.filter(pk=row.pk).exists(), "skipped, not waited for"
+
+    assert services.process_intake(actor=VISITOR, now=now + dt.timedelta(minutes=2)) == 0
+    assert not FormIntake.objects.exists()
+    assert not Person.objects.filter(email=EMAIL).exists(), "the queue did not bring the person back"
+    assert AuditEntry.objects.filter(action="discard", subject_id=row.pk, fields=["erased_later"]).exists()
