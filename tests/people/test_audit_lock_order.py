@@ -119,49 +119,85 @@ def test_an_upload_waiting_for_the_second_addressee_does_not_hold_the_audit_chai
     assert verify_chain().is_intact
 
 
-def test_uploads_and_submissions_run_together_many_times_without_a_deadlock(staff_actor, now, two_people, contact_form):
-    """Both paths side by side, round after round, for about three seconds: an upload to Kari
-    and Per, and a form submission by each of them, started together at a barrier."""
-    kari, per = two_people
-    sales = staff_actor("sales")
+def _run_together(steps: list, seconds: float) -> list[BaseException]:  # type: ignore[type-arg]
+    """Run each step in a thread of its own, all started together at a barrier, round after
+    round, for about ``seconds``; returns the errors (a deadlock is one)."""
     errors: list[BaseException] = []
-    stop = time.monotonic() + 3
+    stop = time.monotonic() + seconds
     state = {"done": False}
-    barrier = threading.Barrier(3, action=lambda: state.update(done=time.monotonic() > stop or bool(errors)))
+    barrier = threading.Barrier(len(steps), action=lambda: state.update(done=time.monotonic() > stop or bool(errors)))
 
-    def upload() -> None:
-        people.record_email_message(actor=sales, now=now, raw=offer_to_both())
-
-    def submit(name: str, email: str) -> None:
-        capture.submit_form(
-            actor=capture.SUBMITTER, now=now, public_id=contact_form.public_id, data={"name": name, "email": email}
-        )
-
-    def run(step, *args) -> None:  # type: ignore[no-untyped-def]
+    def run(step) -> None:  # type: ignore[no-untyped-def]
         try:
             while True:
                 barrier.wait(timeout=30)
                 if state["done"]:
                     return
                 try:
-                    step(*args)
+                    step()
                 except BaseException as error:
                     errors.append(error)
         finally:
             connection.close()
 
-    threads = [
-        threading.Thread(target=run, args=(upload,)),
-        threading.Thread(target=run, args=(submit, "Per Testesen", "per@example.com")),
-        threading.Thread(target=run, args=(submit, "Kari Testesen", "kari@example.com")),
-    ]
+    threads = [threading.Thread(target=run, args=(step,)) for step in steps]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    return errors
+
+
+def test_uploads_and_submissions_run_together_many_times_without_a_deadlock(staff_actor, now, two_people, contact_form):
+    """Both paths side by side, round after round, for about three seconds: an upload to Kari
+    and Per, and a form submission by each of them."""
+    kari, per = two_people
+    sales = staff_actor("sales")
+
+    def submit(name: str, email: str):  # type: ignore[no-untyped-def]
+        return lambda: capture.submit_form(
+            actor=capture.SUBMITTER, now=now, public_id=contact_form.public_id, data={"name": name, "email": email}
+        )
+
+    errors = _run_together(
+        [
+            lambda: people.record_email_message(actor=sales, now=now, raw=offer_to_both()),
+            submit("Per Testesen", "per@example.com"),
+            submit("Kari Testesen", "kari@example.com"),
+        ],
+        seconds=3,
+    )
     assert errors == []
     rounds = Interaction.objects.filter(person=kari, kind="email").count()
     assert rounds > 3, "the paths ran together several times"
     assert Interaction.objects.filter(person=per, kind="email").count() == rounds
+    assert Interaction.objects.filter(person=per, kind="form").count() == rounds
+    assert verify_chain().is_intact
+
+
+def test_a_drained_batch_and_uploads_run_together_without_a_deadlock(
+    staff_actor, now, two_people, contact_form, settings
+):
+    """A drain batch holds Per's submission before Kari's (queue order, not id order); the
+    upload locks Kari and Per. The batch locks its people in id order first, so neither waits
+    for the other in a cycle, and a batch of queued submissions never fails for it."""
+    kari, per = two_people
+    sales = staff_actor("sales")
+    settings.TILLIT_FORM_INTAKE = "queued"
+    capture._kick.update(at=time.monotonic(), task_id="")
+
+    def drain() -> None:
+        for name, email in (("Per Testesen", "per@example.com"), ("Kari Testesen", "kari@example.com")):
+            capture.receive_submission(
+                actor=capture.SUBMITTER, now=now, public_id=contact_form.public_id, data={"name": name, "email": email}
+            )
+        capture.process_intake(actor=capture.SUBMITTER, now=now)
+
+    errors = _run_together(
+        [drain, lambda: people.record_email_message(actor=sales, now=now, raw=offer_to_both())], seconds=2
+    )
+    assert errors == []
+    rounds = Interaction.objects.filter(person=kari, kind="email").count()
+    assert rounds > 3
     assert Interaction.objects.filter(person=per, kind="form").count() == rounds
     assert verify_chain().is_intact
