@@ -4,7 +4,8 @@ Each check is a set-based query (or a few, per chunk) whose rows stream through 
 so memory stays bounded whatever the size of the database; a rule that lives in
 ``tillit.policy`` is applied to the rows, never restated. Each violation has a ``kind`` and a
 pseudonymous ``subject`` (a person's pseudonym, a ledger or audit entry number, a field's
-name), never personal data:
+name), never personal data. Reads, sends and disclosures are judged by the policy version in
+force when they happened (``consent.selectors.published_policies``, §14), not by today's:
 
 - ``past_deadline``: a person the retention rule (§9), applied to the live facts (the
   interactions themselves, subscriptions, customer relationships), says is past the deadline;
@@ -41,6 +42,7 @@ from django.db.models import Count, Min
 from tillit import policy
 from tillit.audit import selectors as audit_selectors
 from tillit.audit.models import AuditEntry
+from tillit.consent import selectors as consent_selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
 from tillit.consent.services import OBJECTION_ONLY_PURPOSES
 from tillit.core.identifiers import identifier_digests
@@ -290,7 +292,7 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
     from tillit.people.models import Provenance
     from tillit.policy import consent as consent_rule
 
-    current = policy.current()
+    versions = consent_selectors.published_policies()
     person_ids = {row[1] for row in chunk}
     latest_at = max((row[5] for row in chunk if row[5] is not None), default=None)
     events: dict[int, list[tuple[dt.datetime, str, str, str]]] = defaultdict(list)
@@ -325,6 +327,7 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
         if len(row) > 7 and not str(row[7] or "").strip():
             yield Violation("send_without_basis", subject, "no legal basis recorded with the send")
         at = sent_at
+        current = consent_selectors.policy_in_force(versions, at)  # the rules of its time (§14)
         if at is not None and purpose in current.purposes:
             state: dict[tuple[str, str], str] = {}
             for when, p, channel, action in events.get(pid, []):
@@ -352,8 +355,9 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
 
 
 def disclosures() -> Iterator[Violation]:
-    """Every row of the disclosure ledger against the policy (§11), chunk by chunk."""
-    current = policy.current()
+    """Every row of the disclosure ledger against the policy version in force when it was made
+    (§11, §14), chunk by chunk."""
+    versions = consent_selectors.published_policies()
     rows = (
         DisclosedPerson.objects.order_by("pk")
         .select_related("disclosure")
@@ -380,14 +384,14 @@ def disclosures() -> Iterator[Violation]:
     for row in rows.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) >= CHUNK:
-            yield from _check_ledger(current, chunk, dialogues, ended)
+            yield from _check_ledger(versions, chunk, dialogues, ended)
             chunk = []
     if chunk:
-        yield from _check_ledger(current, chunk, dialogues, ended)
+        yield from _check_ledger(versions, chunk, dialogues, ended)
 
 
 def _check_ledger(
-    current: Any,
+    versions: list[tuple[dt.datetime, Any]],
     chunk: list[tuple[Any, ...]],
     dialogues: dict[int, tuple[Any, Any, Any]],
     ended: dict[int, Any],
@@ -419,6 +423,7 @@ def _check_ledger(
         partner_id,
         purpose,
     ) in chunk:
+        current = consent_selectors.policy_in_force(versions, at)  # the rules of its time (§14)
         opened: dt.datetime | None
         closed: dt.datetime | None
         opened, closed, dialogue_partner = dialogues.get(dialogue_id, (None, None, None))
@@ -472,10 +477,13 @@ READ_ACTIONS = ("read", "search", "export")
 _ALWAYS_PERSON = frozenset({"id", "pseudonym", "retain_until", "retain_reason"})
 
 
-def read_problem(role: str, purpose: str, subject_type: str, fields: Any) -> str | None:
+def read_problem(
+    role: str, purpose: str, subject_type: str, fields: Any, *, in_force: policy.Policy | None = None
+) -> str | None:
     """Why an audited read breaks the policy (§10), or None: the role must exist and may use
-    the purpose, and every classified field read must be one the role may see for it."""
-    current = policy.current()
+    the purpose, and every classified field read must be one the role may see for it, by the
+    policy ``in_force`` when the read happened (default: the policy loaded now)."""
+    current = in_force or policy.current()
     if not purpose:
         return "a read without a purpose"
     if purpose not in current.purposes:
@@ -504,19 +512,37 @@ def read_problem(role: str, purpose: str, subject_type: str, fields: Any) -> str
 
 
 def forbidden_reads() -> Iterator[Violation]:
-    """Audited reads of personal data (people, organisations) by staff and API clients, grouped
-    by (role, purpose, fields): the policy is asked once per group, and only the entries of a
-    forbidden group are streamed."""
-    reads = AuditEntry.objects.filter(
+    """Audited reads of personal data (people, organisations) by staff and API clients, judged
+    by the policy version in force when each happened (§14): per version's period, the reads
+    are grouped by (role, purpose, fields), the policy is asked once per group, and only the
+    entries of a forbidden group are streamed. A read allowed then stays allowed after its
+    purpose is removed; a read forbidden then stays reported."""
+    everything = AuditEntry.objects.filter(
         action__in=READ_ACTIONS, subject_type__in=("person", "organization"), actor_kind__in=("staff", "api_client")
     )
+    versions = consent_selectors.published_policies()
+    if not versions:
+        yield from _forbidden_reads(everything, policy.current())
+        return
+    for index, (published_at, in_force) in enumerate(versions):
+        period = everything
+        if index > 0:
+            period = period.filter(at__gte=published_at)
+        if index + 1 < len(versions):
+            period = period.filter(at__lt=versions[index + 1][0])
+        yield from _forbidden_reads(period, in_force)
+
+
+def _forbidden_reads(reads: Any, in_force: policy.Policy) -> Iterator[Violation]:
     groups = (
         reads.values("actor_role", "purpose", "subject_type", "fields")
         .annotate(n=Count("pk"), first=Min("sequence"))
         .order_by("first")
     )
     for group in groups:
-        problem = read_problem(group["actor_role"], group["purpose"], group["subject_type"], group["fields"])
+        problem = read_problem(
+            group["actor_role"], group["purpose"], group["subject_type"], group["fields"], in_force=in_force
+        )
         if problem is None:
             continue
         entries = reads.filter(
