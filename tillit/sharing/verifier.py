@@ -19,6 +19,8 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
 - ``read_by_forbidden_role``: an audited read of personal data by a role, for a purpose or of a
   field that the policy does not give that role (§10; ``tillit.policy.purposes``);
 - ``audit_chain_broken``: an audit entry edited, deleted or reordered;
+- ``art14_not_informed``: a person obtained from an indirect source more than a month ago who
+  was neither told nor exempt (GDPR art. 14; ``tillit.policy.indirect``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
   with a category the policy does not define (DESIGN.md rule 6).
 """
@@ -64,6 +66,7 @@ KINDS = (
     "read_by_forbidden_role",
     "audit_chain_broken",
     "unclassified_field",
+    "art14_not_informed",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -96,6 +99,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from disclosures()
     yield from forbidden_reads()
     yield from broken_audit_chain()
+    yield from indirect_not_informed(now=now)
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -561,6 +565,69 @@ def broken_audit_chain() -> Iterator[Violation]:
     report = audit_selectors.verify_chain()
     if not report.is_intact:
         yield Violation("audit_chain_broken", f"audit:#{report.broken_at}", f"entry {report.kind}")
+
+
+def indirect_not_informed(*, now: dt.datetime) -> Iterator[Violation]:
+    """GDPR art. 14 (§4, §6): everyone obtained from an indirect source more than a month ago
+    who was neither told (the notice sent within the month) nor exempt (the policy version in
+    force when the data came claimed an art. 14(5) exemption for the source, recorded per
+    person by the daily job). One grouped query over the provenance, streamed; the rule
+    (``tillit.policy.indirect.art14_problem``) decides per person and source."""
+    from tillit.consent.models import IndirectNotice
+    from tillit.people.models import Provenance
+    from tillit.policy import indirect as indirect_rule
+
+    versions = consent_selectors.published_policies()
+    sources: set[str] = set(indirect_rule.indirect_sources(policy.current()))
+    for _, version in versions:
+        sources |= set(indirect_rule.indirect_sources(version))
+    if not sources:
+        return
+    # Narrow to data obtained before the month (two days to spare for the calendar).
+    cut = now - dt.timedelta(days=27)
+    rows = (
+        Provenance.objects.filter(person__isnull=False, source__in=sorted(sources))
+        .values("person_id", "source")
+        .annotate(obtained_at=Min("recorded_at"))
+        .filter(obtained_at__lte=cut)
+        .order_by("person_id", "source")
+        .values_list("person_id", "source", "obtained_at")
+    )
+    chunk: list[tuple[Any, ...]] = []
+
+    def judge(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
+        ids = {row[0] for row in chunk}
+        pseudonyms = dict(Person.objects.filter(pk__in=ids).values_list("pk", "pseudonym"))
+        records = {
+            (pid, source): (status, sent_at)
+            for pid, source, status, sent_at in IndirectNotice.objects.filter(person_id__in=ids).values_list(
+                "person_id", "source", "status", "sent_at"
+            )
+        }
+        for person_id, source, obtained_at in chunk:
+            status, sent_at = records.get((person_id, source), (None, None))
+            problem = indirect_rule.art14_problem(
+                consent_selectors.policy_in_force(versions, obtained_at),
+                indirect_rule.Art14Facts(
+                    source=source,
+                    obtained_at=obtained_at,
+                    told_at=sent_at if status == IndirectNotice.Status.SENT else None,
+                    exemption_recorded=status == IndirectNotice.Status.EXEMPT,
+                ),
+                now,
+            )
+            if problem is not None:
+                yield Violation(
+                    "art14_not_informed", f"person:{_pseudonym(pseudonyms[person_id])}", f"{source}: {problem}"
+                )
+
+    for row in rows.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from judge(chunk)
+            chunk = []
+    if chunk:
+        yield from judge(chunk)
 
 
 def newest_runs(limit: int = 10) -> list[VerifyRun]:
