@@ -139,3 +139,35 @@ def test_the_job_is_daily_and_the_notice_names_the_exemption_in_every_language()
     assert "Registeret gir oss navn" in render_notice_text("nb")
     assert "14(5)(b)" in render_notice_text("sv")
     assert "14(5)(b)" in render_notice_text("nb")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_the_same_notice_at_once_one_wins() -> None:
+    """On PostgreSQL, against real row locks: two connections claim the same notice at the
+    same instant (a barrier); exactly one gets it, so it is sent once."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the race is between two PostgreSQL connections")
+    person = register("Kari Kort", "business_card", at=START, email="kari@example.com")
+    indirect.record_due(now=START)
+    notice = IndirectNotice.objects.get(person=person)
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(indirect.claim(notice_id=notice.pk, now=START + dt.timedelta(minutes=1)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    assert IndirectNotice.objects.get(pk=notice.pk).status == "sending"

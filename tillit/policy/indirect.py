@@ -57,7 +57,10 @@ def art14_problem(policy: Policy, facts: Art14Facts, now: dt.datetime) -> str | 
         return None
     deadline = due_by(facts.obtained_at)
     if facts.told_at is not None:
-        return None if facts.told_at <= deadline else f"told {(facts.told_at - deadline).days + 1} days late"
+        if facts.told_at <= deadline:
+            return None
+        late = -((deadline - facts.told_at) // dt.timedelta(days=1))  # whole days, rounded up
+        return f"told {late} days late"
     if now > deadline:
         return f"not told, due {deadline:%Y-%m-%d}"
     return None
