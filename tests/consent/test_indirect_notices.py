@@ -171,3 +171,22 @@ def test_two_workers_claiming_the_same_notice_at_once_one_wins() -> None:
         thread.join()
     assert sorted(results) == [False, True]
     assert IndirectNotice.objects.get(pk=notice.pk).status == "sending"
+
+
+def test_staff_register_a_person_from_a_business_card_and_the_person_is_told(staff_client, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from tillit.people.models import Provenance
+
+    client = staff_client("customer_support")
+    page = client.get("/people/new/")
+    assert "A business card given to our staff" in page.content.decode()
+    refused = client.post("/people/new/", {"name": "Kort Person", "source": "a_napkin"})
+    assert refused.status_code == 422
+    assert "source" in refused.context["form"].errors
+    response = client.post(
+        "/people/new/", {"name": "Kort Person", "email": "kort@example.com", "source": "business_card"}
+    )
+    assert response.status_code == 302
+    person = Person.objects.get(email="kort@example.com")
+    assert set(Provenance.objects.filter(person=person).values_list("source", flat=True)) == {"business_card"}
+    send_indirect_notices.enqueue()
+    assert [m["To"] for m in smtp_server.messages] == ["kort@example.com"]
