@@ -20,6 +20,7 @@ from tillit.consent import selectors, services
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
 from tillit.core.errors import ValidationError
+from tillit.policy.versions import facts_digest
 from tillit.public.notice import diff_texts, publish_current, render_notice_texts
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,12 @@ def test_publishing_the_same_notice_twice_gives_one_version(now: dt.datetime) ->
     assert version.policy_digest == policy.current().digest
     assert version.purposes == list(policy.current().purposes)
     assert set(version.texts) == {"en", "sv", "nb"}
-    canonical = json.dumps(version.texts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        {"facts": facts_digest(policy.current()), "purposes": sorted(version.purposes), "texts": version.texts},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     assert version.digest == hashlib.sha256(canonical.encode()).hexdigest()
     assert selectors.current_notice() == version
 

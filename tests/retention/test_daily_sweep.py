@@ -19,6 +19,7 @@ DAILY = [
     "sharing.verify",
     "rights.expire",
     "capture.raw_visits",
+    "consent.art14_notices",
     "marketing.forget_requests",
 ]
 

@@ -150,3 +150,49 @@ class CookieChoice(models.Model):
 
     def __str__(self) -> str:
         return f"Cookie choice #{self.pk}"
+
+
+class PolicyVersion(models.Model):
+    """One published version of the policy file (§14), kept for good: the TOML text as it was
+    published, identified by its SHA-256 (``digest``, as ``NoticeVersion.policy_digest``), in
+    force from ``published_at`` until the next version. ``tillit verify`` judges each read, send
+    and disclosure by the version in force when it happened."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    facts_digest = models.CharField(max_length=64)
+    text = models.TextField()
+    published_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Policy {self.published_at:%Y-%m-%d} ({self.digest[:8]})"
+
+
+class IndirectNotice(models.Model):
+    """GDPR art. 14 for one person and one source we did not hear from them through (§4, §6):
+    the notice sent (claimed, then sent), or the exemption the policy claims for the source
+    (art. 14(5)), recorded. ``obtained_at`` is when the first data from the source arrived."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Due"
+        SENDING = "sending", "Claimed for sending"
+        SENT = "sent", "Sent"
+        EXEMPT = "exempt", "Exempt"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=40)
+    obtained_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    exemption = models.CharField(max_length=20, blank=True)  # the article claimed, e.g. 14(5)(b)
+    recorded_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=5, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "source"], name="consent_indirect_unique_person_source")
+        ]
+        indexes = [models.Index(fields=["status", "claimed_at"], name="consent_indirect_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Art. 14 notice #{self.pk} ({self.status})"

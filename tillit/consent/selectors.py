@@ -4,6 +4,7 @@ facts for the eligibility rule, and the suppression list."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -16,7 +17,10 @@ from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
 from tillit.core.actors import Actor
 from tillit.core.identifiers import identifier_digest, identifier_digests
 from tillit.people.models import CustomerRelationship, Person, Provenance
+from tillit.policy import Policy, PolicyError
 from tillit.policy import consent as rule
+from tillit.policy import versions as policy_versions
+from tillit.policy.loader import parse_policy
 
 ALL_CHANNELS = "all"
 
@@ -358,3 +362,35 @@ def exclude_suppressed(people: Any) -> Any:
         Exists(SuppressionEntry.objects.filter(channel="email", digest=KeyedDigest("email", OuterRef("email"))))
     ) | Q(Exists(SuppressionEntry.objects.filter(channel="phone", digest=KeyedDigest("phone", OuterRef("phone")))))
     return people.exclude(suppressed)
+
+
+# The published policy versions (§14), for judging the past by the rules of its time.
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(digest: str, text: str) -> Policy | None:
+    try:
+        return parse_policy(text, digest=digest)
+    except PolicyError:
+        return None
+
+
+def published_policies() -> list[tuple[dt.datetime, Policy]]:
+    """Every published policy version, oldest first, as (in force from, the policy). A stored
+    text the loader of today cannot read (a key since made required) is judged by the policy
+    in force now, which is the closest reading we have of it."""
+    from tillit.consent.models import PolicyVersion
+
+    result = []
+    for digest, text, published_at in PolicyVersion.objects.order_by("published_at", "pk").values_list(
+        "digest", "text", "published_at"
+    ):
+        parsed = _parsed(digest, text) if digest != policy.current().digest else policy.current()
+        result.append((published_at, parsed if parsed is not None else policy.current()))
+    return result
+
+
+def policy_in_force(versions: list[tuple[dt.datetime, Policy]], at: dt.datetime | None) -> Policy:
+    """The policy version in force at ``at`` (``tillit.policy.versions.in_force``), or the
+    policy loaded now when none was published."""
+    return policy_versions.in_force(versions, at, fallback=policy.current())

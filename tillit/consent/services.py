@@ -419,19 +419,25 @@ def record_notice_delivery(
 
 
 # Publishing the privacy notice (§14). Appended as one block, with its own imports.
-import hashlib  # noqa: E402
-import json  # noqa: E402
 
 from django.db import IntegrityError  # noqa: E402
 
 from tillit.consent.models import NoticeVersion  # noqa: E402
+from tillit.policy import versions as policy_versions  # noqa: E402
 
 
-def notice_digest(texts: dict[str, str]) -> str:
-    """The content hash of a notice: SHA-256 of its texts per language as canonical JSON (keys
-    sorted, UTF-8, no spaces), so the same texts always give the same hash."""
-    canonical = json.dumps(dict(texts), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def notice_digest(texts: dict[str, str], *, purposes: list[str] | None = None, facts_digest: str | None = None) -> str:
+    """The content hash of a notice version (§14): SHA-256 of its texts per language, the
+    purposes it names and the digest of every fact of the policy it was rendered from, as
+    canonical JSON (``tillit.policy.versions.notice_digest``). A notice is what it means, not
+    only what it prints: a new purpose under an old purpose's label is a new version. Without
+    ``purposes``/``facts_digest``, those of the policy in force."""
+    current = policy.current()
+    return policy_versions.notice_digest(
+        texts,
+        purposes=list(current.purposes) if purposes is None else purposes,
+        facts_digest=policy_versions.facts_digest(current) if facts_digest is None else facts_digest,
+    )
 
 
 @transaction.atomic
@@ -440,7 +446,9 @@ def publish_notice(
 ) -> NoticeVersion:
     """Publish the privacy notice, already rendered in every language of the policy (§14: every
     version is kept, dated and identified by a content hash). A new version is stored only when
-    the texts are new; publishing the same texts again returns the version that has them.
+    the notice is new: its texts, the purposes it names or any fact of the policy in force
+    (``notice_digest``); publishing the same notice again returns the version that has it. The
+    policy in force is kept too, as a ``PolicyVersion`` (``record_policy_version``).
 
     ``purposes`` are the purpose keys the notice names: a purpose may be used for a person only
     once they were given a version that names it (§14). The rendering is the caller's job (the
@@ -456,7 +464,9 @@ def publish_notice(
         raise ValidationError(f"unknown purposes: {', '.join(unknown)}", field="purposes")
     if len(policy_digest) != 64 or any(c not in "0123456789abcdef" for c in policy_digest):
         raise ValidationError("must be a SHA-256 hex digest", field="policy_digest")
-    digest = notice_digest(texts)
+    facts = policy_versions.facts_digest(current)
+    record_policy_version(now=now, published=current, facts_digest=facts)
+    digest = notice_digest(texts, purposes=list(purposes), facts_digest=facts)
     existing = selectors.notice_with_digest(digest)
     if existing is not None:
         return existing
@@ -469,10 +479,26 @@ def publish_notice(
                 purposes=list(purposes),
                 texts=dict(texts),
             )
-    except IntegrityError:  # the same texts were published at the same moment by another process
+    except IntegrityError:  # the same notice was published at the same moment by another process
         return NoticeVersion.objects.get(digest=digest)
     audit.record(actor=actor, now=now, action="notice_published", subject_type="notice_version", subject_id=version.pk)
     return version
+
+
+def record_policy_version(*, now: dt.datetime, published: policy.Policy, facts_digest: str) -> None:
+    """Keep the policy being published (§14), once per file content: its text, in force from
+    ``now`` until the next version. Called inside ``publish_notice``'s transaction."""
+    from tillit.consent.models import PolicyVersion
+
+    if PolicyVersion.objects.filter(digest=published.digest).exists():
+        return
+    try:
+        with transaction.atomic():
+            PolicyVersion.objects.create(
+                digest=published.digest, facts_digest=facts_digest, text=published.source_text, published_at=now
+            )
+    except IntegrityError:  # published at the same moment by another process
+        pass
 
 
 # Subscriptions to newsletters and opting out of marketing email (policy §8, §9). Appended as

@@ -36,3 +36,45 @@ def inform_of_new_purposes(person_ids: list[int], notice_version_id: int) -> dic
         )
         sent += 1
     return {"sent": sent, "skipped": skipped}
+
+
+@task()
+def send_indirect_notices() -> dict[str, int]:
+    """The daily GDPR art. 14 job (§4, §6): record who was obtained from an indirect source
+    (exempt, or due), then send each due notice: claimed (committed), re-checked, sent outside
+    any transaction with a fixed Message-ID, recorded. A failed send gives the claim back."""
+    from tillit.consent import indirect
+
+    actor = Actor.system("art14-notice")
+    counts = indirect.record_due(now=timezone.now())
+    sent = failed = unreachable = 0
+    after = 0
+    while batch := indirect.due_batch(now=timezone.now(), after=after):
+        after = batch[-1]
+        for notice_id in batch:
+            if not indirect.claim(notice_id=notice_id, now=timezone.now()):
+                continue  # another worker has it
+            found = indirect.recipient(notice_id=notice_id)
+            if found is None:
+                indirect.release(notice_id=notice_id)
+                unreachable += 1
+                continue
+            message = mail.indirect_notice_message(
+                email=found.email,
+                name=found.name,
+                language=found.language,
+                pseudonym=found.pseudonym,
+                source=found.source,
+                obtained_at=found.obtained_at,
+                categories=found.categories,
+                message_id=indirect.message_id(notice_id=notice_id),
+            )
+            try:
+                message.send()
+            except OSError:  # the mail server refused or was unreachable: try again next time
+                indirect.release(notice_id=notice_id)
+                failed += 1
+                continue
+            indirect.mark_sent(actor=actor, now=timezone.now(), notice_id=notice_id, language=found.language)
+            sent += 1
+    return {**counts, "sent": sent, "failed": failed, "unreachable": unreachable}

@@ -26,6 +26,12 @@ from tillit.policy.schema import Policy
 CONSENT_COOKIE: Final = "tillit_consent"  # necessary: the id of this browser's recorded choices
 VISITOR_COOKIE: Final = "tillit_visitor"  # statistics: the id visits are counted under
 FIELDS_COOKIE: Final = "tillit_fields"  # functional: remembers what was typed in our forms
+# What the functional ``tillit_fields`` storage remembers (§15: "so you don't have to fill in
+# the same fields again"): who you are and how to reach you, as typed in our forms. Never the
+# answers to questions (free text may hold anything), never product choices, never a consent
+# box (a consent is a fresh positive act each time, GDPR art. 7). The values stay in the
+# visitor's own browser (``public/cookies.js``), never on our server.
+REMEMBERED_FIELDS: Final = ("name", "email", "phone", "organisation", "position", "industry")
 
 
 def optional_categories(policy: Policy) -> tuple[str, ...]:

@@ -212,12 +212,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         lambda key, t: s.Category(key=key, section=_section(t), label=t.labels("label", languages)),
     )
     category_keys = tuple(categories)
-    sources = _each(
-        root.tables("sources"),
-        lambda key, t: s.Source(
-            key=key, section=t.integer("section"), direct=t.boolean("direct"), label=t.labels("label", languages)
-        ),
-    )
+    sources = _each(root.tables("sources"), lambda key, t: _source(key, t, languages))
     channels = _each(root.tables("channels"), lambda key, t: s.Channel(key=key, label=t.labels("label", languages)))
     channel_keys = tuple(channels)
     assessments = _each(
@@ -434,7 +429,42 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         cookies=s.frozen_map(cookies),
         email_and_phone=email_and_phone,
         digest=digest or hashlib.sha256(text.encode()).hexdigest(),
+        source_text=text,
     )
+
+
+ART14_CHOICES = ("notify", "exempt")
+ART14_EXEMPTIONS = ("14(5)(a)", "14(5)(b)", "14(5)(c)", "14(5)(d)")
+
+
+def _source(key: str, t: _Table, languages: tuple[str, ...]) -> s.Source:
+    """A source (§4, §6). A published source we do not hear from the person through must say
+    how GDPR art. 14 is met: ``art14 = "notify"`` (each person is told within a month) or
+    ``art14 = "exempt"`` with ``exemption = { article = "14(5)(b)", reason = {...} }``."""
+    section = t.integer("section")
+    direct = t.boolean("direct")
+    label = t.labels("label", languages)
+    art14 = t.optional_text("art14")
+    exemption = None
+    if art14 is not None and art14 not in ART14_CHOICES:
+        raise PolicyError(t.key("art14"), f"unknown choice {art14!r} (expected one of: {', '.join(ART14_CHOICES)})")
+    if direct and art14 is not None:
+        raise PolicyError(t.key("art14"), "only a source with direct = false needs the art. 14 notice")
+    if not direct and section > 0 and art14 is None:
+        raise PolicyError(t.key("art14"), "missing (an indirect source must say how people are told: notify or exempt)")
+    if art14 == "exempt":
+        e = t.table("exemption")
+        article = e.text("article")
+        if article not in ART14_EXEMPTIONS:
+            raise PolicyError(
+                e.key("article"), f"unknown exemption {article!r} (expected one of: {', '.join(ART14_EXEMPTIONS)})"
+            )
+        exemption = s.Exemption(article=article, reason=e.labels("reason", languages))
+        e.done()
+    elif "exemption" in t.data:
+        t.table("exemption")
+        raise PolicyError(t.key("exemption"), 'only a source with art14 = "exempt" claims an exemption')
+    return s.Source(key=key, section=section, direct=direct, label=label, art14=art14, exemption=exemption)
 
 
 def _dialogues(t: _Table, purposes: Mapping[str, s.Purpose]) -> dict[str, str]:

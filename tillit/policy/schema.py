@@ -38,11 +38,26 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Exemption:
+    """An exemption from telling people individually (GDPR art. 14(5)) that the policy claims
+    for an indirect source: the article's point and why it applies, in every language."""
+
+    article: str  # "14(5)(a)" ... "14(5)(d)"
+    reason: Labels
+
+
+@dataclass(frozen=True)
 class Source:
     key: str
     section: int
     direct: bool
     label: Labels
+    # GDPR art. 14, for a published source we do not hear from the person through
+    # (``direct = false``): "notify" (we tell each person within a month) or "exempt" (the
+    # policy claims ``exemption`` and the notice says so). None for direct sources, and for
+    # unpublished ones (section 0, demo data).
+    art14: str | None = None
+    exemption: Exemption | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +236,8 @@ class Policy:
     cookies: Mapping[str, CookieCategory]
     email_and_phone: EmailAndPhone
     digest: str
+    # The TOML text the policy was loaded from (kept with each published policy version).
+    source_text: str = field(default="", repr=False, compare=False)
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]

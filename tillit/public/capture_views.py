@@ -42,6 +42,7 @@ from tillit.capture import chat, selectors, services
 from tillit.capture.ratelimit import RateLimitedError, check_rate
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, NotFoundError, ValidationError
+from tillit.policy import cookies as cookie_rules
 from tillit.public.cookie_views import visitor_ids
 
 FORM_ACTOR = services.SUBMITTER
@@ -70,7 +71,10 @@ def _page(
     base = {"lang": language, "controller_name": policy.current().controller.name}
     if "form" in context and "values" in context:
         values = context["values"]
-        context["fields"] = [{**f, "value": values.get(f["name"], "")} for f in context["form"]["fields"]]
+        context["fields"] = [
+            {**f, "value": values.get(f["name"], ""), "remember": f["name"] in cookie_rules.REMEMBERED_FIELDS}
+            for f in context["form"]["fields"]
+        ]
     with translation.override(language):
         response = render(request, template, {**base, **context}, status=status)
     response.headers["Content-Language"] = language

@@ -397,6 +397,16 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
         "categories": [_label(c.label, language, current) for c in current.categories.values()],
         "direct_sources": [_label(s.label, language, current) for s in published_sources if s.direct],
         "indirect_sources": [_label(s.label, language, current) for s in published_sources if not s.direct],
+        # GDPR art. 14(5): the sources for which the policy claims an exemption, and why.
+        "exempt_sources": [
+            {
+                "label": _label(s.label, language, current),
+                "article": s.exemption.article,
+                "reason": _label(s.exemption.reason, language, current),
+            }
+            for s in published_sources
+            if not s.direct and s.art14 == "exempt" and s.exemption is not None
+        ],
         "purposes": purposes,
         "consent_purposes": [p for p in purposes if p.consent_channels],
         "marketing_purposes": [p for p in purposes if p.marketing],

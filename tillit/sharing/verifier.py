@@ -4,7 +4,8 @@ Each check is a set-based query (or a few, per chunk) whose rows stream through 
 so memory stays bounded whatever the size of the database; a rule that lives in
 ``tillit.policy`` is applied to the rows, never restated. Each violation has a ``kind`` and a
 pseudonymous ``subject`` (a person's pseudonym, a ledger or audit entry number, a field's
-name), never personal data:
+name), never personal data. Reads, sends and disclosures are judged by the policy version in
+force when they happened (``consent.selectors.published_policies``, §14), not by today's:
 
 - ``past_deadline``: a person the retention rule (§9), applied to the live facts (the
   interactions themselves, subscriptions, customer relationships), says is past the deadline;
@@ -18,6 +19,8 @@ name), never personal data:
 - ``read_by_forbidden_role``: an audited read of personal data by a role, for a purpose or of a
   field that the policy does not give that role (§10; ``tillit.policy.purposes``);
 - ``audit_chain_broken``: an audit entry edited, deleted or reordered;
+- ``art14_not_informed``: a person obtained from an indirect source more than a month ago who
+  was neither told nor exempt (GDPR art. 14; ``tillit.policy.indirect``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
   with a category the policy does not define (DESIGN.md rule 6).
 """
@@ -41,6 +44,7 @@ from django.db.models import Count, Min
 from tillit import policy
 from tillit.audit import selectors as audit_selectors
 from tillit.audit.models import AuditEntry
+from tillit.consent import selectors as consent_selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
 from tillit.consent.services import OBJECTION_ONLY_PURPOSES
 from tillit.core.identifiers import identifier_digests
@@ -62,6 +66,7 @@ KINDS = (
     "read_by_forbidden_role",
     "audit_chain_broken",
     "unclassified_field",
+    "art14_not_informed",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -94,6 +99,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from disclosures()
     yield from forbidden_reads()
     yield from broken_audit_chain()
+    yield from indirect_not_informed(now=now)
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -290,7 +296,7 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
     from tillit.people.models import Provenance
     from tillit.policy import consent as consent_rule
 
-    current = policy.current()
+    versions = consent_selectors.published_policies()
     person_ids = {row[1] for row in chunk}
     latest_at = max((row[5] for row in chunk if row[5] is not None), default=None)
     events: dict[int, list[tuple[dt.datetime, str, str, str]]] = defaultdict(list)
@@ -325,6 +331,7 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
         if len(row) > 7 and not str(row[7] or "").strip():
             yield Violation("send_without_basis", subject, "no legal basis recorded with the send")
         at = sent_at
+        current = consent_selectors.policy_in_force(versions, at)  # the rules of its time (§14)
         if at is not None and purpose in current.purposes:
             state: dict[tuple[str, str], str] = {}
             for when, p, channel, action in events.get(pid, []):
@@ -352,8 +359,9 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
 
 
 def disclosures() -> Iterator[Violation]:
-    """Every row of the disclosure ledger against the policy (§11), chunk by chunk."""
-    current = policy.current()
+    """Every row of the disclosure ledger against the policy version in force when it was made
+    (§11, §14), chunk by chunk."""
+    versions = consent_selectors.published_policies()
     rows = (
         DisclosedPerson.objects.order_by("pk")
         .select_related("disclosure")
@@ -380,14 +388,14 @@ def disclosures() -> Iterator[Violation]:
     for row in rows.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) >= CHUNK:
-            yield from _check_ledger(current, chunk, dialogues, ended)
+            yield from _check_ledger(versions, chunk, dialogues, ended)
             chunk = []
     if chunk:
-        yield from _check_ledger(current, chunk, dialogues, ended)
+        yield from _check_ledger(versions, chunk, dialogues, ended)
 
 
 def _check_ledger(
-    current: Any,
+    versions: list[tuple[dt.datetime, Any]],
     chunk: list[tuple[Any, ...]],
     dialogues: dict[int, tuple[Any, Any, Any]],
     ended: dict[int, Any],
@@ -419,6 +427,7 @@ def _check_ledger(
         partner_id,
         purpose,
     ) in chunk:
+        current = consent_selectors.policy_in_force(versions, at)  # the rules of its time (§14)
         opened: dt.datetime | None
         closed: dt.datetime | None
         opened, closed, dialogue_partner = dialogues.get(dialogue_id, (None, None, None))
@@ -472,10 +481,13 @@ READ_ACTIONS = ("read", "search", "export")
 _ALWAYS_PERSON = frozenset({"id", "pseudonym", "retain_until", "retain_reason"})
 
 
-def read_problem(role: str, purpose: str, subject_type: str, fields: Any) -> str | None:
+def read_problem(
+    role: str, purpose: str, subject_type: str, fields: Any, *, in_force: policy.Policy | None = None
+) -> str | None:
     """Why an audited read breaks the policy (§10), or None: the role must exist and may use
-    the purpose, and every classified field read must be one the role may see for it."""
-    current = policy.current()
+    the purpose, and every classified field read must be one the role may see for it, by the
+    policy ``in_force`` when the read happened (default: the policy loaded now)."""
+    current = in_force or policy.current()
     if not purpose:
         return "a read without a purpose"
     if purpose not in current.purposes:
@@ -504,19 +516,37 @@ def read_problem(role: str, purpose: str, subject_type: str, fields: Any) -> str
 
 
 def forbidden_reads() -> Iterator[Violation]:
-    """Audited reads of personal data (people, organisations) by staff and API clients, grouped
-    by (role, purpose, fields): the policy is asked once per group, and only the entries of a
-    forbidden group are streamed."""
-    reads = AuditEntry.objects.filter(
+    """Audited reads of personal data (people, organisations) by staff and API clients, judged
+    by the policy version in force when each happened (§14): per version's period, the reads
+    are grouped by (role, purpose, fields), the policy is asked once per group, and only the
+    entries of a forbidden group are streamed. A read allowed then stays allowed after its
+    purpose is removed; a read forbidden then stays reported."""
+    everything = AuditEntry.objects.filter(
         action__in=READ_ACTIONS, subject_type__in=("person", "organization"), actor_kind__in=("staff", "api_client")
     )
+    versions = consent_selectors.published_policies()
+    if not versions:
+        yield from _forbidden_reads(everything, policy.current())
+        return
+    for index, (published_at, in_force) in enumerate(versions):
+        period = everything
+        if index > 0:
+            period = period.filter(at__gte=published_at)
+        if index + 1 < len(versions):
+            period = period.filter(at__lt=versions[index + 1][0])
+        yield from _forbidden_reads(period, in_force)
+
+
+def _forbidden_reads(reads: Any, in_force: policy.Policy) -> Iterator[Violation]:
     groups = (
         reads.values("actor_role", "purpose", "subject_type", "fields")
         .annotate(n=Count("pk"), first=Min("sequence"))
         .order_by("first")
     )
     for group in groups:
-        problem = read_problem(group["actor_role"], group["purpose"], group["subject_type"], group["fields"])
+        problem = read_problem(
+            group["actor_role"], group["purpose"], group["subject_type"], group["fields"], in_force=in_force
+        )
         if problem is None:
             continue
         entries = reads.filter(
@@ -535,6 +565,69 @@ def broken_audit_chain() -> Iterator[Violation]:
     report = audit_selectors.verify_chain()
     if not report.is_intact:
         yield Violation("audit_chain_broken", f"audit:#{report.broken_at}", f"entry {report.kind}")
+
+
+def indirect_not_informed(*, now: dt.datetime) -> Iterator[Violation]:
+    """GDPR art. 14 (§4, §6): everyone obtained from an indirect source more than a month ago
+    who was neither told (the notice sent within the month) nor exempt (the policy version in
+    force when the data came claimed an art. 14(5) exemption for the source, recorded per
+    person by the daily job). One grouped query over the provenance, streamed; the rule
+    (``tillit.policy.indirect.art14_problem``) decides per person and source."""
+    from tillit.consent.models import IndirectNotice
+    from tillit.people.models import Provenance
+    from tillit.policy import indirect as indirect_rule
+
+    versions = consent_selectors.published_policies()
+    sources: set[str] = set(indirect_rule.indirect_sources(policy.current()))
+    for _, version in versions:
+        sources |= set(indirect_rule.indirect_sources(version))
+    if not sources:
+        return
+    # Narrow to data obtained before the month (two days to spare for the calendar).
+    cut = now - dt.timedelta(days=27)
+    rows = (
+        Provenance.objects.filter(person__isnull=False, source__in=sorted(sources))
+        .values("person_id", "source")
+        .annotate(obtained_at=Min("recorded_at"))
+        .filter(obtained_at__lte=cut)
+        .order_by("person_id", "source")
+        .values_list("person_id", "source", "obtained_at")
+    )
+    chunk: list[tuple[Any, ...]] = []
+
+    def judge(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
+        ids = {row[0] for row in chunk}
+        pseudonyms = dict(Person.objects.filter(pk__in=ids).values_list("pk", "pseudonym"))
+        records = {
+            (pid, source): (status, sent_at)
+            for pid, source, status, sent_at in IndirectNotice.objects.filter(person_id__in=ids).values_list(
+                "person_id", "source", "status", "sent_at"
+            )
+        }
+        for person_id, source, obtained_at in chunk:
+            status, sent_at = records.get((person_id, source), (None, None))
+            problem = indirect_rule.art14_problem(
+                consent_selectors.policy_in_force(versions, obtained_at),
+                indirect_rule.Art14Facts(
+                    source=source,
+                    obtained_at=obtained_at,
+                    told_at=sent_at if status == IndirectNotice.Status.SENT else None,
+                    exemption_recorded=status == IndirectNotice.Status.EXEMPT,
+                ),
+                now,
+            )
+            if problem is not None:
+                yield Violation(
+                    "art14_not_informed", f"person:{_pseudonym(pseudonyms[person_id])}", f"{source}: {problem}"
+                )
+
+    for row in rows.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from judge(chunk)
+            chunk = []
+    if chunk:
+        yield from judge(chunk)
 
 
 def newest_runs(limit: int = 10) -> list[VerifyRun]:

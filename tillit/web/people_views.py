@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -90,6 +90,26 @@ class PersonForm(forms.Form):
     email = forms.CharField(label=gettext_lazy("Email"), max_length=254, required=False)
     phone = forms.CharField(label=gettext_lazy("Phone"), max_length=32, required=False)
     position = forms.CharField(label=gettext_lazy("Position"), max_length=200, required=False)
+
+
+# Where staff got a person's details when registering them by hand (§4, §6); a business card
+# is an indirect source, so the person is sent the GDPR art. 14 notice (consent.indirect).
+STAFF_SOURCES = ("customer_service", "business_card")
+
+
+class PersonCreateForm(PersonForm):
+    source = forms.ChoiceField(label=gettext_lazy("Where the details come from"), choices=(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = policy.current()
+        language = translation.get_language() or current.default_language
+        self.fields["source"].choices = [  # type: ignore[attr-defined]
+            (key, current.sources[key].label.get(language, current.sources[key].label["en"]))
+            for key in STAFF_SOURCES
+            if key in current.sources
+        ]
+        self.fields["source"].initial = STAFF_SOURCES[0]
 
 
 def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[str, Any]:
@@ -204,11 +224,13 @@ def person_edit(request: HttpRequest, actor: Actor, person_id: int) -> HttpRespo
 def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Register a person (e.g. someone who called customer service, §6)."""
     selectors.resolve_purpose(actor, None)  # a role without any purpose may not register people
-    form = PersonForm(request.POST or None)
+    form = PersonCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        values = {k: v for k, v in form.cleaned_data.items() if v}
+        values = {k: v for k, v in form.cleaned_data.items() if v and k != "source"}
         try:
-            person = services.create_person(actor=actor, now=timezone.now(), source="customer_service", values=values)
+            person = services.create_person(
+                actor=actor, now=timezone.now(), source=form.cleaned_data["source"] or STAFF_SOURCES[0], values=values
+            )
         except ValidationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
+from tillit.consent.tasks import send_indirect_notices
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.marketing.tasks import forget_unconfirmed_requests
 from tillit.retention.tasks import sweep_past_deadline
@@ -48,6 +49,12 @@ def jobs() -> list[PeriodicJob]:
             name="capture.raw_visits",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(sweep_raw_visits.enqueue().id),
+        ),
+        # GDPR art. 14: tell people obtained from an indirect source (or record the exemption).
+        PeriodicJob(
+            name="consent.art14_notices",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(send_indirect_notices.enqueue().id),
         ),
         PeriodicJob(
             name="marketing.forget_requests",

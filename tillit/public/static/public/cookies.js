@@ -10,7 +10,8 @@
  * the cookies, and this script clears those of categories no longer allowed that it can see.
  * With Global Privacy Control the banner does not ask on its own.
  * Other scripts may ask window.tillitCookies.allows("functional") or listen for the
- * "tillit:cookies" event on document.
+ * "tillit:cookies" event on document. With the functional category accepted, our forms
+ * (data-tillit-remember) are pre-filled from this browser's own storage (see FIELDS below).
  */
 (function () {
   "use strict";
@@ -70,6 +71,100 @@
     });
   }
 
+  // The functional cookie (§15): "so you don't have to fill in the same fields again". A form
+  // marked data-tillit-remember keeps the fields marked data-tillit-remember-field (who you
+  // are, how to reach you; never answers or consent boxes) in this browser's own storage
+  // under the declared name, only while the category holding that name is accepted. The
+  // values never leave the browser. A withdrawal lists the name in state.clear, and
+  // clearCookies forgets them. A page opened from a shared link (any query other than
+  // ?lang=, or a fragment) is never pre-filled: the link may reach someone else.
+  var FIELDS = "tillit_fields";
+
+  function fieldsCategory() {
+    var found = null;
+    (state.texts.categories || []).forEach(function (category) {
+      (category.cookies || []).forEach(function (cookie) {
+        if (cookie.name === FIELDS) {
+          found = category;
+        }
+      });
+    });
+    return found;
+  }
+
+  function fieldsAllowed() {
+    var category = fieldsCategory();
+    return !!category && state.allowed.indexOf(category.key) !== -1;
+  }
+
+  function fieldsLifetime() {
+    var days = 0;
+    var category = fieldsCategory();
+    (category ? category.cookies : []).forEach(function (cookie) {
+      if (cookie.name === FIELDS) {
+        days = cookie.days;
+      }
+    });
+    return days * 24 * 60 * 60 * 1000;
+  }
+
+  function readFields() {
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(FIELDS) || "null");
+      if (!saved || typeof saved.fields !== "object" || Date.now() - saved.saved_at > fieldsLifetime()) {
+        window.localStorage.removeItem(FIELDS);
+        return null;
+      }
+      return saved.fields;
+    } catch (ignored) {
+      return null;
+    }
+  }
+
+  function sharedLink() {
+    var params = new URLSearchParams(window.location.search);
+    params.delete("lang");
+    return params.toString() !== "" || window.location.hash !== "";
+  }
+
+  function rememberForms() {
+    document.querySelectorAll("form[data-tillit-remember]").forEach(function (form) {
+      var inputs = form.querySelectorAll("[data-tillit-remember-field]");
+      if (!form.hasAttribute("data-tillit-remember-ready")) {
+        form.setAttribute("data-tillit-remember-ready", "");
+        form.addEventListener("submit", function () {
+          if (!state || !fieldsAllowed()) {
+            return;
+          }
+          var fields = readFields() || {};
+          inputs.forEach(function (input) {
+            if (input.value.trim()) {
+              fields[input.name] = input.value.trim();
+            }
+          });
+          try {
+            window.localStorage.setItem(FIELDS, JSON.stringify({ saved_at: Date.now(), fields: fields }));
+          } catch (ignored) {
+            /* storage may be blocked or full: nothing is remembered */
+          }
+        });
+      }
+      if (!fieldsAllowed() || sharedLink()) {
+        return;
+      }
+      var remembered = readFields();
+      if (!remembered) {
+        return;
+      }
+      inputs.forEach(function (input) {
+        if (!input.value && typeof remembered[input.name] === "string") {
+          input.value = remembered[input.name];
+        }
+      });
+      form.setAttribute("data-tillit-remembered", "");
+    });
+  }
+
   function announce() {
     document.dispatchEvent(new CustomEvent("tillit:cookies", { detail: { allowed: state.allowed.slice() } }));
   }
@@ -90,6 +185,7 @@
     return request(state.choice_url, body).then(function (next) {
       state = next;
       clearCookies(state.clear);
+      rememberForms();
       close(state.texts.saved);
       announce();
       countVisit();
@@ -273,6 +369,7 @@
       state = first;
       ensureStylesheet();
       clearCookies(state.clear);
+      rememberForms();
       build();
       document.documentElement.setAttribute("data-tillit-cookies", "ready");
       announce();
