@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from tillit import policy
 from tillit.audit import services as audit
@@ -127,11 +128,25 @@ def marketing_blocked(person: Person) -> dict[str, Any] | None:
         .first()
     )
     if objected_at is not None:
-        return {"since": objected_at, "reason": "objection"}
+        return _blocked(objected_at, "objected")
     entry = consent_selectors.suppression_entry(email=person.email, phone=person.phone)
     if entry is not None:
-        return {"since": entry.created_at, "reason": entry.reason}
+        return _blocked(entry.created_at, entry.reason)
     return None
+
+
+def _blocked(since: dt.datetime, reason: str) -> dict[str, Any]:
+    """The block with a sentence for staff, in the active language. ``reason``: ``objected``
+    (this person's objection, in the ledger) or the suppression list's reason (``objection``,
+    ``withdrawal``, ``complaint``: they asked to be removed; ``bounce``: mail did not arrive)."""
+    date = since.date().isoformat()
+    if reason == "objected":
+        message = _("This person objected to direct marketing on %(date)s; marketing to them is blocked.")
+    elif reason == "bounce":
+        message = _("Email to this person bounced on %(date)s; marketing to them is blocked.")
+    else:
+        message = _("This person asked to be removed on %(date)s; marketing to them is blocked.")
+    return {"since": since, "reason": reason, "message": message % {"date": date}}
 
 
 def _visible_people(actor: Actor, purpose: str) -> QuerySet[Person]:
