@@ -104,6 +104,14 @@ def suppression_entry(*, email: str | None = None, phone: str | None = None) -> 
     return SuppressionEntry.objects.filter(digest__in=digests).order_by("created_at", "pk").first()
 
 
+def suppressed_channels(*, email: str | None = None, phone: str | None = None) -> set[str]:
+    """Which of an address (``email``) and a number (``phone``) are on the suppression list."""
+    digests = digests_for(email, phone)
+    if not digests:
+        return set()
+    return set(SuppressionEntry.objects.filter(digest__in=digests).values_list("channel", flat=True))
+
+
 def contact_facts(*, person_id: int) -> rule.ContactFacts:
     """Everything the eligibility rule needs about one person, from a handful of queries."""
     person = Person.objects.filter(pk=person_id).values("email", "phone", "notice_version_id").first()

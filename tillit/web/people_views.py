@@ -276,6 +276,9 @@ def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(request, _("Registered."))
+            blocked = selectors.marketing_blocked(person)
+            if blocked is not None:  # they asked to be removed before: never silently back
+                messages.warning(request, blocked["message"])
             return HttpResponseRedirect(reverse("web:person", args=[person.pk]))
     return render(request, "web/person_edit.html", {"form": form, "person": None}, status=422 if form.errors else 200)
 
