@@ -172,8 +172,8 @@ def test_gpc_objects_to_profiling_and_partner_sharing_once(system_actor, now, pe
 
 def test_a_purpose_the_person_was_not_told_about_cannot_be_used(system_actor, staff_actor, now, person):
     from tillit.consent.models import NoticeVersion
-    from tillit.people import selectors as people_selectors
     from tillit.core.errors import NotFoundError
+    from tillit.people import selectors as people_selectors
 
     old = NoticeVersion.objects.create(
         digest="1" * 64,

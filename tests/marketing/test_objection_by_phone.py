@@ -109,9 +109,7 @@ def test_a_missing_person_is_404(api_as):
     assert object_by_api(api_as("sales"), 424242).status_code == 404
 
 
-def test_pending_sends_of_a_campaign_in_progress_do_not_go_out(
-    system_actor, now, subscribe, smtp_server, api_as
-):
+def test_pending_sends_of_a_campaign_in_progress_do_not_go_out(system_actor, now, subscribe, smtp_server, api_as):
     readers = [subscribe(f"reader{n}@example.com", phone=f"4123450{n}") for n in range(3)]
     campaign = services.create_campaign(actor=system_actor, now=now, values=campaign_values())
     services.start_campaign(actor=system_actor, now=now, campaign_id=campaign.pk)

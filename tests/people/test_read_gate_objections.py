@@ -65,7 +65,8 @@ def test_an_objection_to_direct_marketing_stops_reading_for_every_marketing_purp
 
 
 @pytest.mark.parametrize(
-    ("role", "purpose"), [("sales", "sales_dialogue"), ("customer_support", "customer_care"), ("marketing", "statistics")]
+    ("role", "purpose"),
+    [("sales", "sales_dialogue"), ("customer_support", "customer_care"), ("marketing", "statistics")],
 )
 def test_purposes_an_objection_to_direct_marketing_does_not_stop_stay_readable(
     role, purpose, system_actor, staff_actor, now, person

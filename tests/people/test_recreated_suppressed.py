@@ -27,7 +27,10 @@ def removed(system_actor, now):
     """Someone who objected and was erased a while ago: only keyed hashes remain."""
     earlier = now - dt.timedelta(days=40)
     person = services.create_person(
-        actor=system_actor, now=earlier, source="form", values={"name": "Gone Again", "email": EMAIL, "phone": "41230000"}
+        actor=system_actor,
+        now=earlier,
+        source="form",
+        values={"name": "Gone Again", "email": EMAIL, "phone": "41230000"},
     )
     erase_person(actor=system_actor, now=earlier, person_id=person.pk, reason="objection")
     assert not Person.objects.exists()
@@ -63,9 +66,7 @@ def test_a_number_alone_is_recognised_too(api_as, removed):
     assert AuditEntry.objects.get(action="create_suppressed", subject_id=answer["id"]).fields == ["phone"]
 
 
-@pytest.mark.parametrize(
-    ("language", "words"), [("nb", "ba om å bli slettet"), ("sv", "bad om att bli borttagen")]
-)
+@pytest.mark.parametrize(("language", "words"), [("nb", "ba om å bli slettet"), ("sv", "bad om att bli borttagen")])
 def test_the_message_is_translated(api_as, removed, language, words):
     answer = post_person(api_as("sales"), {"name": "Gone Again", "email": EMAIL}, HTTP_ACCEPT_LANGUAGE=language).json()
     assert words in answer["marketing_blocked"]["message"]

@@ -62,6 +62,4 @@ def may_take_objection(policy: Policy, role: str | None) -> bool:
     (``correspondence``) for some purpose, or works with their choices (``choices``)."""
     if role is None or role not in policy.roles:
         return False
-    return any(
-        categories & {"phone", "correspondence", "choices"} for categories in policy.roles[role].access.values()
-    )
+    return any(categories & {"phone", "correspondence", "choices"} for categories in policy.roles[role].access.values())
