@@ -312,6 +312,7 @@ class TakenObjection:
     objected_at: dt.datetime
 
 
+@transaction.atomic
 def take_objection_to_direct_marketing(
     *,
     actor: Actor,
