@@ -95,6 +95,9 @@ WEB = {
     ("POST", "web:verify-now"): expect({"privacy_officer"}, 302),
     ("GET", "web:events"): expect(PARTNER_ROLES),
     ("POST", "web:event-attend"): expect(PARTNER_ROLES, 404),
+    # Last: an objection stops the marketing purposes (issue 15, item 2: every role that talks
+    # to people may take one).
+    ("POST", "web:person-objection"): expect(READERS, 302),
 }
 # Pages anyone may open (the sign-in itself, language switch).
 PUBLIC = {"web:login", "web:enrol", "web:logout", "set_language"}
@@ -112,7 +115,6 @@ API = {
     ("GET", "/api/people/{person_id}/consents"): expect({"privacy_officer"}),
     ("POST", "/api/people/{person_id}/consents"): expect({"marketing", "privacy_officer"}, 201),
     ("POST", "/api/people/{person_id}/consents/withdraw"): expect({"marketing", "privacy_officer"}),
-    ("POST", "/api/people/{person_id}/objection"): expect({"marketing", "privacy_officer"}),
     ("GET", "/api/people/{person_id}/eligibility?purpose=newsletter&channel=email"): expect(READERS),
     ("POST", "/api/emails"): expect({"customer_support", "sales", "privacy_officer"}, 201),
     ("GET", "/api/rights/requests"): expect({"privacy_officer"}),
@@ -134,6 +136,9 @@ API = {
     ("GET", "/api/records-of-processing"): expect({"privacy_officer"}),
     ("GET", "/api/verify/runs"): expect({"privacy_officer"}),
     ("GET", "/api/verify/runs/latest"): expect({"privacy_officer"}, 404),
+    # Last: the objection stops the marketing purposes, so reads for them answer 404 after it.
+    # Every role that talks to people may take an objection by phone (issue 15, item 2).
+    ("POST", "/api/people/{person_id}/objection"): expect(READERS),
 }
 API_BODIES = {
     ("POST", "/api/partners"): {
@@ -223,6 +228,7 @@ def web_url(name: str, ids: dict[str, int]) -> str:
     args = {
         "web:person": [ids["p"]],
         "web:person-log": [ids["p"]],
+        "web:person-objection": [ids["p"]],
         "web:person-edit": [ids["p"]],
         "web:organization": [ids["o"]],
         "web:offboard": [ids["u"]],
@@ -269,6 +275,8 @@ def test_each_role_gets_what_the_policy_allows_in_the_staff_ui(role, staff_clien
             response = client.get(url)
         else:
             data = {"kind": "note", "direction": "internal", "summary": "matrix"} if name == "web:person-log" else {}
+            if name == "web:person-objection":
+                data = {"contact_channel": "phone"}
             if name == "web:offboard":
                 data = {"successor": records["successor"]}
             response = client.post(url, data)

@@ -55,6 +55,15 @@ class OrganizationOut(Schema):
     country: str | None = None
 
 
+class MarketingBlockOut(Schema):
+    """Marketing to the person is blocked: their objection, or their address or number on the
+    suppression list (they asked to be removed before, or mail to them bounced)."""
+
+    since: dt.datetime
+    reason: str = Field(description="objected, objection, withdrawal, complaint or bounce.")
+    message: str = Field(description="What staff are told, in the language of the request.")
+
+
 class PersonOut(Schema):
     """A person as your role may see them for ``purpose``: fields you may not see are absent."""
 
@@ -70,6 +79,9 @@ class PersonOut(Schema):
     retain_until: dt.datetime | None = Field(None, description="Until when the person may be kept (§9).")
     retain_reason: str = Field("", description="Which ground of §9 keeps the person.")
     retain_explanation: str = Field("", description="Why the person is still stored and until when, in words.")
+    marketing_blocked: MarketingBlockOut | None = Field(
+        None, description="Set when marketing to the person is blocked (shown for one person, not in lists)."
+    )
 
 
 class PersonPage(Schema):
@@ -174,14 +186,21 @@ class WithdrawalOut(Schema):
 
 
 class ObjectionIn(_Strict):
+    """An objection to direct marketing the person made to you directly (the notice: "by
+    contacting us directly"); it takes effect at once."""
+
+    contact_channel: str = Field(
+        "phone", description="How the person told us: phone, email, in_person or letter.", max_length=20
+    )
+    note: str = Field("", max_length=2000, description="Your note (no sensitive personal data, §16).")
     language: str = "en"
-    source_kind: str = "staff"
-    source_ref: str = Field("", max_length=300)
 
 
 class ObjectionOut(Schema):
     recorded: bool
     message: str
+    objected_at: dt.datetime = Field(description="When the objection took effect.")
+    contact_channel: str
 
 
 class EligibilityOut(Schema):

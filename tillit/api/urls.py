@@ -283,14 +283,24 @@ def withdraw_consent(request: HttpRequest, person_id: int, payload: WithdrawIn) 
 
 
 @api.post("/people/{person_id}/objection", response={200: ObjectionOut, **ERRORS}, tags=["consent"])
-def object_to_direct_marketing(request: HttpRequest, person_id: int, payload: ObjectionIn) -> dict[str, Any]:
-    """Record an objection to direct marketing (GDPR art. 21): email, phone and profiling stop
-    at once and the address goes on the suppression list."""
-    people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
-    recorded = consent_services.object_to_direct_marketing(
-        actor=_actor(request), now=timezone.now(), person_id=person_id, **payload.model_dump()
+def object_to_direct_marketing(
+    request: HttpRequest, person_id: int, payload: ObjectionIn, purpose: str | None = None
+) -> dict[str, Any]:
+    """Record an objection to direct marketing (GDPR art. 21) the person made to you directly,
+    e.g. during a call: email, phone and profiling stop at once, the address and number go on
+    the suppression list, and no call list or campaign in progress reaches them any more. Every
+    role that talks to people may record it; ``purpose`` is the one you are working for."""
+    actor, now = _actor(request), timezone.now()
+    people_selectors.get_person(actor=actor, now=now, person_id=person_id, purpose=purpose)
+    taken = consent_services.take_objection_to_direct_marketing(
+        actor=actor, now=now, person_id=person_id, **payload.model_dump()
     )
-    return {"recorded": recorded, "message": "objection recorded" if recorded else "already objected; nothing changed"}
+    return {
+        "recorded": taken.recorded,
+        "message": "objection recorded" if taken.recorded else "already objected; nothing changed",
+        "objected_at": taken.objected_at,
+        "contact_channel": payload.contact_channel,
+    }
 
 
 @api.get("/people/{person_id}/eligibility", response={200: EligibilityOut, **ERRORS}, tags=["consent"])

@@ -99,6 +99,23 @@ def is_suppressed(*, email: str | None = None, phone: str | None = None) -> bool
     return bool(digests) and SuppressionEntry.objects.filter(digest__in=digests).exists()
 
 
+def suppression_entry(*, email: str | None = None, phone: str | None = None) -> SuppressionEntry | None:
+    """The earliest suppression list entry for an address or number (by keyed hash): when it
+    was put there and why (objection, withdrawal, bounce, complaint). None if neither is on it."""
+    digests = digests_for(email, phone)
+    if not digests:
+        return None
+    return SuppressionEntry.objects.filter(digest__in=digests).order_by("created_at", "pk").first()
+
+
+def suppressed_channels(*, email: str | None = None, phone: str | None = None) -> set[str]:
+    """Which of an address (``email``) and a number (``phone``) are on the suppression list."""
+    digests = digests_for(email, phone)
+    if not digests:
+        return set()
+    return set(SuppressionEntry.objects.filter(digest__in=digests).values_list("channel", flat=True))
+
+
 def contact_facts(*, person_id: int) -> rule.ContactFacts:
     """Everything the eligibility rule needs about one person, from a handful of queries."""
     person = Person.objects.filter(pk=person_id).values("email", "phone", "notice_version_id").first()

@@ -22,6 +22,8 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import identifier_digests, truncate_ip
 from tillit.people.models import CustomerRelationship, Person
+from tillit.policy import sensitive
+from tillit.policy.purposes import may_take_objection
 from tillit.retention.services import erase_person, lock_and_recompute_retention, recompute_retention
 
 SOURCE_KINDS = (
@@ -94,12 +96,16 @@ def record_consent(
     )
 
 
-def _check_actor(actor: Actor) -> None:
+def _check_actor(actor: Actor, *, objection: bool = False) -> None:
     """Staff and API clients record consents only if their role works with them (the policy's
-    ``choices`` category, §10); the person themselves and system jobs always may."""
+    ``choices`` category, §10); the person themselves and system jobs always may. An objection
+    the person makes to staff directly may be taken by every role that talks to people
+    (``tillit.policy.purposes.may_take_objection``)."""
     if actor.kind in ("system", "data_subject"):
         return
     current = policy.current()
+    if objection and may_take_objection(current, actor.role):
+        return
     role = current.roles.get(actor.role or "")
     if role is None or not any("choices" in categories for categories in role.access.values()):
         raise PermissionDeniedError("your role may not record consents")
@@ -121,7 +127,7 @@ def _append(
     evidence_ip: str | None,
     evidence_user_agent: str,
 ) -> ConsentEvent:
-    _check_actor(actor)
+    _check_actor(actor, objection=action == "objected")
     if source_kind not in SOURCE_KINDS:
         raise ValidationError(f"unknown source {source_kind!r}", field="source_kind")
     wording = (wording or "").strip()
@@ -287,7 +293,7 @@ def object_to_direct_marketing(
     """An objection to direct marketing (GDPR art. 21(2)-(3)) is absolute: it stops email,
     phone and profiling at once and puts the person's address and number on the suppression
     list. Returns False if the person had already objected (a no-op)."""
-    _check_actor(actor)
+    _check_actor(actor, objection=True)
     if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
@@ -310,6 +316,75 @@ def object_to_direct_marketing(
     suppress(now=now, email=person.email, phone=person.phone, reason="objection")
     recompute_retention(person=person, now=now)
     return True
+
+
+# How a person can object "by contacting us directly" (the notice, §5, §8).
+CONTACT_CHANNELS = ("phone", "email", "in_person", "letter")
+
+
+@dataclass(frozen=True)
+class TakenObjection:
+    """What taking an objection did: ``recorded`` False when the person had already objected
+    (nothing changed); ``objected_at`` is when their objection took effect."""
+
+    recorded: bool
+    objected_at: dt.datetime
+
+
+@transaction.atomic
+def take_objection_to_direct_marketing(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    contact_channel: str,
+    language: str,
+    note: str = "",
+) -> TakenObjection:
+    """The person objects to direct marketing to a staff member directly, during a call, in
+    an email or in person (the notice: "by contacting us directly"). It takes effect at once,
+    as ``object_to_direct_marketing``: the ledger records the objection (with the channel it
+    came by, the staff member and their note), email, phone and profiling stop, the address
+    and number go on the suppression list, so no call list or campaign in progress reaches the
+    person from now on; audited. Every role that talks to people may take it. The note passes
+    the sensitive data guard (§16): the ledger keeps it as long as the person."""
+    if actor.kind != "system" and not may_take_objection(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not record objections")
+    if contact_channel not in CONTACT_CHANNELS:
+        raise ValidationError(f"must be one of: {', '.join(CONTACT_CHANNELS)}", field="contact_channel")
+    if not isinstance(note, str):
+        raise ValidationError("must be text", field="note")
+    note = note.strip()
+    if len(note) > 1000:
+        raise ValidationError("is at most 1000 characters", field="note")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in note):
+        raise ValidationError("must not contain control characters", field="note")
+    if sensitive.scan(note):
+        raise ValidationError(
+            "the note looks like it holds sensitive personal data (privacy policy §16); leave that out",
+            field="note",
+        )
+    wording = f"Objection to direct marketing, made to our staff directly ({contact_channel})"
+    if note:
+        wording += f". Note: {note}"
+    recorded = object_to_direct_marketing(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        source_kind="staff",
+        language=language,
+        wording=wording,
+        source_ref=f"contact:{contact_channel}; by {actor.label}",
+    )
+    objected_at = (
+        ConsentEvent.objects.filter(
+            person_id=person_id, purpose="direct_marketing", channel=selectors.ALL_CHANNELS, action="objected"
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return TakenObjection(recorded=recorded, objected_at=objected_at or now)
 
 
 @transaction.atomic

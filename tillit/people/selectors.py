@@ -5,6 +5,11 @@ categories the actor's role may see for that purpose, maps them to fields throug
 classification registry, returns only those fields, and writes an audit entry per record
 read. A role that may not use the purpose at all is refused; a record the role may not see
 answers exactly like a missing one.
+
+A person can be read for a purpose only if they were told about it (§14) and no objection of
+theirs stops it (GDPR art. 21; ``tillit.policy.purposes.stopped_by_objection``). Any other way
+of reading personal data for staff (a dialogue's people, a call list, an export) goes through
+the functions here: ``people_among``, ``people_by_ids`` and ``visible_person_ids``.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from tillit import policy
 from tillit.audit import services as audit
 from tillit.consent import selectors as consent_selectors
+from tillit.consent.models import ConsentEvent
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.pagination import Page, check_page
@@ -31,10 +38,9 @@ ORGANIZATION = "people.Organization"
 _ALWAYS = ("id", "retain_until", "retain_reason")
 
 
-class PurposeNotInformedError(PermissionDeniedError):
-    """The person was not given a notice naming the purpose; it may not be used for them."""
-
-    code = "purpose_not_in_notice"
+# What every refusal of one person says: missing, not told about the purpose (§14) and stopped
+# by an objection (art. 21) read the same, so a refusal reveals nothing about the person.
+NOT_FOUND_MESSAGE = "no such person"
 
 
 def resolve_purpose(actor: Actor, purpose: str | None) -> str:
@@ -90,11 +96,7 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
     fields = _fields(actor, purpose, PERSON)
     person = _visible_people(actor, purpose).select_related("organization").filter(pk=person_id).first()
     if person is None:
-        if Person.objects.filter(pk=person_id).exists():
-            raise PurposeNotInformedError(
-                f"this person has not been told about the purpose {purpose!r} (privacy policy §14)", field="purpose"
-            )
-        raise NotFoundError("no such person")
+        raise NotFoundError(NOT_FOUND_MESSAGE)
     audit.record(
         actor=actor,
         now=now,
@@ -104,16 +106,137 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
         purpose=purpose,
         fields=fields,
     )
-    return {"purpose": purpose, **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION))}
+    return {
+        "purpose": purpose,
+        **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION)),
+        "marketing_blocked": marketing_blocked(person),
+    }
+
+
+def marketing_blocked(person: Person) -> dict[str, Any] | None:
+    """Whether marketing to the person is blocked, since when and why: their objection to
+    direct marketing in the ledger, or their address or number on the suppression list (they
+    asked to be removed, or mail to them bounced). Shown with every read of one person, for
+    any purpose, so that nobody who talks to them markets to them by mistake (art. 21(3)).
+    None when marketing is not blocked."""
+    objected_at = (
+        ConsentEvent.objects.filter(
+            person=person, purpose="direct_marketing", channel=consent_selectors.ALL_CHANNELS, action="objected"
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if objected_at is not None:
+        return _blocked(objected_at, "objected")
+    entry = consent_selectors.suppression_entry(email=person.email, phone=person.phone)
+    if entry is not None:
+        return _blocked(entry.created_at, entry.reason)
+    return None
+
+
+def _blocked(since: dt.datetime, reason: str) -> dict[str, Any]:
+    """The block with a sentence for staff, in the active language. ``reason``: ``objected``
+    (this person's objection, in the ledger) or the suppression list's reason (``objection``,
+    ``withdrawal``, ``complaint``: they asked to be removed; ``bounce``: mail did not arrive)."""
+    date = since.date().isoformat()
+    if reason == "objected":
+        message = _("This person objected to direct marketing on %(date)s; marketing to them is blocked.")
+    elif reason == "bounce":
+        message = _("Email to this person bounced on %(date)s; marketing to them is blocked.")
+    else:
+        message = _("This person asked to be removed on %(date)s; marketing to them is blocked.")
+    return {"since": since, "reason": reason, "message": message % {"date": date}}
 
 
 def _visible_people(actor: Actor, purpose: str) -> QuerySet[Person]:
     """The people whose data may be used for the purpose: those who were given a notice that
-    names it (§14). A legal obligation (answering a rights request) reaches everyone."""
+    names it (§14) and whose objections do not stop it (art. 21). A legal obligation (answering
+    a rights request) reaches everyone."""
     del actor
     if _is_legal_obligation(purpose):
         return Person.objects.all()
-    return Person.objects.filter(notice_version_id__in=consent_selectors.versions_with_purpose(purpose))
+    people = Person.objects.filter(notice_version_id__in=consent_selectors.versions_with_purpose(purpose))
+    stopped = _stopped_by_objection(purpose)
+    return people.exclude(stopped) if stopped is not None else people
+
+
+def _latest_objected(purpose: str, channel: str | None) -> Exists:
+    """People whose latest ledger entry for ``purpose`` (on ``channel``, or on any one channel)
+    is an objection: the state ``consent_selectors.consent_state`` derives, in SQL."""
+    objections = ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, action="objected")
+    if channel is not None:
+        objections = objections.filter(channel=channel)
+    later = ConsentEvent.objects.filter(
+        person=OuterRef("person"),
+        purpose=purpose,
+        channel=OuterRef("channel"),
+        occurred_at__gt=OuterRef("occurred_at"),
+    )
+    return Exists(objections.exclude(Exists(later)))
+
+
+def _stopped_by_objection(purpose: str) -> Q | None:
+    """The condition on people for whom an objection stops ``purpose`` (the rule:
+    ``tillit.policy.purposes.stopped_by_objection``), or None if no objection can stop it."""
+    current = policy.current()
+    condition: Q | None = None
+    if purpose in purpose_rules.stopped_by_objection(current, objected_to_marketing=True):
+        condition = Q(_latest_objected("direct_marketing", consent_selectors.ALL_CHANNELS))
+    if purpose in purpose_rules.stopped_by_objection(
+        current, objected_to_marketing=False, objected_purposes=frozenset({purpose})
+    ):
+        own = Q(_latest_objected(purpose, None))
+        condition = own if condition is None else condition | own
+    return condition
+
+
+def readable_purposes(*, actor: Actor, person_id: int) -> list[str]:
+    """The purposes of the actor's role for which the gate shows this person now, in policy
+    order (none if the person does not exist). Reads no personal data; not audited."""
+    current = policy.current()
+    return [
+        purpose
+        for purpose in purpose_rules.purposes_for_role(current, actor.role)
+        if _visible_people(actor, purpose).filter(pk=person_id).exists()
+    ]
+
+
+def visible_person_ids(*, actor: Actor, purpose: str, person_ids: Iterable[int]) -> set[int]:
+    """Which of ``person_ids`` the gate lets the actor use for ``purpose`` (existing, told
+    about the purpose, not stopped by an objection), in one query. A system job acting for a
+    feature (no role) passes the role check but not the person's. Reads no personal data."""
+    if actor.kind != "system":
+        purpose = resolve_purpose(actor, purpose)
+    elif purpose not in policy.current().purposes:
+        raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
+    ids = list(dict.fromkeys(int(p) for p in person_ids))
+    return set(_visible_people(actor, purpose).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def people_by_ids(
+    *, actor: Actor, now: dt.datetime, purpose: str, person_ids: Iterable[int], action: str = "read"
+) -> dict[int, dict[str, Any]]:
+    """The people among ``person_ids`` the actor may see for ``purpose``, as the gate shows
+    them (only the permitted fields), by id; the others are simply absent, as if missing. One
+    audit entry per person shown. At most 2000 ids."""
+    purpose = resolve_purpose(actor, purpose)
+    ids = list(dict.fromkeys(int(p) for p in person_ids))
+    if len(ids) > 2000:
+        raise ValidationError("at most 2000 people at a time", field="people")
+    fields = _fields(actor, purpose, PERSON)
+    org_fields = _fields(actor, purpose, ORGANIZATION)
+    people = list(_visible_people(actor, purpose).filter(pk__in=ids).select_related("organization"))
+    audit.record_many(
+        actor=actor,
+        now=now,
+        action=action,
+        subject_type="person",
+        subject_ids=[p.pk for p in people],
+        purpose=purpose,
+        fields=fields,
+    )
+    return {p.pk: {"purpose": purpose, **_person_dict(p, fields, org_fields)} for p in people}
 
 
 def _is_legal_obligation(purpose: str) -> bool:
@@ -320,12 +443,15 @@ def person_timeline(
 
 
 def person_choices(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None) -> dict[str, Any]:
-    """The person's subscriptions and customer relationships, as far as the role may see them."""
+    """The person's subscriptions and customer relationships, as far as the role may see them
+    (nothing for a person the gate does not show for the purpose)."""
     from tillit.consent.models import Subscription
 
     purpose = resolve_purpose(actor, purpose)
     categories = purpose_rules.visible_categories(policy.current(), actor.role, purpose)
     result: dict[str, Any] = {}
+    if not _visible_people(actor, purpose).filter(pk=person_id).exists():
+        return result
     if "choices" in categories:
         result["subscriptions"] = list(
             Subscription.objects.filter(person_id=person_id).values("newsletter", "subscribed_at", "unsubscribed_at")

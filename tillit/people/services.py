@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.consent import selectors as consent_selectors
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -155,7 +156,26 @@ def create_person(
         purpose=purpose or "",
         fields=[_PERSON_MODEL_FIELD.get(f, f) for f in clean],
     )
+    _note_suppressed(actor=actor, now=now, person=person, purpose=purpose)
     return person
+
+
+def _note_suppressed(*, actor: Actor, now: dt.datetime, person: Person, purpose: str | None) -> None:
+    """A person whose address or number is on the suppression list (they asked to be removed,
+    or mail to them bounced) is registered again: never silently. The suppression stays (so
+    marketing to them stays blocked), the event is audited with which identifiers matched, and
+    every read of the person says so (``people.selectors.marketing_blocked``)."""
+    matched = consent_selectors.suppressed_channels(email=person.email, phone=person.phone)
+    if matched:
+        audit.record(
+            actor=actor,
+            now=now,
+            action="create_suppressed",
+            subject_type="person",
+            subject_id=person.pk,
+            purpose=purpose or "",
+            fields=sorted(matched),
+        )
 
 
 @transaction.atomic

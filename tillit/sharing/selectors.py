@@ -23,6 +23,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError
 from tillit.core.identifiers import identifier_digests
 from tillit.core.pagination import Page, check_page
+from tillit.people import selectors as people_selectors
 from tillit.people.models import Person
 from tillit.policy import disclosure as rule
 from tillit.policy import purposes as purpose_rules
@@ -170,32 +171,33 @@ def dialogues(*, actor: Actor, include_closed: bool = False) -> list[dict[str, A
 
 
 def dialogue_detail(*, actor: Actor, now: dt.datetime, dialogue_id: int) -> dict[str, Any]:
-    """A dialogue with its people as the role may see them for the dialogue's purpose (names
-    through the purpose rule, audited as a read of each person shown)."""
+    """A dialogue with its people as the read gate shows them for the dialogue's purpose
+    (``people.selectors.people_by_ids``: only people told about the purpose, §14, and not
+    stopped by an objection; only the fields the role may see; each person shown audited). A
+    member the gate does not show is left out, as if missing."""
     found = Dialogue.objects.select_related("partner").filter(pk=dialogue_id).first()
     if found is None:
         raise NotFoundError("no such dialogue")
     purpose = check_dialogue_access(actor, found)
     members = list(
         DialogueMember.objects.filter(dialogue=found, removed_at__isnull=True)
-        .select_related("person")
-        .order_by("person__name", "pk")[:2000]
+        .order_by("pk")
+        .values_list("person_id", "added_at")[:2000]
     )
-    visible = purpose_rules.visible_fields(policy.current(), actor.role, purpose, "people.Person")
-    shown = [f for f in ("name", "email", "phone") if f in visible]
-    audit.record_many(
-        actor=actor,
-        now=now,
-        action="read",
-        subject_type="person",
-        subject_ids=[m.person_id for m in members],
-        purpose=purpose,
-        fields=shown,
+    seen = people_selectors.people_by_ids(
+        actor=actor, now=now, purpose=purpose, person_ids=[person_id for person_id, _ in members]
     )
     data = {**_dialogue_dict(found), "partner": _partner_dict(found.partner)}
-    data["people"] = [
-        {"id": m.person_id, "added_at": m.added_at, **{f: getattr(m.person, f) for f in shown}} for m in members
+    people = [
+        {
+            "id": person_id,
+            "added_at": added_at,
+            **{f: seen[person_id][f] for f in ("name", "email", "phone") if f in seen[person_id]},
+        }
+        for person_id, added_at in members
+        if person_id in seen
     ]
+    data["people"] = sorted(people, key=lambda p: (p.get("name") or "", p["id"]))
     data["events"] = list(Event.objects.filter(dialogue=found).values("id", "name", "starts_at"))
     data["disclosures"] = [
         _disclosure_dict(d) for d in Disclosure.objects.filter(dialogue=found).order_by("-disclosed_at", "-pk")[:100]
@@ -363,10 +365,14 @@ def disclosures_for_person(
 
 def person_ledger(*, actor: Actor, now: dt.datetime, person_id: int) -> list[dict[str, Any]]:
     """ "Who received my data", on the person page: for a role that may read the person for
-    some purpose (§10). Audited as a read of the person's disclosures."""
-    own = purpose_rules.purposes_for_role(policy.current(), actor.role)
-    if not own:
+    some purpose (§10), as the read gate decides. Audited as a read of the person's
+    disclosures."""
+    if not purpose_rules.purposes_for_role(policy.current(), actor.role):
         raise PermissionDeniedError("your role may not read personal data")
+    # Through the gate: a person the role may not read for any purpose looks missing.
+    own = people_selectors.readable_purposes(actor=actor, person_id=person_id)
+    if not own:
+        raise NotFoundError(people_selectors.NOT_FOUND_MESSAGE)
     rows = disclosures_for_person(person_id=person_id)
     audit.record(
         actor=actor,

@@ -37,6 +37,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr
 from tillit.core.tokens import make_token, read_token
+from tillit.people import selectors as people_selectors
 from tillit.people.models import Person, Provenance
 from tillit.policy import classification
 from tillit.policy import disclosure as rule
@@ -308,7 +309,9 @@ def add_to_dialogue(*, actor: Actor, now: dt.datetime, dialogue_id: int, person_
         raise ValidationError("choose at least one person", field="people")
     if len(ids) > MAX_PEOPLE_PER_DISCLOSURE:
         raise ValidationError(f"at most {MAX_PEOPLE_PER_DISCLOSURE} people at a time", field="people")
-    found = set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    # Through the read gate: a person the role may not use for the purpose (not told about it,
+    # §14; stopped by an objection) is refused exactly like one that does not exist.
+    found = people_selectors.visible_person_ids(actor=actor, purpose=purpose, person_ids=ids)
     missing = [p for p in ids if p not in found]
     if missing:
         raise NotFoundError(f"no such person: #{missing[0]}", field="people")

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
 from tillit.consent import selectors as consent_selectors
+from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
 from tillit.people import selectors, services
@@ -85,6 +86,26 @@ class InteractionForm(forms.Form):
     )
 
 
+class ObjectionForm(forms.Form):
+    """An objection to direct marketing the person makes to staff directly (issue 15, §8)."""
+
+    contact_channel = forms.ChoiceField(
+        label=gettext_lazy("How the person told you"),
+        choices=[
+            ("phone", gettext_lazy("By phone")),
+            ("email", gettext_lazy("By email")),
+            ("in_person", gettext_lazy("In person")),
+            ("letter", gettext_lazy("By letter")),
+        ],
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note (optional)"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class PersonForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     email = forms.CharField(label=gettext_lazy("Email"), max_length=254, required=False)
@@ -128,6 +149,9 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         "may_edit": "name" in visible,
         "may_merge": may_merge_people(policy.current(), actor.role),
         "interaction_form": InteractionForm(initial={"kind": "call", "direction": "inbound"}),
+        "may_object": purpose_rules.may_take_objection(policy.current(), actor.role)
+        and (person["marketing_blocked"] or {}).get("reason") != "objected",
+        "objection_form": ObjectionForm(initial={"contact_channel": "phone"}),
     }
 
 
@@ -188,6 +212,45 @@ def log_interaction(request: HttpRequest, actor: Actor, person_id: int) -> HttpR
 
 
 @staff_view
+@require_POST
+def person_objection(request: HttpRequest, actor: Actor, person_id: int) -> HttpResponse:
+    """The person objects to direct marketing, e.g. during the call: recorded at once (the
+    ledger, the suppression list; call lists and campaigns skip them from now on), audited."""
+    purpose = request.POST.get("purpose") or None
+    now = timezone.now()
+    selectors.get_person(actor=actor, now=now, person_id=person_id, purpose=purpose)
+    form = ObjectionForm(request.POST)
+    if form.is_valid():
+        try:
+            taken = consent_services.take_objection_to_direct_marketing(
+                actor=actor,
+                now=now,
+                person_id=person_id,
+                contact_channel=form.cleaned_data["contact_channel"],
+                note=form.cleaned_data["note"],
+                language=policy.current().default_language,
+            )
+        except ValidationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            if taken.recorded:
+                messages.success(
+                    request, _("The objection is recorded: no direct marketing reaches this person from now on.")
+                )
+            else:
+                messages.info(request, _("This person had already objected; nothing changed."))
+            # The objection stops the marketing purposes: show the person for one still open.
+            still = selectors.readable_purposes(actor=actor, person_id=person_id)
+            if not still:
+                return HttpResponseRedirect(reverse("web:people"))
+            shown = purpose if purpose in still else still[0]
+            return HttpResponseRedirect(reverse("web:person", args=[person_id]) + "?" + urlencode({"purpose": shown}))
+    context = _person_context(actor, person_id, purpose)
+    context["objection_form"] = form
+    return render(request, "web/person.html", context, status=422)
+
+
+@staff_view
 @require_http_methods(["GET", "POST"])
 def person_edit(request: HttpRequest, actor: Actor, person_id: int) -> HttpResponse:
     """Correct a person's data (rectification, GDPR art. 16); audited without the values."""
@@ -235,6 +298,9 @@ def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(request, _("Registered."))
+            blocked = selectors.marketing_blocked(person)
+            if blocked is not None:  # they asked to be removed before: never silently back
+                messages.warning(request, blocked["message"])
             return HttpResponseRedirect(reverse("web:person", args=[person.pk]))
     return render(request, "web/person_edit.html", {"form": form, "person": None}, status=422 if form.errors else 200)
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("people/<int:person_id>/", people_views.person_detail, name="person"),
     path("emails/upload/", people_views.email_upload, name="email-upload"),
     path("people/<int:person_id>/log/", people_views.log_interaction, name="person-log"),
+    path("people/<int:person_id>/objection/", people_views.person_objection, name="person-objection"),
     path("people/<int:person_id>/edit/", people_views.person_edit, name="person-edit"),
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
