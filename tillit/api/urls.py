@@ -379,3 +379,8 @@ api.add_router("/", marketing_router)
 from tillit.api.sharing import router as sharing_router  # noqa: E402
 
 api.add_router("/", sharing_router)
+
+# A person's dialogues with us (policy §7, §11): open, close, list; its own router.
+from tillit.api.dialogues import router as dialogues_router  # noqa: E402
+
+api.add_router("/", dialogues_router)

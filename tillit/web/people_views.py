@@ -25,7 +25,7 @@ from tillit import policy
 from tillit.consent import selectors as consent_selectors
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
-from tillit.people import selectors, services
+from tillit.people import dialogues, selectors, services
 from tillit.policy import purposes as purpose_rules
 from tillit.policy.capture import may_merge_people
 from tillit.web.views import staff_view
@@ -108,6 +108,7 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         "may_edit": "name" in visible,
         "may_merge": may_merge_people(policy.current(), actor.role),
         "interaction_form": InteractionForm(initial={"kind": "call", "direction": "inbound"}),
+        "dialogues": dialogues.person_dialogues(actor=actor, person_id=person_id),
     }
 
 
