@@ -425,8 +425,6 @@ def guard_and_record_interaction(
         person.last_contact_at = occurred_at
         person.save(update_fields=["last_contact_at"])
     recompute_retention(person=person, now=now)
-    # A request from the person opens a dialogue with them (policy [dialogues], §7).
-    dialogues.record_request(actor=actor, now=now, interaction=interaction)
     audit.record(
         actor=actor,
         now=now,
@@ -436,6 +434,8 @@ def guard_and_record_interaction(
         purpose=purpose or "",
         fields=["kind", "direction", "occurred_at", "subject", "summary"],
     )
+    # A request from the person opens a dialogue with them (policy [dialogues], §7).
+    dialogues.record_request(actor=actor, now=now, interaction=interaction)
     if not is_held:
         return RecordedInteraction(interaction)
     held = QuarantinedText.objects.create(
