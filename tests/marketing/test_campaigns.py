@@ -255,7 +255,7 @@ def test_an_order_records_the_opt_out_offered_and_a_campaign_reaches_buyers_of_s
 
     sales = api_as("sales")
     offered = {"wording": OPT_OUT, "language": "en"}
-    _customer(sales, system_actor, now, "cloud@example.com", "10042", "Avara Cloud", offered)
+    cloud = _customer(sales, system_actor, now, "cloud@example.com", "10042", "Avara Cloud", offered)
     _customer(sales, system_actor, now, "payroll@example.com", "10043", "Avara Payroll", offered)
     _customer(sales, system_actor, now, "no-offer@example.com", "10044", "Avara Cloud", None)
     _customer(sales, system_actor, now, "said-no@example.com", "10045", "avara backup", {**offered, "refused": True})
@@ -271,6 +271,14 @@ def test_an_order_records_the_opt_out_offered_and_a_campaign_reaches_buyers_of_s
     )
     fact = Purchase.objects.get(order_number="10042")
     assert (fact.product, fact.opt_out_wording, fact.opt_out_language) == ("cloud", OPT_OUT, "en")
+    marketing = api_as("marketing")
+    url = f"/api/people/{cloud.pk}/eligibility?purpose=direct_marketing&channel=email&products="
+    similar = marketing.get(url + "backup").json()
+    assert (similar["allowed"], similar["reason"], similar["order"]) == (True, "existing_customer", "10042")
+    assert marketing.get(url + "payroll").json()["allowed"] is False
+    unknown = marketing.get(url + "hoverboards")
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "products"
 
     campaign = services.create_campaign(
         actor=system_actor,
