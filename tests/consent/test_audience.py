@@ -147,6 +147,13 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
     assert {"existing_customer", "no_open_dialogue", "objected", "suppressed", "legitimate_interest"} <= reasons
+    answered = [
+        p.pk
+        for p in population
+        if selectors.contact_facts(person_id=p.pk).objected_to_marketing
+        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone").allowed
+    ]
+    assert answered, "some objected and then asked us something: they may be answered"
     # The call lists are the audience by phone: the same people, person by person.
     for purpose in ("sales_dialogue", "direct_marketing"):
         listed = set(callable_people(purpose).values_list("pk", flat=True))
