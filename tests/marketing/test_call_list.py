@@ -134,6 +134,9 @@ def _export(client, purpose: str) -> str:  # type: ignore[no-untyped-def]
 def test_the_sales_dialogue_list_holds_only_people_in_an_open_dialogue(staff_client, dialogue_population, role):
     client = staff_client(role)
     page = client.get("/call-list/?purpose=sales_dialogue").content.decode()
+    assert "Only people in an open sales dialogue" in page
+    swedish = client.get("/call-list/?purpose=sales_dialogue", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Bara personer i en öppen försäljningsdialog" in swedish
     exported = _export(client, "sales_dialogue")
     for text in (page, exported):
         assert "Asked By Form" in text, "a request from the person opens a dialogue"
