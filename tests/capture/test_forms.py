@@ -215,6 +215,7 @@ def test_a_submission_writes_its_audit_entries_together_and_the_chain_holds(form
     assert entries == [
         ("person", "create"),
         ("interaction", "create"),
+        ("person", "dialogue_opened"),  # the request opens a sales dialogue (issue 15)
         ("person", "consent_given"),
         ("form_submission", "create"),
     ]

@@ -1,5 +1,8 @@
 """The set-based audience query and the eligibility rule agree, person by person, for every
-purpose and channel, over a population with every kind of history."""
+purpose and channel (so every call list and every campaign audience), over a population with
+every kind of history: consents, objections, suppressions, open and closed dialogues opened by
+staff or by the person's own requests before and after an objection, and orders with and
+without the opt-out offered, in similar and unrelated product categories."""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import pytest
 from tillit import policy
 from tillit.consent import selectors, services
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
+from tillit.marketing.selectors import callable_people
+from tillit.people import dialogues
 from tillit.people import services as people
-from tillit.people.models import Person, Provenance
+from tillit.people.models import Person, Purchase
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +35,39 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
     emails = ["post@firma.example", "info@firma.example"] + [f"person{n}@example.com" for n in range(40)]
     population = []
     for n, email in enumerate(emails):
-        person = people.create_person(
-            actor=system_actor, now=now, source="form", values={"name": f"P{n}", "email": email}
-        )
+        values = {"name": f"P{n}", "email": email}
+        if rng.random() < 0.7:
+            values["phone"] = f"+4791{n:06d}"
+        person = people.create_person(actor=system_actor, now=now, source="form", values=values)
         population.append(person)
         if rng.random() < 0.15:
             Person.objects.filter(pk=person.pk).update(notice_version=partial)
         if rng.random() < 0.3:
             people.start_customer_relationship(actor=system_actor, now=now, person_id=person.pk)
-        if rng.random() < 0.3:
-            Provenance.objects.create(
-                person=person, field="email", source="order", recorded_at=now, detail="order 1; opt-out offered"
+        for k in range(rng.choice([0, 0, 1, 2])):
+            Purchase.objects.create(
+                person=person,
+                order_number=f"O-{n}-{k}",
+                product=rng.choice(["cloud", "backup", "payroll", "analytics"]),
+                purchased_at=now + dt.timedelta(seconds=rng.randint(0, 600)),
+                opt_out_wording="" if rng.random() < 0.3 else "Tick here if you do not want offers from us by email.",
+                opt_out_language="en",
+                opt_out_refused=rng.random() < 0.1,
             )
+        if rng.random() < 0.3:
+            dialogues.open_dialogue(
+                actor=system_actor, now=now, person_id=person.pk, kind=rng.choice(["sales", "customer"])
+            )
+        if rng.random() < 0.3:
+            people.record_interaction(
+                actor=system_actor,
+                now=now,
+                person_id=person.pk,
+                kind=rng.choice(["form", "email", "chat"]),
+                direction="inbound",
+            )
+        if rng.random() < 0.1:
+            dialogues.close_dialogue(actor=system_actor, now=now, person_id=person.pk, kind="sales")
         t = now
         for _ in range(rng.randint(0, 4)):
             t += dt.timedelta(minutes=1)
@@ -74,6 +100,23 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
                 source_kind="staff",
                 language="en",
             )
+        if rng.random() < 0.1:
+            services.suppress(
+                now=t + dt.timedelta(minutes=4),
+                email=None if rng.random() < 0.5 else email,
+                phone=values.get("phone"),
+                reason="bounce",
+            )
+        if rng.random() < 0.4:
+            # A request after the objection or suppression (or before, if there was none).
+            people.record_interaction(
+                actor=system_actor,
+                now=t + dt.timedelta(minutes=10),
+                person_id=person.pk,
+                kind="call",
+                direction="inbound",
+                occurred_at=t + dt.timedelta(minutes=rng.choice([3, 10])),
+            )
         if rng.random() < 0.15:
             services.record_gpc_objection(
                 actor=system_actor, now=t + dt.timedelta(minutes=6), person_id=person.pk, language="en"
@@ -87,13 +130,40 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
             )
     current = policy.current()
     checked = 0
-    for purpose, channel in itertools.product(current.purposes, current.channels):
-        in_audience = dict(selectors.audience(purpose=purpose, channel=channel).values_list("pk", "send_reason"))
-        decisions = {p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel) for p in population}
-        by_rule = {pk: decision.reason for pk, decision in decisions.items() if decision.allowed}
-        assert in_audience == by_rule, f"{purpose}/{channel}: the same people, allowed for the same reason"
+    reasons: set[str] = set()
+    for (purpose, channel), products in itertools.product(
+        itertools.product(current.purposes, current.channels), [(), ("infrastructure",), ("payroll", "analytics")]
+    ):
+        in_audience = dict(
+            selectors.audience(purpose=purpose, channel=channel, products=products).values_list("pk", "send_reason")
+        )
+        decisions = {
+            p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel, products=products)
+            for p in population
+        }
+        by_rule = {pk: decision.recorded for pk, decision in decisions.items() if decision.allowed}
+        assert in_audience == by_rule, f"{purpose}/{channel}/{products}: the same people, allowed for the same reason"
         checked += len(by_rule)
+        reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
+    assert {"existing_customer", "no_open_dialogue", "objected", "suppressed", "legitimate_interest"} <= reasons
+    answered = [
+        p.pk
+        for p in population
+        if selectors.contact_facts(person_id=p.pk).objected_to_marketing
+        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone").allowed
+    ]
+    assert answered, "some objected and then asked us something: they may be answered"
+    # The call lists are the audience by phone: the same people, person by person.
+    for purpose in ("sales_dialogue", "direct_marketing"):
+        listed = set(callable_people(purpose).values_list("pk", flat=True))
+        allowed = {
+            p.pk
+            for p in population
+            if p.phone and selectors.eligibility(person_id=p.pk, purpose=purpose, channel="phone").allowed
+        }
+        assert listed == allowed, f"the {purpose} call list is the rule by phone"
+        assert listed, f"the {purpose} call list is exercised"
     subscribed = set(
         selectors.audience(purpose="newsletter", channel="email", newsletter="monthly").values_list("pk", flat=True)
     )

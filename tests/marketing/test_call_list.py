@@ -91,3 +91,81 @@ def test_a_call_logged_from_the_list_is_an_interaction_that_moves_the_clock(staf
         .status_code
         == 404
     )
+
+
+# --- issue 15 item 1: a sales dialogue is a real thing, and an objection stops every call list --
+
+
+@pytest.fixture
+def dialogue_population(system_actor, now):
+    from tillit.people import dialogues
+
+    def make(name: str, phone: str) -> Person:
+        return people.create_person(
+            actor=system_actor, now=now, source="customer_service", values={"name": name, "phone": phone}
+        )
+
+    told_about = make("Only Told About It", "+4722000001")
+    asked = make("Asked By Form", "+4722000002")
+    people.record_interaction(actor=system_actor, now=now, person_id=asked.pk, kind="form", direction="inbound")
+    opened = make("Opened By Sales", "+4722000003")
+    dialogues.open_dialogue(actor=system_actor, now=now, person_id=opened.pk, kind="sales")
+    closed = make("Dialogue Closed", "+4722000004")
+    dialogues.open_dialogue(actor=system_actor, now=now, person_id=closed.pk, kind="sales")
+    dialogues.close_dialogue(actor=system_actor, now=now, person_id=closed.pk, kind="sales")
+    objected = make("Objected In Dialogue", "+4722000005")
+    people.record_interaction(actor=system_actor, now=now, person_id=objected.pk, kind="chat", direction="inbound")
+    consent_services.object_to_direct_marketing(
+        actor=system_actor, now=now, person_id=objected.pk, source_kind="staff", language="en"
+    )
+    suppressed = make("Suppressed In Dialogue", "+4722000006")
+    dialogues.open_dialogue(actor=system_actor, now=now, person_id=suppressed.pk, kind="sales")
+    consent_services.suppress(now=now, email=None, phone=suppressed.phone, reason="objection")
+    return {p.name: p for p in (told_about, asked, opened, closed, objected, suppressed)}
+
+
+def _export(client, purpose: str) -> str:  # type: ignore[no-untyped-def]
+    response = client.get(f"/call-list/export/?purpose={purpose}")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()
+
+
+@pytest.mark.parametrize("role", ["sales", "customer_support"])
+def test_the_sales_dialogue_list_holds_only_people_in_an_open_dialogue(staff_client, dialogue_population, role):
+    client = staff_client(role)
+    page = client.get("/call-list/?purpose=sales_dialogue").content.decode()
+    assert "Only people in an open sales dialogue" in page
+    swedish = client.get("/call-list/?purpose=sales_dialogue", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Bara personer i en öppen försäljningsdialog" in swedish
+    exported = _export(client, "sales_dialogue")
+    for text in (page, exported):
+        assert "Asked By Form" in text, "a request from the person opens a dialogue"
+        assert "Opened By Sales" in text, "staff may open one"
+        assert "Only Told About It" not in text, "being told about the purpose is not a dialogue"
+        assert "Dialogue Closed" not in text
+
+
+def test_an_objection_or_the_suppression_list_removes_a_person_from_every_call_list(staff_client, dialogue_population):
+    client = staff_client("sales")
+    for purpose in ("sales_dialogue", "direct_marketing"):
+        page = client.get(f"/call-list/?purpose={purpose}").content.decode()
+        exported = _export(client, purpose)
+        for text in (page, exported):
+            assert "Objected In Dialogue" not in text, f"{purpose}: an objection stops every call list"
+            assert "Suppressed In Dialogue" not in text, f"{purpose}: so does the suppression list"
+    assert "Only Told About It" in client.get("/call-list/?purpose=direct_marketing").content.decode()
+
+
+def test_a_request_after_the_objection_may_be_answered_by_phone(system_actor, now, dialogue_population):
+    import datetime as dt
+
+    from tillit.marketing.selectors import callable_people
+
+    person = dialogue_population["Objected In Dialogue"]
+    assert not callable_people("sales_dialogue").filter(pk=person.pk).exists()
+    later = now + dt.timedelta(days=2)
+    people.record_interaction(
+        actor=system_actor, now=later, person_id=person.pk, kind="call", direction="inbound", summary="Call me back."
+    )
+    assert callable_people("sales_dialogue").filter(pk=person.pk).exists(), "an answer to their own new request"
+    assert not callable_people("direct_marketing").filter(pk=person.pk).exists(), "but never marketing"

@@ -225,3 +225,95 @@ def test_a_direct_marketing_segment_reaches_consenting_and_existing_customers_on
     sent = dict(SendRecord.objects.filter(campaign=campaign, status="sent").values_list("person__email", "basis"))
     assert sent == {"a@example.com": "consent", "post@company.example": "role_address"}
     assert ConsentEvent.objects.filter(person=consenting).count() == 1
+
+
+# --- issue 15 item 5: the existing-customer exception works outside the tests -------------------
+
+OPT_OUT = "We may email you about similar products. Tick here to say no; every email has an unsubscribe link."
+
+
+def _customer(client, actor, now, email: str, number: str, product: str, opt_out: dict | None) -> Person:  # type: ignore[no-untyped-def,type-arg]
+    person = people.create_person(
+        actor=actor, now=now, source="order", values={"name": f"Customer {number}", "email": email}
+    )
+    payload = {
+        "number": number,
+        "currency": "NOK",
+        "lines": [{"product": product, "quantity": "1", "unit_price": "990.00"}],
+    }
+    if opt_out is not None:
+        payload["opt_out"] = opt_out
+    response = client.post(f"/api/people/{person.pk}/orders", payload, content_type="application/json")
+    assert response.status_code == 201, response.content
+    return person
+
+
+def test_an_order_records_the_opt_out_offered_and_a_campaign_reaches_buyers_of_similar_products_only(
+    api_as, system_actor, now, smtp_server
+):
+    from tillit.people.models import Purchase
+
+    sales = api_as("sales")
+    offered = {"wording": OPT_OUT, "language": "en"}
+    cloud = _customer(sales, system_actor, now, "cloud@example.com", "10042", "Avara Cloud", offered)
+    _customer(sales, system_actor, now, "payroll@example.com", "10043", "Avara Payroll", offered)
+    _customer(sales, system_actor, now, "no-offer@example.com", "10044", "Avara Cloud", None)
+    _customer(sales, system_actor, now, "said-no@example.com", "10045", "avara backup", {**offered, "refused": True})
+    later = _customer(sales, system_actor, now, "later-no@example.com", "10046", "Avara Secure", offered)
+    consent_services.opt_out(
+        actor=system_actor,
+        now=now,
+        person_id=later.pk,
+        purpose="direct_marketing",
+        channel="email",
+        source_kind="page",
+        language="en",
+    )
+    fact = Purchase.objects.get(order_number="10042")
+    assert (fact.product, fact.opt_out_wording, fact.opt_out_language) == ("cloud", OPT_OUT, "en")
+    marketing = api_as("marketing")
+    url = f"/api/people/{cloud.pk}/eligibility?purpose=direct_marketing&channel=email&products="
+    similar = marketing.get(url + "backup").json()
+    assert (similar["allowed"], similar["reason"], similar["order"]) == (True, "existing_customer", "10042")
+    assert marketing.get(url + "payroll").json()["allowed"] is False
+    unknown = marketing.get(url + "hoverboards")
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "products"
+
+    campaign = services.create_campaign(
+        actor=system_actor,
+        now=now,
+        values={**campaign_values(newsletter="", purpose="direct_marketing"), "products": ["backup"]},
+    )
+    services.start_campaign(actor=system_actor, now=now, campaign_id=campaign.pk)
+    send_all(campaign.pk)
+    assert [m.envelope_to[0] for m in smtp_server.messages] == ["cloud@example.com"], (
+        "similar product only; never without the opt-out offered, after refusing at the order, or after a refusal"
+    )
+    [basis] = SendRecord.objects.filter(campaign=campaign, status="sent").values_list("basis", flat=True)
+    assert basis == "existing_customer:order=10042", "the recorded basis names the exception and the order"
+
+
+def test_a_campaign_names_only_products_of_the_policy(system_actor, now, api_as):
+    with pytest.raises(ValidationError) as caught:
+        services.create_campaign(
+            actor=system_actor,
+            now=now,
+            values={**campaign_values(newsletter="", purpose="direct_marketing"), "products": ["hoverboards"]},
+        )
+    assert caught.value.field == "products"
+    person = people.create_person(
+        actor=system_actor, now=now, source="order", values={"name": "X", "email": "x@example.com"}
+    )
+    bad = api_as("sales").post(
+        f"/api/people/{person.pk}/orders",
+        {
+            "number": "1",
+            "currency": "NOK",
+            "lines": [{"product": "Avara Cloud", "quantity": "1", "unit_price": "1"}],
+            "opt_out": {"wording": " "},
+        },
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "opt_out.wording"

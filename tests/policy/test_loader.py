@@ -217,6 +217,27 @@ def test_the_digest_identifies_the_file_content():
             "unknown right 'telepathy'",
         ),
         (
+            "a product in an unknown category",
+            broken('name = "Avara Payroll"\ncategory = "business_apps"', 'name = "Avara Payroll"\ncategory = "toys"'),
+            "products.payroll.category",
+            "unknown product category 'toys'",
+        ),
+        (
+            "a purpose that needs an open dialogue no kind of dialogue serves",
+            broken(
+                'dialogues = { sales = "sales_dialogue", customer = "customer_care" }',
+                'dialogues = { customer = "customer_care" }',
+            ),
+            "purposes.sales_dialogue.requires",
+            "no kind of dialogue serves this purpose",
+        ),
+        (
+            "a request opens an unknown kind of dialogue",
+            broken('opens = "sales"', 'opens = "gossip"'),
+            "dialogues.opens",
+            "unknown kind of dialogue 'gossip'",
+        ),
+        (
             "bad sub-processor",
             broken('{ name = "Hosting provider of 7Sense AS"', '{ nme = "Hosting provider of 7Sense AS"'),
             "processors.7sense.sub_processors[0].name",

@@ -33,12 +33,17 @@ def _clock(now, immediate_tasks):
 
 @pytest.fixture
 def person(system_actor, now):
-    return people.create_person(
+    from tillit.people import dialogues
+
+    person = people.create_person(
         actor=system_actor,
         now=now,
         source="form",
         values={"name": "Testperson Objecting", "email": "objecting@example.com", "phone": "41234567"},
     )
+    # In an open sales dialogue (issue 15): else sales_dialogue reaches nobody to object to.
+    dialogues.open_dialogue(actor=system_actor, now=now, person_id=person.pk, kind="sales")
+    return person
 
 
 def _object(now, smtp_server, purpose="sales_dialogue", details="I only wanted one answer, not a dialogue."):

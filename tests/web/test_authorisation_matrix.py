@@ -35,6 +35,8 @@ WEB = {
     ("GET", "web:email-upload"): expect(READERS),
     ("POST", "web:person-log"): expect({"customer_support", "sales", "privacy_officer"}, 302),
     ("GET", "web:person-edit"): expect(READERS),
+    ("POST", "web:person-dialogue-open"): expect(DIALOGUE_ROLES, 302),
+    ("POST", "web:person-dialogue-close"): expect(DIALOGUE_ROLES, 302),
     ("GET", "web:organizations"): expect(READERS),
     ("GET", "web:organization"): expect(READERS),
     ("GET", "web:retention-forecast"): expect({"marketing", "privacy_officer"}),
@@ -116,6 +118,9 @@ API = {
     ("POST", "/api/people/{person_id}/consents"): expect({"marketing", "privacy_officer"}, 201),
     ("POST", "/api/people/{person_id}/consents/withdraw"): expect({"marketing", "privacy_officer"}),
     ("GET", "/api/people/{person_id}/eligibility?purpose=newsletter&channel=email"): expect(READERS),
+    ("GET", "/api/people/{person_id}/dialogues"): expect(READERS),
+    ("POST", "/api/people/{person_id}/dialogues"): expect(DIALOGUE_ROLES, 201),
+    ("POST", "/api/people/{person_id}/dialogues/{kind}/close"): expect(DIALOGUE_ROLES),
     ("POST", "/api/emails"): expect({"customer_support", "sales", "privacy_officer"}, 201),
     ("GET", "/api/rights/requests"): expect({"privacy_officer"}),
     ("POST", "/api/people/{person_id}/orders"): expect({"customer_support", "sales"}, 201),
@@ -170,6 +175,7 @@ API_BODIES = {
     },
     ("POST", "/api/people/{person_id}/consents/withdraw"): {"purpose": "direct_marketing"},
     ("POST", "/api/people/{person_id}/objection"): {},
+    ("POST", "/api/people/{person_id}/dialogues"): {"kind": "sales"},
     ("POST", "/api/emails"): (
         b"From: Matrix Person <matrix.person@example.com>\r\nTo: sales@avara.no\r\nSubject: Offer\r\n"
         b"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\nMessage-ID: <m1@example.com>\r\n\r\nPlease send the offer.\r\n"
@@ -230,6 +236,8 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:person-log": [ids["p"]],
         "web:person-objection": [ids["p"]],
         "web:person-edit": [ids["p"]],
+        "web:person-dialogue-open": [ids["p"], "sales"],
+        "web:person-dialogue-close": [ids["p"], "sales"],
         "web:organization": [ids["o"]],
         "web:offboard": [ids["u"]],
         "web:quarantine-item": [424242],
@@ -304,6 +312,7 @@ def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records)
             .replace("{service_id}", "424242")
             .replace("{dialogue_id}", "424242")
             .replace("{campaign_id}", "424242")
+            .replace("{kind}", "sales")
         )
         body = API_BODIES.get((method, path))
         if isinstance(body, bytes):
@@ -324,5 +333,6 @@ def test_the_api_refuses_nobody_signed_in(records):
             .replace("{service_id}", "424242")
             .replace("{dialogue_id}", "424242")
             .replace("{campaign_id}", "424242")
+            .replace("{kind}", "sales")
         )
         assert Client().generic(method, url).status_code == 401, url

@@ -35,11 +35,26 @@ class OrderLineIn(_Strict):
     unit_price: Decimal = Field(description="In the order's currency; at most 2 decimals.")
 
 
+class OptOutIn(_Strict):
+    wording: str = Field(
+        max_length=5000, description="Exactly what the customer was shown: the free, simple way to refuse marketing."
+    )
+    language: str = Field(default="en", max_length=5, description="The language of the wording (en, sv, nb).")
+    refused: bool = Field(default=False, description="The customer refused marketing then and there.")
+
+
 class OrderIn(_Strict):
     number: str = Field(max_length=1000, description="The order number (unique).")
     currency: str = Field(max_length=10, description="ISO 4217, like NOK.")
     ordered_at: dt.datetime | None = None
     lines: list[OrderLineIn] = Field(max_length=500)
+    opt_out: OptOutIn | None = Field(
+        default=None,
+        description=(
+            "The opt-out offered when the customer's details were collected (Marketing Control Act §15(3)); "
+            "without it the existing-customer exception does not hold for this order."
+        ),
+    )
 
 
 class OrderOut(Schema):
@@ -84,6 +99,7 @@ def record_order(request: HttpRequest, person_id: int, payload: OrderIn) -> Stat
         currency=payload.currency,
         ordered_at=payload.ordered_at,
         lines=[line.model_dump() for line in payload.lines],
+        opt_out=payload.opt_out.model_dump() if payload.opt_out else None,
     )
     return Status(
         201,

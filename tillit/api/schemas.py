@@ -209,6 +209,7 @@ class EligibilityOut(Schema):
     allowed: bool
     basis: str | None
     reason: str
+    order: str = Field(default="", description="The order the existing-customer exception rests on, if it does.")
 
 
 class EmailOut(Schema):

@@ -304,16 +304,24 @@ def object_to_direct_marketing(
 
 
 @api.get("/people/{person_id}/eligibility", response={200: EligibilityOut, **ERRORS}, tags=["consent"])
-def eligibility(request: HttpRequest, person_id: int, purpose: str, channel: str) -> dict[str, Any]:
-    """May we contact this person for ``purpose`` on ``channel`` now, and on which basis?"""
+def eligibility(request: HttpRequest, person_id: int, purpose: str, channel: str, products: str = "") -> dict[str, Any]:
+    """May we contact this person for ``purpose`` on ``channel`` now, and on which basis?
+    ``products``: comma-separated product or category keys of the policy the contact markets
+    (the existing-customer exception holds only for products similar to what they bought)."""
     people_selectors.get_person(actor=_actor(request), now=timezone.now(), person_id=person_id)
-    answer = consent_selectors.eligibility(person_id=person_id, purpose=purpose, channel=channel)
+    answer = consent_selectors.eligibility(
+        person_id=person_id,
+        purpose=purpose,
+        channel=channel,
+        products=[key.strip() for key in products.split(",") if key.strip()],
+    )
     return {
         "purpose": purpose,
         "channel": channel,
         "allowed": answer.allowed,
         "basis": answer.basis,
         "reason": answer.reason,
+        "order": answer.order,
     }
 
 
@@ -389,3 +397,8 @@ api.add_router("/", marketing_router)
 from tillit.api.sharing import router as sharing_router  # noqa: E402
 
 api.add_router("/", sharing_router)
+
+# A person's dialogues with us (policy §7, §11): open, close, list; its own router.
+from tillit.api.dialogues import router as dialogues_router  # noqa: E402
+
+api.add_router("/", dialogues_router)

@@ -981,13 +981,21 @@ def record_order(
     currency: str,
     lines: Sequence[Mapping[str, Any]],
     ordered_at: dt.datetime | None = None,
+    opt_out: Mapping[str, Any] | None = None,
 ) -> OrderResult:
     """Record an order with its lines (product, quantity, unit price, in ``currency``). The
     lines are bookkeeping records kept under the policy's legal hold until the end of the
     financial year plus its years (``legal_hold_until``), even after the person is erased.
     The first order starts the customer relationship (§9); the order is an inbound contact on
-    the timeline and the products become "already has" interests."""
+    the timeline and the products become "already has" interests.
+
+    Each line naming a product of the policy (by key or name) is recorded as a purchase
+    (``people.Purchase``) with ``opt_out``: the free and simple way to refuse marketing the
+    customer was offered when their details were collected (``wording``: exactly as shown,
+    ``language``, and ``refused`` if they used it then). Without it no opt-out was offered, and
+    the existing-customer exception (mfl. §15(3)) does not hold for this order."""
     _check_orders(actor)
+    offer = _opt_out(opt_out)
     number = _text(number, "number", max_length=40, required=True)
     currency = _text(currency, "currency", max_length=3, required=True).upper()
     if not _CURRENCY.match(currency):
@@ -1042,6 +1050,7 @@ def record_order(
         products=[r.product for r in rows],
         status=ProductInterest.Status.HAS,
     )
+    purchases = _record_purchases(person.pk, number, ordered_at, [r.product for r in rows], offer)
     audit.record(
         actor=actor,
         now=now,
@@ -1049,9 +1058,65 @@ def record_order(
         subject_type="order",
         subject_id=rows[0].pk,
         purpose="customer_care",
-        fields=["order_number", "ordered_at", "product", "quantity", "unit_price", "currency"],
+        fields=[
+            "order_number",
+            "ordered_at",
+            "product",
+            "quantity",
+            "unit_price",
+            "currency",
+            *(["opt_out_wording", "opt_out_language", "opt_out_refused"] if offer and purchases else []),
+        ],
     )
     return OrderResult(number, len(rows), hold_until, started)
+
+
+@dataclass(frozen=True)
+class _OptOut:
+    wording: str
+    language: str
+    refused: bool
+
+
+def _opt_out(value: Mapping[str, Any] | None) -> _OptOut | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError("expected an object with wording, language and refused", field="opt_out")
+    wording = _text(value.get("wording"), "opt_out.wording", max_length=5000, required=True)
+    language = str(value.get("language") or policy.current().default_language)
+    if language not in policy.current().languages:
+        raise ValidationError(f"must be one of: {', '.join(policy.current().languages)}", field="opt_out.language")
+    refused = value.get("refused", False)
+    if not isinstance(refused, bool):
+        raise ValidationError("must be true or false", field="opt_out.refused")
+    return _OptOut(wording, language, refused)
+
+
+def _record_purchases(
+    person_id: int, number: str, ordered_at: dt.datetime, products: list[str], offer: _OptOut | None
+) -> int:
+    """The order's products of the policy, as purchases with the opt-out offered (if any)."""
+    from tillit.people.models import Purchase
+
+    known = {p.key.casefold(): p.key for p in policy.current().products.values()}
+    known |= {p.name.casefold(): p.key for p in policy.current().products.values()}
+    keys = dict.fromkeys(known[name.casefold()] for name in products if name.casefold() in known)
+    Purchase.objects.bulk_create(
+        [
+            Purchase(
+                person_id=person_id,
+                order_number=number,
+                product=key,
+                purchased_at=ordered_at,
+                opt_out_wording=offer.wording if offer else "",
+                opt_out_language=offer.language if offer else "",
+                opt_out_refused=offer.refused if offer else False,
+            )
+            for key in keys
+        ]
+    )
+    return len(keys)
 
 
 def _start_customer(*, actor: Actor, now: dt.datetime, person_id: int, at: dt.datetime) -> bool:

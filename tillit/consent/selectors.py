@@ -16,7 +16,7 @@ from tillit import policy
 from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
 from tillit.core.actors import Actor
 from tillit.core.identifiers import identifier_digest, identifier_digests
-from tillit.people.models import CustomerRelationship, Person, Provenance
+from tillit.people.models import CustomerRelationship, Person
 from tillit.policy import Policy, PolicyError
 from tillit.policy import consent as rule
 from tillit.policy import versions as policy_versions
@@ -118,35 +118,79 @@ def suppressed_channels(*, email: str | None = None, phone: str | None = None) -
 
 def contact_facts(*, person_id: int) -> rule.ContactFacts:
     """Everything the eligibility rule needs about one person, from a handful of queries."""
+    from django.db.models import Max
+
+    from tillit.people.models import Dialogue, Purchase
+
     person = Person.objects.filter(pk=person_id).values("email", "phone", "notice_version_id").first()
     if person is None:
         raise LookupError("no such person")
     state = consent_state(person_id=person_id)
     objected = {purpose for (purpose, _), action in state.items() if action == "objected"}
+    objected_to_marketing = state.get(("direct_marketing", ALL_CHANNELS)) == "objected"
+    digests = digests_for(person["email"], person["phone"])
+    suppressed_at = (
+        SuppressionEntry.objects.filter(digest__in=digests).aggregate(at=Max("created_at"))["at"] if digests else None
+    )
+    objected_at = (
+        ConsentEvent.objects.filter(person_id=person_id, purpose="direct_marketing", channel=ALL_CHANNELS)
+        .order_by("-occurred_at", "-pk")
+        .values_list("occurred_at", flat=True)
+        .first()
+        if objected_to_marketing
+        else None
+    )
+    stops = [at for at in (objected_at, suppressed_at) if at is not None]
     return rule.ContactFacts(
         email=person["email"],
         consents=state,
-        objected_to_marketing=state.get(("direct_marketing", ALL_CHANNELS)) == "objected",
+        objected_to_marketing=objected_to_marketing,
         objected_purposes=frozenset(objected),
-        suppressed=is_suppressed(email=person["email"], phone=person["phone"]),
+        suppressed=suppressed_at is not None,
+        stopped_at=max(stops, default=None),
         is_customer=CustomerRelationship.objects.filter(person_id=person_id, ended_at__isnull=True).exists(),
-        address_from_sale=Provenance.objects.filter(person_id=person_id, field="email", source="order").exists(),
-        optout_offered_at_collection=Provenance.objects.filter(
-            person_id=person_id, field="email", source="order", detail__contains="opt-out offered"
-        ).exists(),
+        purchases=tuple(
+            rule.Purchase(order=o, product=p, at=at, opt_out_offered=bool(w), refused_at_collection=r, id=pk)
+            for pk, o, p, at, w, r in Purchase.objects.filter(person_id=person_id).values_list(
+                "pk", "order_number", "product", "purchased_at", "opt_out_wording", "opt_out_refused"
+            )
+        ),
+        dialogues=tuple(
+            rule.OpenDialogue(kind=k, opened_at=at, requested_at=req)
+            for k, at, req in Dialogue.objects.filter(person_id=person_id, closed_at__isnull=True).values_list(
+                "kind", "opened_at", "request__occurred_at"
+            )
+        ),
         informed_purposes=informed_purposes(person["notice_version_id"]),
     )
 
 
-def eligibility(*, person_id: int, purpose: str, channel: str) -> rule.Eligibility:
-    """May we contact this person for ``purpose`` on ``channel`` now? (tillit.policy.consent)"""
+def eligibility(*, person_id: int, purpose: str, channel: str, products: Iterable[str] = ()) -> rule.Eligibility:
+    """May we contact this person for ``purpose`` on ``channel`` now? (tillit.policy.consent)
+    ``products``: the product or category keys the contact markets (the existing-customer
+    exception holds only for similar products)."""
     from tillit.core.errors import ValidationError
 
     if purpose not in policy.current().purposes:
         raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
     if channel not in policy.current().channels:
         raise ValidationError(f"unknown channel {channel!r}", field="channel")
-    return rule.may_contact(policy.current(), contact_facts(person_id=person_id), purpose=purpose, channel=channel)
+    products = tuple(products)
+    check_products(products)
+    return rule.may_contact(
+        policy.current(), contact_facts(person_id=person_id), purpose=purpose, channel=channel, products=products
+    )
+
+
+def check_products(products: Iterable[str]) -> None:
+    """Every key is a product or a product category of the policy, else a ValidationError
+    naming the field ``products``."""
+    from tillit.core.errors import ValidationError
+
+    current = policy.current()
+    for key in products:
+        if key not in current.products and key not in current.product_categories:
+            raise ValidationError(f"unknown product or product category {key!r}", field="products")
 
 
 def consent_overview(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str | None = None) -> dict[str, Any]:
@@ -241,22 +285,28 @@ def missing_purposes(version_id: int | None) -> list[str]:
     return [p for p in policy.current().purposes if p not in named]
 
 
-def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> Any:
+def audience(*, purpose: str, channel: str, newsletter: str | None = None, products: Iterable[str] = ()) -> Any:
     """Everyone we may contact for ``purpose`` on ``channel`` now, as one set-based query (a
     queryset of people), for sends and call lists: the same rule as ``tillit.policy.consent.
     may_contact``, expressed in SQL (a test keeps the two in agreement). With ``newsletter``,
-    only its open subscribers. Each person carries ``send_reason``: why the rule allows them,
-    in the reason codes of the rule's ``Eligibility`` (recorded with every send)."""
+    only its open subscribers; ``products``: what a campaign markets (the existing-customer
+    exception). Each person carries ``send_reason``: why the rule allows them, in the reason
+    codes of the rule's ``Eligibility`` (``Eligibility.recorded``: with the order for the
+    existing-customer exception), recorded with every send."""
     from django.db.models import Case, CharField, Exists, Q, Value, When
+    from django.db.models.functions import Concat
 
     from tillit.consent.models import Subscription
     from tillit.core.errors import ValidationError
+    from tillit.people.models import Dialogue, Purchase
 
     current = policy.current()
     if purpose not in current.purposes:
         raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
     if channel not in current.channels:
         raise ValidationError(f"unknown channel {channel!r}", field="channel")
+    products = tuple(products)
+    check_products(products)
     rule_ = current.purposes[purpose]
     basis = rule_.bases.get(channel)
     people = Person.objects.all()
@@ -271,19 +321,20 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
         return people.annotate(send_reason=Value("legal_obligation", output_field=CharField()))
     people = people.filter(notice_version_id__in=versions_with_purpose(purpose))
 
-    def latest_is(p: str, c: str, actions: tuple[str, ...]) -> Exists:
+    def latest_events(p: str, c: str, actions: tuple[str, ...], person: Any) -> Any:
         later = ConsentEvent.objects.filter(
             person=OuterRef("person"), purpose=p, channel=c, occurred_at__gt=OuterRef("occurred_at")
         )
-        return Exists(
-            ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=p, channel=c, action__in=actions).exclude(
-                Exists(later)
-            )
+        return ConsentEvent.objects.filter(person=person, purpose=p, channel=c, action__in=actions).exclude(
+            Exists(later)
         )
 
+    def latest_is(p: str, c: str, actions: tuple[str, ...]) -> Exists:
+        return Exists(latest_events(p, c, actions, OuterRef("pk")))
+
+    objected_to_marketing = latest_is("direct_marketing", ALL_CHANNELS, ("objected",))
     if rule_.marketing:
-        people = people.exclude(latest_is("direct_marketing", ALL_CHANNELS, ("objected",)))
-        people = exclude_suppressed(people)
+        people = exclude_suppressed(people.exclude(objected_to_marketing))
     if rule_.objectable:
         objected_any = ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, action="objected")
         later_given = ConsentEvent.objects.filter(
@@ -293,6 +344,31 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
             occurred_at__gt=OuterRef("occurred_at"),
         )
         people = people.exclude(Exists(objected_any.exclude(Exists(later_given))))
+    kinds = sorted(rule.dialogue_kinds(current, purpose))
+    open_dialogues = Dialogue.objects.filter(person=OuterRef("pk"), closed_at=None, kind__in=kinds)
+    if rule_.requires == "open_dialogue":
+        people = people.filter(Exists(open_dialogues))
+    if not rule_.marketing and channel in rule.CONTACT_CHANNELS and basis != "contract":
+        # An objection to direct marketing or the suppression list stops this contact too,
+        # unless it answers a request the person made after them (rule.answers_own_request).
+        since = OuterRef("request__occurred_at")
+        answers = open_dialogues.filter(request__isnull=False).exclude(
+            Exists(
+                latest_events("direct_marketing", ALL_CHANNELS, ("objected",), OuterRef("person")).filter(
+                    occurred_at__gte=since
+                )
+            )
+        )
+        for kind in ("email", "phone"):
+            answers = answers.exclude(
+                Exists(
+                    SuppressionEntry.objects.filter(
+                        channel=kind, digest=KeyedDigest(kind, OuterRef(f"person__{kind}")), created_at__gte=since
+                    )
+                )
+            )
+        stopped = Q(objected_to_marketing) | Q(suppressed_q())
+        people = people.exclude(stopped & ~Q(Exists(answers)))
     active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
     if basis == "consent":
         given = Q(latest_is(purpose, channel, ("given",)))
@@ -306,14 +382,18 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None) -> An
                 role_address |= Q(email__istartswith=f"{local}@")
             allowed |= role_address & ~Q(withdrawn)
             why.append(When(role_address, then=Value("role_address")))
-        if "existing_customer" in rule_.exceptions.get(channel, ()):
-            from_sale = Exists(
-                Provenance.objects.filter(
-                    person=OuterRef("pk"), field="email", source="order", detail__contains="opt-out offered"
-                )
+        similar = sorted(rule.similar_products(current, products))
+        if channel == "email" and rule.EXISTING_CUSTOMER in rule_.exceptions.get(channel, ()) and similar:
+            offers = (
+                Purchase.objects.filter(person=OuterRef("pk"), product__in=similar)
+                .exclude(opt_out_wording="")
+                .order_by("-purchased_at", "-pk")
             )
-            allowed |= Q(active_customer) & Q(from_sale) & ~Q(withdrawn)
-            why.append(When(Q(active_customer) & Q(from_sale), then=Value("existing_customer")))
+            refused = Purchase.objects.filter(person=OuterRef("pk"), opt_out_refused=True)
+            from_sale = Q(active_customer) & Q(Exists(offers)) & ~Q(Exists(refused))
+            allowed |= from_sale & ~Q(withdrawn)
+            order = Subquery(offers.values("order_number")[:1])
+            why.append(When(from_sale, then=Concat(Value(f"{rule.EXISTING_CUSTOMER}:order="), order)))
         return people.filter(allowed).annotate(send_reason=Case(*why, default=Value(""), output_field=CharField()))
     if basis == "legitimate_interest":
         return people.exclude(latest_is(purpose, channel, ("withdrawn", "objected"))).annotate(
@@ -370,15 +450,20 @@ def _sqlite_digest(kind: str | None, value: str | None) -> str | None:
     return identifier_digest(kind, value, key=settings.TILLIT_IDENTIFIER_KEY)
 
 
-def exclude_suppressed(people: Any) -> Any:
-    """``people`` (a queryset) without anyone whose email address or phone number is on the
-    suppression list (``is_suppressed``, for a whole set in one query)."""
+def suppressed_q() -> Any:
+    """A condition on people: their email address or phone number is on the suppression list
+    (``is_suppressed``, for a whole set in one query)."""
     from django.db.models import Exists, Q
 
-    suppressed = Q(
+    return Q(
         Exists(SuppressionEntry.objects.filter(channel="email", digest=KeyedDigest("email", OuterRef("email"))))
     ) | Q(Exists(SuppressionEntry.objects.filter(channel="phone", digest=KeyedDigest("phone", OuterRef("phone")))))
-    return people.exclude(suppressed)
+
+
+def exclude_suppressed(people: Any) -> Any:
+    """``people`` (a queryset) without anyone whose email address or phone number is on the
+    suppression list."""
+    return people.exclude(suppressed_q())
 
 
 # The published policy versions (§14), for judging the past by the rules of its time.

@@ -69,6 +69,9 @@ class Campaign(models.Model):
     newsletter = models.ForeignKey(NewsletterList, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # A segment: people interested in this product (empty: everyone the rule allows).
     interest = models.CharField(max_length=100, blank=True)
+    # What it markets: product and product category keys of the policy ([products]); the
+    # existing-customer exception reaches only customers who bought a similar product.
+    products = models.JSONField(default=list, blank=True)
     subjects = models.JSONField(default=dict)  # language -> subject
     bodies_text = models.JSONField(default=dict)  # language -> plain text
     bodies_html = models.JSONField(default=dict)  # language -> HTML (optional)
@@ -105,7 +108,8 @@ class SendRecord(models.Model):
     reason = models.CharField(max_length=30, blank=True)
     # Why the rule allowed this message when it was handed over: the reason code of the rule's
     # Eligibility (consent, role_address, existing_customer, legitimate_interest, ...).
-    basis = models.CharField(max_length=30, blank=True, db_default="")
+    # Eligibility.recorded: the exception names its order ("existing_customer:order=10042").
+    basis = models.CharField(max_length=80, blank=True, db_default="")
     message_id = models.CharField(max_length=100, unique=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

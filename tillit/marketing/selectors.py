@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,14 +79,17 @@ def campaign(campaign_id: int) -> Campaign:
     return found
 
 
-def audience(*, purpose: str, newsletter: str | None, interest: str = "") -> QuerySet[Person]:
+def audience(
+    *, purpose: str, newsletter: str | None, interest: str = "", products: Sequence[str] = ()
+) -> QuerySet[Person]:
     """Everyone a campaign may be sent to now: the eligibility rule for the purpose by email
-    (``consent.selectors.audience``: consent or its exceptions, no objection, not suppressed,
-    told about the purpose), the newsletter's open subscribers, with an address; narrowed to
-    people interested in ``interest`` when given. One query."""
-    people = consent_selectors.audience(purpose=purpose, channel="email", newsletter=newsletter).filter(
-        email__isnull=False
-    )
+    (``consent.selectors.audience``: consent or its exceptions, the existing-customer one only
+    for buyers of products similar to ``products``, no objection, not suppressed, told about
+    the purpose), the newsletter's open subscribers, with an address; narrowed to people
+    interested in ``interest`` when given. One query."""
+    people = consent_selectors.audience(
+        purpose=purpose, channel="email", newsletter=newsletter, products=products
+    ).filter(email__isnull=False)
     if interest:
         people = people.filter(Exists(ProductInterest.objects.filter(person=OuterRef("pk"), product=interest)))
     return people
@@ -94,7 +97,10 @@ def audience(*, purpose: str, newsletter: str | None, interest: str = "") -> Que
 
 def campaign_audience(item: Campaign) -> QuerySet[Person]:
     return audience(
-        purpose=item.purpose, newsletter=item.newsletter.key if item.newsletter else None, interest=item.interest
+        purpose=item.purpose,
+        newsletter=item.newsletter.key if item.newsletter else None,
+        interest=item.interest,
+        products=item.products or (),
     )
 
 
@@ -212,7 +218,9 @@ def _check_call_purpose(actor: Actor, purpose: str | None) -> str:
 
 def callable_people(purpose: str) -> QuerySet[Person]:
     """Everyone who may be called for ``purpose`` now (the eligibility rule by phone, in SQL:
-    no objection, not suppressed, told about the purpose) and has a number."""
+    told about the purpose, no objection to it, no objection to direct marketing and not
+    suppressed unless answering a request they made since, and for ``sales_dialogue`` only
+    people in an open dialogue) and has a number. The web page and its CSV export read this."""
     return consent_selectors.audience(purpose=purpose, channel="phone").exclude(phone="")
 
 

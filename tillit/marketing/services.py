@@ -373,6 +373,11 @@ def _campaign_values(values: dict[str, Any]) -> dict[str, Any]:
                 "a newsletter campaign goes to a newsletter's subscribers: pick one", field="newsletter"
             )
     clean["interest"] = _line(values.get("interest") or "", "interest", max_length=100, required=False)
+    products = values.get("products") or []
+    if not isinstance(products, list | tuple) or not all(isinstance(k, str) for k in products):
+        raise ValidationError("expected a list of product or product category keys", field="products")
+    consent_selectors.check_products(products)
+    clean["products"] = list(dict.fromkeys(products))
     clean["subjects"] = _texts(values.get("subjects") or {}, "subjects", max_length=200, one_line=True, required=True)
     clean["bodies_text"] = _texts(
         values.get("bodies_text") or {}, "bodies_text", max_length=100_000, one_line=False, required=True
@@ -392,7 +397,9 @@ def _campaign_values(values: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def create_campaign(*, actor: Actor, now: dt.datetime, values: dict[str, Any]) -> Campaign:
     """Write a campaign (a draft): name; a newsletter, or a purpose (a segment of everyone the
-    rule allows, optionally only those interested in a product); subject and plain text per
+    rule allows, optionally only those interested in a product); the products or product
+    categories of the policy it markets (the existing-customer exception reaches only buyers of
+    similar products); subject and plain text per
     language (the default language required), HTML optional. Subjects and names are one line:
     a line break would let them add headers to the email."""
     selectors.check_may_run_campaigns(actor)

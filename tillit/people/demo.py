@@ -1024,6 +1024,7 @@ def generate_demo(
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             _finish_postgres(connection)
+        _open_demo_dialogues(connection, start[PEOPLE], start[PEOPLE] + counts[PEOPLE] - 1, now)
         audit.record(
             actor=actor or Actor.system("demo"),
             now=now,
@@ -1043,6 +1044,35 @@ def generate_demo(
         first_person_id=start[PEOPLE],
         last_person_id=start[PEOPLE] + counts[PEOPLE] - 1,
     )
+
+
+# How long after their latest request a demo person's sales dialogue is still open.
+DEMO_DIALOGUE_DAYS = 180
+
+
+def _open_demo_dialogues(connection: BaseDatabaseWrapper, first: int, last: int, now: dt.datetime) -> None:
+    """An open dialogue (people.Dialogue) for each demo person whose latest request (inbound
+    contact of a kind the policy's ``[dialogues] requests`` names) came in the last
+    ``DEMO_DIALOGUE_DAYS``, as a request would have opened it; set-based, one statement."""
+    from tillit.people.models import Dialogue
+
+    rules = policy.current().dialogues
+    kinds = sorted(rules.requests)
+    if not kinds or last < first:
+        return
+    marks = ", ".join(["%s"] * len(kinds))
+    table, interactions = Dialogue._meta.db_table, Interaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (person_id, kind, opened_at, request_id) "  # noqa: S608 (model tables)
+            f"SELECT i.person_id, %s, i.occurred_at, i.id FROM {interactions} i "
+            f"WHERE i.person_id BETWEEN %s AND %s AND i.direction = 'inbound' AND i.kind IN ({marks}) "
+            "AND i.occurred_at >= %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {interactions} j WHERE j.person_id = i.person_id AND j.direction = 'inbound' "
+            f"AND j.kind IN ({marks}) "
+            "AND (j.occurred_at > i.occurred_at OR (j.occurred_at = i.occurred_at AND j.id > i.id)))",
+            [rules.opens, first, last, *kinds, now - dt.timedelta(days=DEMO_DIALOGUE_DAYS), *kinds],
+        )
 
 
 # --- staff -------------------------------------------------------------------------------------

@@ -148,6 +148,59 @@ class CustomerRelationship(models.Model):
         return f"CustomerRelationship #{self.pk}"
 
 
+class Dialogue(models.Model):
+    """An open dialogue with a person (policy §7 "respond to requests and create and maintain a
+    sales dialogue"; §11 partners only during an ongoing dialogue): the one notion of it. A
+    request from the person opens one (``request``: the inbound form, chat, call or email), or
+    staff do (``opened_by_id``); staff close it. While one is open the person is on the
+    sales-dialogue call list, and a partner's dialogue (``sharing``) may include them: the
+    partner's dialogue is this one seen from the partner's side. At most one open per kind."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="dialogues")
+    kind = models.CharField(max_length=20)
+    opened_at = models.DateTimeField()
+    opened_by_id = models.BigIntegerField(null=True, blank=True)
+    request = models.ForeignKey(Interaction, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "kind"], condition=models.Q(closed_at__isnull=True), name="people_dialogue_one_open"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "closed_at"], name="people_dialogue_person_idx")]
+
+    def __str__(self) -> str:
+        return f"Dialogue #{self.pk}"
+
+
+class Purchase(models.Model):
+    """A product of the policy's ``[products]`` a person bought in an order, and the typed fact
+    the existing-customer exception rests on (mfl. §15(3)): whether the order offered them a
+    free and simple way to refuse marketing when their address was collected, the exact
+    wording shown (empty: none was offered), and whether they refused then and there. Written
+    by ``capture.services.record_order``."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="purchases")
+    order_number = models.CharField(max_length=40)
+    product = models.CharField(max_length=60)
+    purchased_at = models.DateTimeField()
+    opt_out_wording = models.TextField(blank=True)
+    opt_out_language = models.CharField(max_length=5, blank=True)
+    opt_out_refused = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order_number", "product"], name="people_purchase_unique_order_product")
+        ]
+        indexes = [models.Index(fields=["person", "product"], name="people_purchase_person_idx")]
+
+    def __str__(self) -> str:
+        return f"Purchase #{self.pk}"
+
+
 class Provenance(models.Model):
     """Where one field of a person or an organisation came from, and when (§4, §6)."""
 

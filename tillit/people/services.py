@@ -22,9 +22,10 @@ from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr, normalise_phone
-from tillit.people import mail
+from tillit.people import dialogues, mail
 from tillit.people.models import (
     CustomerRelationship,
+    Dialogue,
     Interaction,
     Organization,
     Person,
@@ -453,6 +454,8 @@ def guard_and_record_interaction(
         purpose=purpose or "",
         fields=["kind", "direction", "occurred_at", "subject", "summary"],
     )
+    # A request from the person opens a dialogue with them (policy [dialogues], §7).
+    dialogues.record_request(actor=actor, now=now, interaction=interaction)
     if not is_held:
         return RecordedInteraction(interaction)
     held = QuarantinedText.objects.create(
@@ -911,6 +914,12 @@ def merge_people(*, actor: Actor, now: dt.datetime, keep_id: int, duplicate_id: 
     keep.updated_at = now
     keep.save(update_fields=[*filled, "last_contact_at", "created_at", "notice_version", "updated_at"])
 
+    # One open dialogue per kind: the kept person's stays, the duplicate's of the same kind closes.
+    Dialogue.objects.filter(
+        person=duplicate,
+        closed_at__isnull=True,
+        kind__in=Dialogue.objects.filter(person=keep, closed_at__isnull=True).values("kind"),
+    ).update(closed_at=now, closed_by_id=actor.user_id)
     moved: dict[str, int] = {}
     dropped: dict[str, int] = {}
     links = [(m, f) for m, f in classification.subject_links()] + [

@@ -1,18 +1,28 @@
-"""May we email, call or profile this person for a purpose now? (Policy §5, §7, §8, §14;
+"""May we email, call or profile this person for a purpose now? (Policy §5, §7, §8, §11, §14;
 GDPR art. 6, 7, 21; the Norwegian Marketing Control Act (markedsføringsloven) §15.)
 
 One function, ``may_contact``, answers for every send, call list and disclosure:
 
 - the purpose must be one the person was told about (§14: the notice version they were given);
-- the suppression list and an objection to direct marketing (art. 21(2)-(3)) are absolute:
-  they stop every purpose the policy marks ``marketing`` (email, phone and profiling) at once;
-  an objection to a single purpose (e.g. through Global Privacy Control) stops that purpose;
+- the suppression list and an objection to direct marketing (art. 21(2)-(3)) are absolute for
+  every purpose the policy marks ``marketing`` (email, phone and profiling), and they stop
+  every other contact by email or phone too, except an answer to a request the person made
+  after them (an open dialogue they opened themselves: "call me back" is not marketing).
+  Purposes resting on a contract or a legal obligation are not stopped by them (art. 21
+  covers processing on legitimate interest); an objection to a single purpose (e.g. through
+  Global Privacy Control) stops that purpose;
+- a purpose that ``requires = "open_dialogue"`` (§7 "create and maintain a sales dialogue")
+  reaches only people in an open dialogue of a kind that serves it: a request they sent us, or
+  one staff opened; everyone else only under ``direct_marketing`` and its own rule;
 - then the purpose's legal basis for the channel decides:
   * consent: the latest ledger event for the purpose and channel must be "given". For email
-    marketing the policy may allow the existing-customer exception (mfl. §15(3)): a current
-    customer, an address collected in a sale, an opt-out offered at collection (every message
-    offers one too: the sending code adds it). A role address such as post@ is outside §15,
-    which covers natural persons: marketing to it rests on legitimate interest;
+    marketing the policy may allow the existing-customer exception (mfl. §15(3)): only by
+    email, only to a current customer, only for products similar to (in the same product
+    category as) what they bought in an order that offered them a free and simple way to
+    refuse marketing when their address was collected, and only while they have not refused
+    (a withdrawal or objection afterwards ends it). The answer names the order. A role address
+    such as post@ is outside §15, which covers natural persons: marketing to it rests on
+    legitimate interest;
   * legitimate interest: allowed unless the person withdrew or objected for the purpose;
   * contract: only while the person is a customer;
   * legal obligation: always.
@@ -22,6 +32,8 @@ Pure: the facts come in as an argument; no database, no clock.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -62,6 +74,35 @@ ROLE_LOCAL_PARTS: Final = frozenset(
 )
 
 
+# The channels on which we contact a person (the web channel is profiling, not contact).
+CONTACT_CHANNELS: Final = frozenset({"email", "phone"})
+EXISTING_CUSTOMER: Final = "existing_customer"
+
+
+@dataclass(frozen=True)
+class OpenDialogue:
+    """An open dialogue with the person: its kind (``[partners] dialogues``), when it opened,
+    and when the person last asked us something in it (None: staff opened it, no request)."""
+
+    kind: str
+    opened_at: dt.datetime
+    requested_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A product (a key of the policy's ``[products]``) the person bought in an order, whether
+    that order offered them a free and simple way to refuse marketing when their address was
+    collected (mfl. §15(3)), and whether they refused then."""
+
+    order: str
+    product: str
+    at: dt.datetime
+    opt_out_offered: bool
+    refused_at_collection: bool = False
+    id: int = 0
+
+
 @dataclass(frozen=True)
 class ContactFacts:
     """What the rule needs to know about one person."""
@@ -72,20 +113,30 @@ class ContactFacts:
     objected_to_marketing: bool = False
     objected_purposes: frozenset[str] = frozenset()
     suppressed: bool = False
+    # Since when the objection to direct marketing or the suppression holds (the later one).
+    stopped_at: dt.datetime | None = None
     is_customer: bool = False
-    address_from_sale: bool = False
-    optout_offered_at_collection: bool = False
+    purchases: tuple[Purchase, ...] = ()
+    dialogues: tuple[OpenDialogue, ...] = ()
     informed_purposes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Eligibility:
     """The answer: ``allowed``, the ``basis`` it rests on (recorded with every send), and the
-    reason in a short stable code (``not_informed``, ``suppressed``, ``objected``, ...)."""
+    reason in a short stable code (``not_informed``, ``suppressed``, ``objected``, ...). Under
+    the existing-customer exception, ``order`` names the order it rests on."""
 
     allowed: bool
     basis: str | None
     reason: str
+    order: str = ""
+
+    @property
+    def recorded(self) -> str:
+        """What a send records as its basis: the reason, with the order for the exception
+        (``existing_customer:order=10042``)."""
+        return f"{self.reason}:order={self.order}" if self.order else self.reason
 
 
 def is_role_address(email: str) -> bool:
@@ -94,9 +145,45 @@ def is_role_address(email: str) -> bool:
     return local in ROLE_LOCAL_PARTS
 
 
-def may_contact(policy: Policy, facts: ContactFacts, *, purpose: str, channel: str) -> Eligibility:
+def dialogue_kinds(policy: Policy, purpose: str) -> frozenset[str]:
+    """The kinds of dialogue that serve ``purpose`` (``[partners] dialogues``)."""
+    return frozenset(kind for kind, served in policy.partners.dialogues.items() if served == purpose)
+
+
+def similar_products(policy: Policy, marketed: Iterable[str]) -> frozenset[str]:
+    """The products similar to what a campaign markets (product or category keys of the
+    policy): every product in the same category (mfl. §15(3) "similar products")."""
+    wanted = set(marketed)
+    categories = {policy.products[k].category for k in wanted if k in policy.products}
+    categories |= {k for k in wanted if k in policy.product_categories}
+    return frozenset(key for key, product in policy.products.items() if product.category in categories)
+
+
+def answers_own_request(facts: ContactFacts, kinds: frozenset[str]) -> bool:
+    """Whether contact about a dialogue of ``kinds`` answers a request the person made after
+    their objection or suppression (an open dialogue with a request of theirs since then)."""
+    stopped_at = facts.stopped_at
+    return stopped_at is not None and any(
+        d.requested_at is not None and d.kind in kinds and d.requested_at > stopped_at for d in facts.dialogues
+    )
+
+
+def existing_customer_order(policy: Policy, facts: ContactFacts, products: Iterable[str]) -> Purchase | None:
+    """The order the existing-customer exception rests on for a campaign marketing
+    ``products``: the latest purchase of a similar product whose order offered the opt-out."""
+    if any(p.refused_at_collection for p in facts.purchases):
+        return None
+    similar = similar_products(policy, products)
+    offers = [p for p in facts.purchases if p.opt_out_offered and p.product in similar]
+    return max(offers, key=lambda p: (p.at, p.id), default=None)
+
+
+def may_contact(
+    policy: Policy, facts: ContactFacts, *, purpose: str, channel: str, products: Iterable[str] = ()
+) -> Eligibility:
     """Whether the person may be contacted (or profiled, on the web channel) for ``purpose``
-    on ``channel`` now, and on which basis."""
+    on ``channel`` now, and on which basis. ``products``: the product or category keys the
+    contact markets (a campaign's); the existing-customer exception needs them."""
     if purpose not in policy.purposes:
         raise KeyError(f"unknown purpose {purpose!r}")
     rule = policy.purposes[purpose]
@@ -107,10 +194,17 @@ def may_contact(policy: Policy, facts: ContactFacts, *, purpose: str, channel: s
         return Eligibility(False, None, "not_informed")
     if basis == "legal_obligation":
         return Eligibility(True, basis, "legal_obligation")
-    if rule.marketing and (facts.suppressed or facts.objected_to_marketing):
-        return Eligibility(False, None, "suppressed" if facts.suppressed else "objected")
+    stopped = facts.suppressed or facts.objected_to_marketing
+    stop = "suppressed" if facts.suppressed else "objected"
+    if rule.marketing and stopped:
+        return Eligibility(False, None, stop)
     if rule.objectable and purpose in facts.objected_purposes:
         return Eligibility(False, None, "objected")
+    kinds = dialogue_kinds(policy, purpose)
+    if rule.requires == "open_dialogue" and not any(d.kind in kinds for d in facts.dialogues):
+        return Eligibility(False, None, "no_open_dialogue")
+    if stopped and channel in CONTACT_CHANNELS and basis != "contract" and not answers_own_request(facts, kinds):
+        return Eligibility(False, None, stop)
     latest = facts.consents.get((purpose, channel))
     if basis == "consent":
         if latest == "given":
@@ -119,13 +213,10 @@ def may_contact(policy: Policy, facts: ContactFacts, *, purpose: str, channel: s
             return Eligibility(False, None, "withdrawn")
         if channel == "email" and facts.email and is_role_address(facts.email):
             return Eligibility(True, "legitimate_interest", "role_address")
-        if (
-            "existing_customer" in rule.exceptions.get(channel, ())
-            and facts.is_customer
-            and facts.address_from_sale
-            and facts.optout_offered_at_collection
-        ):
-            return Eligibility(True, "legitimate_interest", "existing_customer")
+        if channel == "email" and EXISTING_CUSTOMER in rule.exceptions.get(channel, ()) and facts.is_customer:
+            order = existing_customer_order(policy, facts, products)
+            if order is not None:
+                return Eligibility(True, "legitimate_interest", EXISTING_CUSTOMER, order=order.order)
         return Eligibility(False, None, "no_consent")
     if basis == "legitimate_interest":
         if latest in ("withdrawn", "objected"):

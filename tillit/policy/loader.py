@@ -266,6 +266,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             objectable=t.boolean("objectable"),
             marketing=t.boolean("marketing"),
             categories=t.strings("categories", allowed=category_keys, what="category"),
+            requires=_purpose_requires(t),
         )
 
     purposes = _each(root.tables("purposes"), build_purpose)
@@ -313,6 +314,14 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         raise PolicyError("partners.sells_data", "the published policy (§11) says personal data is never sold")
     if partners.requires not in vocab.PARTNER_REQUIREMENTS:
         raise PolicyError("partners.requires", f"unknown requirement {partners.requires!r}")
+
+    for needs in purposes.values():
+        if needs.requires == "open_dialogue" and needs.key not in partners.dialogues.values():
+            raise PolicyError(
+                f"purposes.{needs.key}.requires", "no kind of dialogue serves this purpose ([partners] dialogues)"
+            )
+    dialogue_rules = _dialogue_rules(root.table("dialogues"), partners.dialogues)
+    product_categories, products = _products(root, languages)
 
     st = root.table("storage")
     storage = s.Storage(section=_section(st), system=st.text("system"), location=st.text("location"))
@@ -430,6 +439,9 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         email_and_phone=email_and_phone,
         digest=digest or hashlib.sha256(text.encode()).hexdigest(),
         source_text=text,
+        dialogues=dialogue_rules,
+        product_categories=s.frozen_map(product_categories),
+        products=s.frozen_map(products),
     )
 
 
@@ -465,6 +477,50 @@ def _source(key: str, t: _Table, languages: tuple[str, ...]) -> s.Source:
         t.table("exemption")
         raise PolicyError(t.key("exemption"), 'only a source with art14 = "exempt" claims an exemption')
     return s.Source(key=key, section=section, direct=direct, label=label, art14=art14, exemption=exemption)
+
+
+def _purpose_requires(t: _Table) -> str | None:
+    requires = t.optional_text("requires")
+    if requires is not None and requires not in vocab.PARTNER_REQUIREMENTS:
+        raise PolicyError(
+            t.key("requires"),
+            f"unknown requirement {requires!r} (expected one of: {', '.join(vocab.PARTNER_REQUIREMENTS)})",
+        )
+    return requires
+
+
+def _dialogue_rules(t: _Table, kinds: Mapping[str, str]) -> s.DialogueRules:
+    """``[dialogues]``: the inbound kinds that are requests, and the kind of dialogue they open."""
+    rules = s.DialogueRules(
+        section=_section(t),
+        requests=frozenset(t.strings("requests", allowed=vocab.INTERACTION_KINDS, what="interaction kind")),
+        opens=t.text("opens"),
+    )
+    if rules.opens not in kinds:
+        raise PolicyError(t.key("opens"), f"unknown kind of dialogue {rules.opens!r} (see [partners] dialogues)")
+    t.done()
+    return rules
+
+
+def _products(root: _Table, languages: tuple[str, ...]) -> tuple[dict[str, s.ProductCategory], dict[str, s.Product]]:
+    """``[product_categories.*]`` and ``[products.*]`` (§8, mfl. §15(3)): every product in a
+    known category, names unique (an order line names a product by key or name)."""
+    categories = _each(
+        root.tables("product_categories"), lambda key, t: s.ProductCategory(key=key, label=t.labels("label", languages))
+    )
+    products = _each(
+        root.tables("products"), lambda key, t: s.Product(key=key, name=t.text("name"), category=t.text("category"))
+    )
+    names: set[str] = set()
+    for product in products.values():
+        if product.category not in categories:
+            raise PolicyError(f"products.{product.key}.category", f"unknown product category {product.category!r}")
+        if product.key in categories:
+            raise PolicyError(f"products.{product.key}", "a product and a product category share this key")
+        if product.name.casefold() in names:
+            raise PolicyError(f"products.{product.key}.name", f"the name {product.name!r} is used twice")
+        names.add(product.name.casefold())
+    return categories, products
 
 
 def _dialogues(t: _Table, purposes: Mapping[str, s.Purpose]) -> dict[str, str]:

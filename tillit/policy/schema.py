@@ -84,6 +84,8 @@ class Purpose:
     objectable: bool
     marketing: bool
     categories: tuple[str, ...]
+    # "open_dialogue": reaches only people in an open dialogue of a kind that serves it (§7).
+    requires: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,31 @@ class PartnerRules:
     event_categories: tuple[str, ...]
     # The kinds of dialogue with a partner (sales, customer) -> the purpose each serves.
     dialogues: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class DialogueRules:
+    """``[dialogues]`` (§7, §11): which inbound contact is a request that opens a dialogue,
+    and the kind of dialogue it opens."""
+
+    section: int = 7
+    requests: frozenset[str] = frozenset()
+    opens: str = ""
+
+
+@dataclass(frozen=True)
+class ProductCategory:
+    key: str
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product we market (§8, mfl. §15(3)): its key, its name on orders, its category."""
+
+    key: str
+    name: str
+    category: str
 
 
 @dataclass(frozen=True)
@@ -238,6 +265,9 @@ class Policy:
     digest: str
     # The TOML text the policy was loaded from (kept with each published policy version).
     source_text: str = field(default="", repr=False, compare=False)
+    dialogues: DialogueRules = field(default_factory=DialogueRules)
+    product_categories: Mapping[str, ProductCategory] = field(default_factory=lambda: MappingProxyType({}))
+    products: Mapping[str, Product] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]

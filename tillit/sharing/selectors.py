@@ -23,6 +23,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError
 from tillit.core.identifiers import identifier_digests
 from tillit.core.pagination import Page, check_page
+from tillit.people import dialogues as people_dialogues
 from tillit.people import selectors as people_selectors
 from tillit.people.models import Person
 from tillit.policy import disclosure as rule
@@ -243,6 +244,9 @@ class PersonRow:
     id: int
     pseudonym: uuid.UUID
     facts: rule.DisclosureFacts
+    # A current member of the partner's dialogue (``facts.in_open_dialogue`` also needs the
+    # dialogue, and the person's own dialogue with us, ``people.Dialogue``, to be open).
+    member: bool = True
 
 
 def disclosure_facts(
@@ -259,6 +263,9 @@ def disclosure_facts(
             "person_id", flat=True
         )
     )
+    # The partner's dialogue is the person's dialogue with us seen from the partner's side:
+    # it holds for a person only while theirs of the same kind is open (people.dialogues).
+    in_own_dialogue = people_dialogues.in_open_dialogue(ids, dialogue.kind)
     informed_versions = set(consent_selectors.versions_with_purpose(purpose))
     is_legal_obligation = set(policy.current().purposes[purpose].bases.values()) == {"legal_obligation"}
     objections = _objections(ids, purpose)
@@ -286,7 +293,7 @@ def disclosure_facts(
             pseudonym,
             rule.DisclosureFacts(
                 partner_active=partner_active,
-                in_open_dialogue=dialogue.closed_at is None and pk in members,
+                in_open_dialogue=dialogue.closed_at is None and pk in members and pk in in_own_dialogue,
                 informed=is_legal_obligation or version in informed_versions,
                 objected_to_sharing=bool(objected & set(OBJECTION_ONLY_PURPOSES)),
                 objected_to_marketing="direct_marketing" in objected,
@@ -295,6 +302,7 @@ def disclosure_facts(
                 event_with_partner=event_with_partner,
                 answered_event_form=pk in answered,
             ),
+            member=pk in members,
         )
     return result
 

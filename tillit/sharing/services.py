@@ -37,6 +37,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.identifiers import normalise_email, normalise_orgnr
 from tillit.core.tokens import make_token, read_token
+from tillit.people import dialogues as people_dialogues
 from tillit.people import selectors as people_selectors
 from tillit.people.models import Person, Provenance
 from tillit.policy import classification
@@ -324,6 +325,8 @@ def add_to_dialogue(*, actor: Actor, now: dt.datetime, dialogue_id: int, person_
     DialogueMember.objects.bulk_create(
         [DialogueMember(dialogue=dialogue, person_id=p, added_at=now, added_by_id=actor.user_id) for p in new]
     )
+    # The partner joins the person's own dialogue with us: open it where none is (people.Dialogue).
+    people_dialogues.open_dialogues(actor=actor, now=now, person_ids=new, kind=dialogue.kind)
     audit.record_many(
         actor=actor,
         now=now,
@@ -436,7 +439,7 @@ def plan_disclosure(
     missing = [p for p in ids if p not in rows]
     if missing:
         raise NotFoundError(f"no such person: #{missing[0]}", field="people")
-    not_members = [p for p in ids if not rows[p].facts.in_open_dialogue]
+    not_members = [p for p in ids if not rows[p].member]
     if not_members:
         raise ValidationError(
             f"{len(not_members)} of these people are not in the dialogue (first: #{not_members[0]})", field="people"
@@ -454,6 +457,7 @@ class DisclosureResult:
 
 
 REFUSAL_WORDS = {
+    "no_open_dialogue": "have no open dialogue with us",
     "objected": "objected",
     "suppressed": "are on the suppression list",
     "not_informed": "were not told about the purpose (§14)",

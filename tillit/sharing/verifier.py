@@ -278,6 +278,7 @@ def marketing_sends() -> Iterator[Violation]:
     sent = send_model.objects.filter(status="sent").order_by("pk")
     columns = ["pk", "person_id", "person__pseudonym", "person__email", "person__notice_version_id", "sent_at"]
     columns.append("campaign__purpose")
+    columns.append("campaign__products")
     if "basis" in names:
         columns.append("basis")
     chunk: list[tuple[Any, ...]] = []
@@ -293,7 +294,7 @@ def marketing_sends() -> Iterator[Violation]:
 def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
     from tillit.consent.models import NoticeVersion
     from tillit.consent.selectors import ALL_CHANNELS
-    from tillit.people.models import Provenance
+    from tillit.people.models import Purchase
     from tillit.policy import consent as consent_rule
 
     versions = consent_selectors.published_policies()
@@ -312,11 +313,11 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
         "person_id", "started_at", "ended_at"
     ):
         customers[pid].append((started, ended))
-    from_sale: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for pid, at, detail in Provenance.objects.filter(
-        person_id__in=person_ids, field="email", source="order"
-    ).values_list("person_id", "recorded_at", "detail"):
-        from_sale[pid].append((at, detail))
+    purchases: dict[int, list[consent_rule.Purchase]] = defaultdict(list)
+    for pk, pid, order, product, at, wording, refused in Purchase.objects.filter(person_id__in=person_ids).values_list(
+        "pk", "person_id", "order_number", "product", "purchased_at", "opt_out_wording", "opt_out_refused"
+    ):
+        purchases[pid].append(consent_rule.Purchase(order, product, at, bool(wording), refused, pk))
     informed = {pk: frozenset(purposes) for pk, purposes in NoticeVersion.objects.values_list("pk", "purposes")}
     key = settings.TILLIT_IDENTIFIER_KEY
     digests = {row[0]: [d for _, d in identifier_digests(email=row[3], phone=None, key=key)] for row in chunk}
@@ -326,9 +327,9 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
         )
     )
     for row in chunk:
-        pk, pid, pseudonym, email, version, sent_at, purpose = row[:7]
+        pk, pid, pseudonym, email, version, sent_at, purpose, products = row[:8]
         subject = f"send:#{pk} person:{pseudonym}"
-        if len(row) > 7 and not str(row[7] or "").strip():
+        if len(row) > 8 and not str(row[8] or "").strip():
             yield Violation("send_without_basis", subject, "no legal basis recorded with the send")
         at = sent_at
         current = consent_selectors.policy_in_force(versions, at)  # the rules of its time (§14)
@@ -344,13 +345,12 @@ def _check_sends(chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
                 objected_purposes=frozenset(p for (p, _), a in state.items() if a == "objected"),
                 suppressed=False,  # the suppression list is its own check, below
                 is_customer=any(s <= at and (e is None or e > at) for s, e in customers.get(pid, [])),
-                address_from_sale=any(when <= at for when, _ in from_sale.get(pid, [])),
-                optout_offered_at_collection=any(
-                    when <= at and "opt-out offered" in detail for when, detail in from_sale.get(pid, [])
-                ),
+                purchases=tuple(p for p in purchases.get(pid, []) if p.at <= at),
                 informed_purposes=informed.get(version, frozenset()),
             )
-            decision = consent_rule.may_contact(current, facts, purpose=purpose, channel="email")
+            decision = consent_rule.may_contact(
+                current, facts, purpose=purpose, channel="email", products=products or ()
+            )
             if not decision.allowed:
                 yield Violation("send_without_basis", subject, f"no basis at send time ({decision.reason})")
         since = [suppressed[d] for d in digests[pk] if d in suppressed]

@@ -100,6 +100,7 @@ def _campaign_values(post: Any) -> dict[str, Any]:
         "newsletter": post.get("newsletter", ""),
         "purpose": post.get("purpose", ""),
         "interest": post.get("interest", ""),
+        "products": post.getlist("products"),
         "subjects": _texts(post, "subject"),
         "bodies_text": _texts(post, "text"),
         "bodies_html": _texts(post, "html"),
@@ -122,7 +123,16 @@ def _form_context(request: HttpRequest, values: dict[str, Any]) -> dict[str, Any
         ],
         "lists": [(n.key, selectors.label(n.name, language)) for n in selectors.newsletters()],
         "purposes": [(p, labels[p]) for p in selectors.campaign_purposes() if p != "newsletter"],
+        "product_choices": _product_choices(language),
+        "chosen_products": request.POST.getlist("products") if request.method == "POST" else values.get("products", []),
     }
+
+
+def _product_choices(language: str) -> list[tuple[str, str]]:
+    """The product categories and products of the policy a campaign may say it markets."""
+    current = policy.current()
+    choices = [(key, selectors.label(dict(c.label), language)) for key, c in current.product_categories.items()]
+    return choices + [(key, p.name) for key, p in current.products.items()]
 
 
 def _values_of(item: Any) -> dict[str, Any]:
@@ -131,6 +141,7 @@ def _values_of(item: Any) -> dict[str, Any]:
         "newsletter": item.newsletter.key if item.newsletter else "",
         "purpose": item.purpose,
         "interest": item.interest,
+        "products": list(item.products or []),
         **{f"subject_{k}": v for k, v in item.subjects.items()},
         **{f"text_{k}": v for k, v in item.bodies_text.items()},
         **{f"html_{k}": v for k, v in item.bodies_html.items()},

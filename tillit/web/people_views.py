@@ -26,7 +26,7 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
-from tillit.people import selectors, services
+from tillit.people import dialogues, selectors, services
 from tillit.policy import purposes as purpose_rules
 from tillit.policy.capture import may_merge_people
 from tillit.web.views import staff_view
@@ -152,6 +152,7 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         "may_object": purpose_rules.may_take_objection(policy.current(), actor.role)
         and (person["marketing_blocked"] or {}).get("reason") != "objected",
         "objection_form": ObjectionForm(initial={"contact_channel": "phone"}),
+        "dialogues": dialogues.person_dialogues(actor=actor, person_id=person_id),
     }
 
 

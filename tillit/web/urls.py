@@ -6,6 +6,7 @@ from tillit.web import (
     audit_views,
     auth_views,
     capture_views,
+    dialogue_views,
     marketing_views,
     people_views,
     quarantine_views,
@@ -30,6 +31,14 @@ urlpatterns = [
     path("people/<int:person_id>/log/", people_views.log_interaction, name="person-log"),
     path("people/<int:person_id>/objection/", people_views.person_objection, name="person-objection"),
     path("people/<int:person_id>/edit/", people_views.person_edit, name="person-edit"),
+    path(
+        "people/<int:person_id>/dialogues/<slug:kind>/open/", dialogue_views.dialogue_open, name="person-dialogue-open"
+    ),
+    path(
+        "people/<int:person_id>/dialogues/<slug:kind>/close/",
+        dialogue_views.dialogue_close,
+        name="person-dialogue-close",
+    ),
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
