@@ -57,6 +57,18 @@ def _check_purpose_channel(purpose: str, channel: str, *, objection: bool = Fals
     return basis
 
 
+def _lock_person(person_id: int, *, missing_ok: bool = False) -> bool:
+    """Lock, then read (DESIGN rule 14): take the person's row lock in its own statement before
+    any fact is read, so what the caller decides from is what a concurrent change committed.
+    An erased (or unknown) person is "not found" (or False with ``missing_ok``), also when the
+    erasure committed while this waited for the lock. Call inside the caller's transaction."""
+    if Person.objects.select_for_update().filter(pk=person_id).values_list("pk", flat=True).first() is not None:
+        return True
+    if missing_ok:
+        return False
+    raise NotFoundError("no such person")
+
+
 @transaction.atomic
 def record_consent(
     *,
@@ -203,8 +215,9 @@ def withdraw_consent(
     _check_actor(actor)
     if purpose is not None and purpose not in policy.current().purposes:
         raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
-    if not Person.objects.filter(pk=person_id).exists():
-        raise NotFoundError("no such person")
+    # Lock, then read: a consent or subscription recorded at the same moment either committed
+    # before (and is withdrawn here) or waits for this withdrawal (and comes after it).
+    _lock_person(person_id)
     state = selectors.consent_state(person_id=person_id)
     targets = sorted(
         (p, c) for (p, c), action in state.items() if action == "given" and (purpose is None or p == purpose)
@@ -267,8 +280,10 @@ def object_to_direct_marketing(
 ) -> bool:
     """An objection to direct marketing (GDPR art. 21(2)-(3)) is absolute: it stops email,
     phone and profiling at once and puts the person's address and number on the suppression
-    list. Returns False if the person had already objected (a no-op)."""
+    list. Returns False if the person had already objected (a no-op): of two objections at
+    the same moment, one is recorded. An erased person is "not found"."""
     _check_actor(actor)
+    _lock_person(person_id)
     if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
@@ -310,6 +325,7 @@ def object_to_purpose(
     Returns False if the person had already objected to it (a no-op)."""
     _check_actor(actor)
     _check_purpose_channel(purpose, selectors.ALL_CHANNELS, objection=True)
+    _lock_person(person_id)
     if selectors.consent_state(person_id=person_id).get((purpose, selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
@@ -336,6 +352,7 @@ def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, lang
     """Global Privacy Control (Sec-GPC: 1) from an identified visitor: an objection, by
     automated means (GDPR art. 21(5)), to profiling and to disclosure to partners. Recorded
     once; returns the number of new ledger entries."""
+    _lock_person(person_id)
     state = selectors.consent_state(person_id=person_id)
     written = 0
     for purpose, channel in (("personalisation", "web"), ("partner_sharing", selectors.ALL_CHANNELS)):
@@ -538,6 +555,8 @@ def end_subscription(
     once: that is a withdrawal under §5 (``withdraw_consent``). Returns False if they were not
     subscribed (a second click is a no-op)."""
     _check_actor(actor)
+    if not _lock_person(person_id, missing_ok=True):
+        return False  # erased: nothing left to stop
     closed = Subscription.objects.filter(person_id=person_id, newsletter=newsletter, unsubscribed_at=None).update(
         unsubscribed_at=now
     )
@@ -593,6 +612,7 @@ def opt_out(
     consent). Recorded as a withdrawal in the ledger; the person's other purposes and channels
     are untouched and nothing is erased. Returns False if already stopped (a no-op)."""
     basis = _check_purpose_channel(purpose, channel)
+    _lock_person(person_id)
     if _latest(person_id, purpose, channel) in ("withdrawn", "objected"):
         return False
     _append(
