@@ -388,20 +388,93 @@ def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: 
     return len(entries)
 
 
+# How long a claimed notice email is held by the run that claimed it: a run that died
+# mid-send is presumed dead after it, and the email is sent again (with the same Message-ID).
+NOTICE_EMAIL_LEASE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class NoticeEmail:
+    """A claimed notice email: to whom, in which language, naming which purposes, with the
+    Message-ID recorded in the claim."""
+
+    person_id: int
+    email: str
+    name: str
+    language: str
+    pseudonym: str
+    purposes: list[str]
+    message_id: str
+
+
+def claim_notice_email(*, now: dt.datetime, person_id: int, notice_version_id: int) -> NoticeEmail | None:
+    """Claim the email of notice version ``notice_version_id`` to the person, in its own
+    committed transaction, before anything is sent (DESIGN rule 16). The rule is asked at the
+    attempt, under the person's lock: nothing for someone erased (also a moment ago), without
+    an address, already given this version, or whose address is on the suppression list (an
+    objection, a complaint, a bounce); nothing while another run holds the claim. A claim left
+    by a run that died is taken over after ``NOTICE_EMAIL_LEASE``, keeping its Message-ID.
+    Returns None when nothing is to be sent."""
+    from django.core.mail import make_msgid
+
+    from tillit.consent.models import NoticeDelivery
+
+    with transaction.atomic():
+        if not _lock_person(person_id, missing_ok=True):
+            return None
+        person = Person.objects.filter(pk=person_id).values(
+            "email", "name", "language", "pseudonym", "notice_version_id"
+        )[0]
+        if person["notice_version_id"] == notice_version_id or not person["email"]:
+            return None
+        if selectors.is_suppressed(email=person["email"]):
+            return None
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or None
+        claim, created = NoticeDelivery.objects.get_or_create(
+            person_id=person_id,
+            notice_version_id=notice_version_id,
+            defaults={
+                "sent_at": None,
+                "message_id": make_msgid(domain=domain),
+                "claimed_until": now + NOTICE_EMAIL_LEASE,
+            },
+        )
+        if not created:
+            if claim.sent_at is not None or (claim.claimed_until is not None and claim.claimed_until > now):
+                return None
+            claim.claimed_until = now + NOTICE_EMAIL_LEASE
+            claim.message_id = claim.message_id or make_msgid(domain=domain)
+            claim.save(update_fields=["claimed_until", "message_id"])
+        return NoticeEmail(
+            person_id=person_id,
+            email=person["email"],
+            name=person["name"],
+            language=person["language"],
+            pseudonym=str(person["pseudonym"]),
+            purposes=selectors.missing_purposes(person["notice_version_id"]),
+            message_id=claim.message_id,
+        )
+
+
 @transaction.atomic
 def record_notice_delivery(
     *, actor: Actor, now: dt.datetime, person_id: int, notice_version_id: int, channel: str = "email"
 ) -> bool:
     """Record that the person was sent the notice version, and from now on hold them to it
-    (§14). Returns False if it was already recorded (a retried task sends nothing twice)."""
+    (§14); completes a claim (``claim_notice_email``) if there is one. Returns False if it was
+    already recorded (a retried task sends nothing twice)."""
     from tillit.consent.models import NoticeDelivery
 
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         return False
-    _, created = NoticeDelivery.objects.get_or_create(
+    delivery, created = NoticeDelivery.objects.get_or_create(
         person=person, notice_version_id=notice_version_id, defaults={"sent_at": now, "channel": channel}
     )
+    if not created and delivery.sent_at is None:  # the claim, now sent
+        delivery.sent_at, delivery.claimed_until, delivery.channel = now, None, channel
+        delivery.save(update_fields=["sent_at", "claimed_until", "channel"])
+        created = True
     person.notice_version_id = notice_version_id
     person.save(update_fields=["notice_version"])
     if created:
