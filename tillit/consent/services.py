@@ -429,7 +429,7 @@ def claim_notice_email(*, now: dt.datetime, person_id: int, notice_version_id: i
             return None
         if selectors.is_suppressed(email=person["email"]):
             return None
-        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or None
+        domain = str(settings.DEFAULT_FROM_EMAIL or "").rpartition("@")[2].strip(" >") or None
         claim, created = NoticeDelivery.objects.get_or_create(
             person_id=person_id,
             notice_version_id=notice_version_id,

@@ -576,7 +576,7 @@ class _EligibleOne:
         if len(self._slots) != 1:  # pragma: no cover (a query the compiler shaped unexpectedly)
             raise RuntimeError("the audience query could not be limited to one person")
 
-    def query(self, person_id: int) -> QuerySet[Person]:
+    def query(self, person_id: int) -> QuerySet[Person, Any]:
         return selectors.campaign_audience(self._item).filter(pk=person_id).order_by().values("pk")
 
     def recheck(self, person_id: int) -> delivery.Recheck:

@@ -464,7 +464,9 @@ def _sweep_batch(
                     people = people.select_for_update()
                 else:
                     people = people.select_for_update(skip_locked=True)
-            rows = list(people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:size])
+            rows: list[dict[str, Any]] = [
+                dict(row) for row in people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:size]
+            ]
             if rows:
                 _erase_rows(actor=actor, now=now, rows=rows, reason="sweep", suppress=False)
     except OperationalError:

@@ -348,7 +348,7 @@ def _queue_email(
     commit cannot lose it), with its Message-ID fixed now."""
     from django.core.mail import make_msgid
 
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or None
+    domain = str(settings.DEFAULT_FROM_EMAIL or "").rpartition("@")[2].strip(" >") or None
     return RequestEmail.objects.create(
         request=request,
         kind=kind,
