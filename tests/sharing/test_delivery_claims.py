@@ -131,3 +131,35 @@ def test_a_worker_killed_after_the_partner_answered_sends_the_same_delivery_id_a
     assert first == second == str(delivery.disclosure.reference), "the partner can tell it is the same delivery"
     assert services.deliver_disclosure(now=NOW + dt.timedelta(hours=1), delivery_id=delivery.pk).status == "delivered"
     assert len(endpoint.received) == 2, "nothing more once recorded"
+
+
+@pytest.mark.django_db
+def test_a_notice_to_a_partner_is_posted_with_no_transaction_open(
+    sales, system_actor, dialogue, partner, crowd, endpoint, connect
+):
+    """The same for an art. 19 notice to the partner's endpoint: the attempt is committed
+    (counted, the next one already due should this worker die) before the call."""
+    from tillit.people import services as people
+    from tillit.sharing.models import RecipientNotice
+
+    connect(partner, endpoint)
+    services.disclose(
+        actor=sales, now=NOW, dialogue_id=dialogue.pk, categories=BASIC, channel="json", person_ids=[crowd[0].pk]
+    )
+    later = NOW + dt.timedelta(days=1)
+    people.update_person(
+        actor=system_actor, now=later, person_id=crowd[0].pk, source="customer_service", changes={"name": "Nytt Navn"}
+    )
+    services.queue_art19_notices(actor=system_actor, now=later)
+    notice = RecipientNotice.objects.get(kind="correction")
+    ours = connections["default"]
+    outside = len(ours.atomic_blocks)
+    seen: dict[str, object] = {}
+    endpoint.on_request = lambda headers: seen.update(
+        {"open transactions": len(ours.atomic_blocks) - outside, "delivery id": headers["X-Tillit-Delivery"]}
+    )
+
+    done = services.deliver_notice(now=later, notice_id=notice.pk)
+
+    assert seen == {"open transactions": 0, "delivery id": str(notice.reference)}
+    assert (done.status, done.attempts) == ("acknowledged", 1)

@@ -1008,8 +1008,15 @@ def deliver_notice(
     By email (the partner's contact point, or the processor's address): sent, and acknowledged
     when the recipient opens the signed link in it; re-sent with backoff until then. A failure
     (or no channel) is counted with its reason and retried with backoff, forever: a notice is
-    never dropped. Mirrors the state onto retention's ``ErasureNotice`` for processors."""
+    never dropped. Mirrors the state onto retention's ``ErasureNotice`` for processors.
+
+    The endpoint is called with no transaction open (DESIGN rule 16): the attempt is counted,
+    and the next one scheduled as if it failed, in a committed transaction first; the answer
+    is recorded after. A worker that dies in between leaves a notice that is simply due again;
+    every attempt carries the notice's reference (``X-Tillit-Delivery``), so the recipient
+    recognises a repeat."""
     outbox: list[EmailMessage] = []
+    post: tuple[str, str, bytes, int] | None = None
     with transaction.atomic():
         notice = RecipientNotice.objects.select_for_update().filter(pk=notice_id).first()
         if notice is None:
@@ -1024,25 +1031,8 @@ def deliver_notice(
             notice.last_error = "no channel: enter the recipient's endpoint or address"
             notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
         elif channel.endpoint_url:
-            body = payloads.as_json(notice_document(notice))
-            result = transport.post_signed(
-                url=channel.endpoint_url,
-                secret=channel.secret,
-                body=body,
-                kind=notice.kind,
-                reference=str(notice.reference),
-                timestamp=_timestamp(now),
-            )
-            if result.ok:
-                notice.status, notice.acknowledged_at, notice.next_attempt_at, notice.last_error = (
-                    RecipientNotice.Status.ACKNOWLEDGED,
-                    now,
-                    None,
-                    "",
-                )
-            else:
-                notice.last_error = result.error[:200]
-                notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
+            post = (channel.endpoint_url, channel.secret, payloads.as_json(notice_document(notice)), notice.attempts)
+            notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
         else:
             outbox.append(_notice_email(notice, channel.email, ack_url))
             notice.status = RecipientNotice.Status.SENT
@@ -1051,20 +1041,56 @@ def deliver_notice(
             notice.next_attempt_at = now + NOTICE_MAX_WAIT
         notice.save()
         _mirror(notice)
-        audit.record(
-            actor=Actor.system("art19-notices"),
-            now=now,
-            action="notify" if notice.last_error == "" else "notify_failed",
-            subject_type="recipient_notice",
-            subject_id=notice.pk,
-            fields=[f"attempt:{notice.attempts}"],
+        if post is None:
+            audit.record(
+                actor=Actor.system("art19-notices"),
+                now=now,
+                action="notify" if notice.last_error == "" else "notify_failed",
+                subject_type="recipient_notice",
+                subject_id=notice.pk,
+                fields=[f"attempt:{notice.attempts}"],
+            )
+        reference, kind = str(notice.reference), notice.kind
+    if post is not None:
+        url, secret, body, attempt = post
+        result = transport.post_signed(
+            url=url, secret=secret, body=body, kind=kind, reference=reference, timestamp=_timestamp(now)
         )
+        _record_notice_answer(now, notice_id, attempt, result)
     for message in outbox:
         try:
             message.send()
         except OSError as error:
             _record_send_failure(now, notice_id, type(error).__name__)
     return RecipientNotice.objects.get(pk=notice_id)
+
+
+def _record_notice_answer(now: dt.datetime, notice_id: int, attempt: int, result: transport.PostResult) -> None:
+    """Record the endpoint's answer to an attempt at a notice (after the call, in its own
+    transaction): acknowledged on a 2xx, else the error (the next attempt is already due)."""
+    with transaction.atomic():
+        notice = RecipientNotice.objects.select_for_update().get(pk=notice_id)
+        if notice.status == RecipientNotice.Status.ACKNOWLEDGED:
+            return
+        if result.ok:
+            notice.status, notice.acknowledged_at, notice.next_attempt_at, notice.last_error = (
+                RecipientNotice.Status.ACKNOWLEDGED,
+                now,
+                None,
+                "",
+            )
+        else:
+            notice.last_error = result.error[:200]
+        notice.save()
+        _mirror(notice)
+        audit.record(
+            actor=Actor.system("art19-notices"),
+            now=now,
+            action="notify" if result.ok else "notify_failed",
+            subject_type="recipient_notice",
+            subject_id=notice.pk,
+            fields=[f"attempt:{attempt}"],
+        )
 
 
 def _record_send_failure(now: dt.datetime, notice_id: int, reason: str) -> None:
