@@ -23,7 +23,7 @@ from tillit.people import services as people
 from tillit.people.models import Person
 from tillit.retention import services as retention
 
-from ..concurrency import Background, backend_pid, wait_until_blocked
+from ..interleaving import Background, backend_pid, wait_until_blocked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

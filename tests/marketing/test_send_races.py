@@ -18,7 +18,7 @@ from tillit.consent import services as consent_services
 from tillit.marketing import services
 from tillit.marketing.models import SendRecord
 
-from ..concurrency import Background, backend_pid, wait_until_blocked
+from ..interleaving import Background, backend_pid, wait_until_blocked
 from .conftest import campaign_values
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from tillit.people.models import Person
 from tillit.retention import services as retention
 from tillit.retention.models import ErasureReceipt
 
-from ..concurrency import Background, backend_pid, wait_until_blocked
+from ..interleaving import Background, backend_pid, wait_until_blocked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
