@@ -143,7 +143,7 @@ def test_the_desk_lists_deadlines_and_warns_before_they_pass(officer, system_act
 
 
 def test_an_extension_is_emailed_with_its_reason_and_refused_after_the_first_month(
-    officer, system_actor, now, smtp_server
+    officer, system_actor, now, smtp_server, immediate_tasks
 ):
     person = make_person(system_actor, now, 1)
     late = register(officer, now, person, received_at=now - dt.timedelta(days=35))
@@ -157,7 +157,9 @@ def test_an_extension_is_emailed_with_its_reason_and_refused_after_the_first_mon
     assert request.events.filter(kind="extended", note="Many requests this month").exists()
 
 
-def test_a_refusal_tells_the_person_why_and_about_the_right_to_complain(officer, system_actor, now, smtp_server):
+def test_a_refusal_tells_the_person_why_and_about_the_right_to_complain(
+    officer, system_actor, now, smtp_server, immediate_tasks
+):
     person = make_person(system_actor, now, 1)
     request = register(officer, now, person, details="Repeated for the tenth time")
     services.refuse_request(actor=officer, now=now, request_id=request.pk, reason="Manifestly excessive")
@@ -234,7 +236,7 @@ def test_partners_that_received_the_corrected_data_are_told_art_19(
     assert "received your data from us" in answer
 
 
-def test_a_refused_correction_sends_the_reason(officer, system_actor, now, smtp_server):
+def test_a_refused_correction_sends_the_reason(officer, system_actor, now, smtp_server, immediate_tasks):
     person = make_person(system_actor, now, 1)
     request = register(officer, now, person, kind="rectification", correction_field="name", correction_value="X")
     DataSubjectRequest.objects.filter(pk=request.pk).update(status="verified")

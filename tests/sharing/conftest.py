@@ -132,6 +132,9 @@ class Endpoint:
     answers: list[int] = field(default_factory=lambda: [200])
     delay: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
+    # Called in the endpoint's thread with each request's headers, before it answers (a test
+    # looks at the database from there, as the partner's side of the call).
+    on_request: Callable[[dict[str, str]], None] | None = None
 
     def documents(self) -> list[dict[str, Any]]:
         return [r["json"] for r in self.received]
@@ -159,6 +162,8 @@ def endpoint(settings, _certificate) -> Iterator[Endpoint]:  # type: ignore[no-u
             state.received.append(
                 {"path": self.path, "headers": dict(self.headers), "json": json.loads(body), "signed": signed}
             )
+            if state.on_request is not None:
+                state.on_request(dict(self.headers))
             if state.delay:
                 time.sleep(state.delay)
             status = state.answers[min(len(state.received), len(state.answers)) - 1]

@@ -95,12 +95,18 @@ class NoticeVersion(models.Model):
 
 class NoticeDelivery(models.Model):
     """A person was sent a notice version (§14: informed again before a new purpose is used
-    for them). Only after this may the version's purposes be used for the person."""
+    for them). Only after this may the version's purposes be used for the person.
+
+    The email is claimed before it is sent: the row exists with ``sent_at`` empty and
+    ``claimed_until`` set (no second run sends it meanwhile), and ``message_id`` is the
+    Message-ID of that one email (a send repeated after a crash carries the same one)."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notice_deliveries")
     notice_version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="deliveries")
-    sent_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
     channel = models.CharField(max_length=10, default="email")
+    message_id = models.CharField(max_length=100, blank=True, db_default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -59,6 +59,18 @@ def _check_purpose_channel(purpose: str, channel: str, *, objection: bool = Fals
     return basis
 
 
+def _lock_person(person_id: int, *, missing_ok: bool = False) -> bool:
+    """Lock, then read (DESIGN rule 14): take the person's row lock in its own statement before
+    any fact is read, so what the caller decides from is what a concurrent change committed.
+    An erased (or unknown) person is "not found" (or False with ``missing_ok``), also when the
+    erasure committed while this waited for the lock. Call inside the caller's transaction."""
+    if Person.objects.select_for_update().filter(pk=person_id).values_list("pk", flat=True).first() is not None:
+        return True
+    if missing_ok:
+        return False
+    raise NotFoundError("no such person")
+
+
 @transaction.atomic
 def record_consent(
     *,
@@ -209,8 +221,9 @@ def withdraw_consent(
     _check_actor(actor)
     if purpose is not None and purpose not in policy.current().purposes:
         raise ValidationError(f"unknown purpose {purpose!r}", field="purpose")
-    if not Person.objects.filter(pk=person_id).exists():
-        raise NotFoundError("no such person")
+    # Lock, then read: a consent or subscription recorded at the same moment either committed
+    # before (and is withdrawn here) or waits for this withdrawal (and comes after it).
+    _lock_person(person_id)
     state = selectors.consent_state(person_id=person_id)
     targets = sorted(
         (p, c) for (p, c), action in state.items() if action == "given" and (purpose is None or p == purpose)
@@ -292,8 +305,10 @@ def object_to_direct_marketing(
 ) -> bool:
     """An objection to direct marketing (GDPR art. 21(2)-(3)) is absolute: it stops email,
     phone and profiling at once and puts the person's address and number on the suppression
-    list. Returns False if the person had already objected (a no-op)."""
+    list. Returns False if the person had already objected (a no-op): of two objections at
+    the same moment, one is recorded. An erased person is "not found"."""
     _check_actor(actor, objection=True)
+    _lock_person(person_id)
     if selectors.consent_state(person_id=person_id).get(("direct_marketing", selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
@@ -404,6 +419,7 @@ def object_to_purpose(
     Returns False if the person had already objected to it (a no-op)."""
     _check_actor(actor)
     _check_purpose_channel(purpose, selectors.ALL_CHANNELS, objection=True)
+    _lock_person(person_id)
     if selectors.consent_state(person_id=person_id).get((purpose, selectors.ALL_CHANNELS)) == "objected":
         return False
     _append(
@@ -430,6 +446,7 @@ def record_gpc_objection(*, actor: Actor, now: dt.datetime, person_id: int, lang
     """Global Privacy Control (Sec-GPC: 1) from an identified visitor: an objection, by
     automated means (GDPR art. 21(5)), to profiling and to disclosure to partners. Recorded
     once; returns the number of new ledger entries."""
+    _lock_person(person_id)
     state = selectors.consent_state(person_id=person_id)
     written = 0
     for purpose, channel in (("personalisation", "web"), ("partner_sharing", selectors.ALL_CHANNELS)):
@@ -465,20 +482,93 @@ def suppress(*, now: dt.datetime, email: str | None, phone: str | None, reason: 
     return len(entries)
 
 
+# How long a claimed notice email is held by the run that claimed it: a run that died
+# mid-send is presumed dead after it, and the email is sent again (with the same Message-ID).
+NOTICE_EMAIL_LEASE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class NoticeEmail:
+    """A claimed notice email: to whom, in which language, naming which purposes, with the
+    Message-ID recorded in the claim."""
+
+    person_id: int
+    email: str
+    name: str
+    language: str
+    pseudonym: str
+    purposes: list[str]
+    message_id: str
+
+
+def claim_notice_email(*, now: dt.datetime, person_id: int, notice_version_id: int) -> NoticeEmail | None:
+    """Claim the email of notice version ``notice_version_id`` to the person, in its own
+    committed transaction, before anything is sent (DESIGN rule 16). The rule is asked at the
+    attempt, under the person's lock: nothing for someone erased (also a moment ago), without
+    an address, already given this version, or whose address is on the suppression list (an
+    objection, a complaint, a bounce); nothing while another run holds the claim. A claim left
+    by a run that died is taken over after ``NOTICE_EMAIL_LEASE``, keeping its Message-ID.
+    Returns None when nothing is to be sent."""
+    from django.core.mail import make_msgid
+
+    from tillit.consent.models import NoticeDelivery
+
+    with transaction.atomic():
+        if not _lock_person(person_id, missing_ok=True):
+            return None
+        person = Person.objects.filter(pk=person_id).values(
+            "email", "name", "language", "pseudonym", "notice_version_id"
+        )[0]
+        if person["notice_version_id"] == notice_version_id or not person["email"]:
+            return None
+        if selectors.is_suppressed(email=person["email"]):
+            return None
+        domain = str(settings.DEFAULT_FROM_EMAIL or "").rpartition("@")[2].strip(" >") or None
+        claim, created = NoticeDelivery.objects.get_or_create(
+            person_id=person_id,
+            notice_version_id=notice_version_id,
+            defaults={
+                "sent_at": None,
+                "message_id": make_msgid(domain=domain),
+                "claimed_until": now + NOTICE_EMAIL_LEASE,
+            },
+        )
+        if not created:
+            if claim.sent_at is not None or (claim.claimed_until is not None and claim.claimed_until > now):
+                return None
+            claim.claimed_until = now + NOTICE_EMAIL_LEASE
+            claim.message_id = claim.message_id or make_msgid(domain=domain)
+            claim.save(update_fields=["claimed_until", "message_id"])
+        return NoticeEmail(
+            person_id=person_id,
+            email=person["email"],
+            name=person["name"],
+            language=person["language"],
+            pseudonym=str(person["pseudonym"]),
+            purposes=selectors.missing_purposes(person["notice_version_id"]),
+            message_id=claim.message_id,
+        )
+
+
 @transaction.atomic
 def record_notice_delivery(
     *, actor: Actor, now: dt.datetime, person_id: int, notice_version_id: int, channel: str = "email"
 ) -> bool:
     """Record that the person was sent the notice version, and from now on hold them to it
-    (§14). Returns False if it was already recorded (a retried task sends nothing twice)."""
+    (§14); completes a claim (``claim_notice_email``) if there is one. Returns False if it was
+    already recorded (a retried task sends nothing twice)."""
     from tillit.consent.models import NoticeDelivery
 
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         return False
-    _, created = NoticeDelivery.objects.get_or_create(
+    delivery, created = NoticeDelivery.objects.get_or_create(
         person=person, notice_version_id=notice_version_id, defaults={"sent_at": now, "channel": channel}
     )
+    if not created and delivery.sent_at is None:  # the claim, now sent
+        delivery.sent_at, delivery.claimed_until, delivery.channel = now, None, channel
+        delivery.save(update_fields=["sent_at", "claimed_until", "channel"])
+        created = True
     person.notice_version_id = notice_version_id
     person.save(update_fields=["notice_version"])
     if created:
@@ -658,6 +748,8 @@ def end_subscription(
     once: that is a withdrawal under §5 (``withdraw_consent``). Returns False if they were not
     subscribed (a second click is a no-op)."""
     _check_actor(actor)
+    if not _lock_person(person_id, missing_ok=True):
+        return False  # erased: nothing left to stop
     closed = Subscription.objects.filter(person_id=person_id, newsletter=newsletter, unsubscribed_at=None).update(
         unsubscribed_at=now
     )
@@ -713,6 +805,7 @@ def opt_out(
     consent). Recorded as a withdrawal in the ledger; the person's other purposes and channels
     are untouched and nothing is erased. Returns False if already stopped (a no-op)."""
     basis = _check_purpose_channel(purpose, channel)
+    _lock_person(person_id)
     if _latest(person_id, purpose, channel) in ("withdrawn", "objected"):
         return False
     _append(

@@ -25,6 +25,11 @@ message except its final line (``.``), and the final line goes out right after t
   unconfirmed) sends a duplicate whenever a worker dies while the server is processing the
   message, a window of a full round trip plus the server's work.
 
+The claim re-checks the rule for the one person (``Recheck``): it share-locks the person's row,
+then claims only if the audience query still holds them, so an objection, unsubscribe or
+withdrawal that committed before the claim always stops the message, and one still being
+written waits for the claim's commit (the message then went before the change of mind).
+
 Each message's Message-ID is fixed by its send record, so a duplicate would be recognisable.
 """
 
@@ -33,7 +38,8 @@ from __future__ import annotations
 import re
 import select
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from smtplib import SMTP, SMTPRecipientsRefused, SMTPSenderRefused
 from typing import Any
 
@@ -62,24 +68,58 @@ def _smtp(connection: Any) -> SMTP | None:
 Handover = Callable[[Callable[[], None]], None]
 
 
-def claim_record(*, table: str, pk: int, now: Any, basis: str = "") -> Handover | None:
+@dataclass(frozen=True)
+class Recheck:
+    """The rule, asked again inside the claim: the person's row (``person_table``, id
+    ``person_id``) is share-locked first, so a concurrent objection, unsubscribe or withdrawal
+    (which locks the person to write) either committed before the claim or waits for it; then
+    the claim's UPDATE takes a fresh snapshot and requires ``person_id IN (eligible_sql)``
+    (the audience query, limited to the person). A committed change of mind always wins."""
+
+    person_table: str
+    person_id: int
+    eligible_sql: str
+    eligible_params: Sequence[Any]
+
+
+def _claim_statements(
+    cursor: Any, *, table: str, pk: int, now: Any, basis: str, recheck: Recheck | None, postgres: bool
+) -> bool:
+    if recheck is not None and postgres:
+        cursor.execute(
+            f"SELECT id FROM {recheck.person_table} WHERE id = %s FOR SHARE",  # noqa: S608 (model's table)
+            [recheck.person_id],
+        )
+    sql = (
+        f"UPDATE {table} SET status = 'sending', sent_at = %s, basis = %s, lease_until = NULL "  # noqa: S608 (model's table)
+        "WHERE id = %s AND status = 'pending'"
+    )
+    params: list[Any] = [now, basis, pk]
+    if recheck is not None:
+        sql += f" AND person_id IN ({recheck.eligible_sql})"
+        params += list(recheck.eligible_params)
+    cursor.execute(sql, params)
+    return bool(cursor.rowcount == 1)
+
+
+def claim_record(*, table: str, pk: int, now: Any, basis: str = "", recheck: Recheck | None = None) -> Handover | None:
     """Claim the send record ``pk`` (pending -> sending, with the ``basis`` the rule allowed it
-    on) in a transaction left open. Returns
-    None if another worker has it (nothing changed), else the handover: a function that sends
+    on) in a transaction left open; with ``recheck``, only if the rule still allows the
+    person at this moment (see ``Recheck``). Returns
+    None if another worker has it or the rule no longer allows it (nothing changed), else the
+    handover: a function that sends
     the COMMIT, runs the given function (writing the message's last line) before the COMMIT's
     answer is read, and then checks that the COMMIT succeeded."""
     from django.db import DatabaseError, connection
 
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    postgres = connection.vendor == "postgresql"
+    if not postgres or connection.in_atomic_block:
         # SQLite: one local writer, the commit is immediate. Inside a caller's transaction
         # (tests) the claim is part of that transaction and commits with it.
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET status = 'sending', sent_at = %s, basis = %s, lease_until = NULL "  # noqa: S608 (model's table)
-                "WHERE id = %s AND status = 'pending'",
-                [now, basis, pk],
+            claimed = _claim_statements(
+                cursor, table=table, pk=pk, now=now, basis=basis, recheck=recheck, postgres=postgres
             )
-            claimed = cursor.rowcount == 1
         return (lambda final: final()) if claimed else None
     connection.ensure_connection()
     raw = connection.connection
@@ -87,12 +127,9 @@ def claim_record(*, table: str, pk: int, now: Any, basis: str = "") -> Handover 
         with raw.cursor() as cursor:
             cursor.execute("BEGIN")
             cursor.execute("SET LOCAL synchronous_commit TO off")
-            cursor.execute(
-                f"UPDATE {table} SET status = 'sending', sent_at = %s, basis = %s, lease_until = NULL "  # noqa: S608 (model's table)
-                "WHERE id = %s AND status = 'pending'",
-                [now, basis, pk],
+            claimed = _claim_statements(
+                cursor, table=table, pk=pk, now=now, basis=basis, recheck=recheck, postgres=postgres
             )
-            claimed = cursor.rowcount == 1
         if not claimed:
             raw.execute("ROLLBACK")
             return None

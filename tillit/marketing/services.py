@@ -6,7 +6,10 @@ Sending (``start_campaign``, ``send_next_batch``): the recipients are written fi
 Workers then take batches (a short lease, so two workers do not take the same rows), check
 the batch against the eligibility rule again (someone who unsubscribed or was suppressed
 since is skipped), and hand each message to the SMTP server with the record claimed just
-before its last line (``marketing.delivery``, which explains the at-most-once choice). After a
+before its last line (``marketing.delivery``, which explains the at-most-once choice). The
+claim itself asks the rule once more, for that one person, under a share lock on their row:
+an objection, unsubscribe or withdrawal that committed while the batch was sending stops the
+message (the record is skipped, never sent). After a
 worker died, ``resume_campaign`` releases its batches; records it left "in doubt" are never
 sent again.
 """
@@ -26,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 from tillit import policy
@@ -564,6 +567,33 @@ def _finish_if_done(item: Campaign, now: dt.datetime) -> bool:
     return True
 
 
+class _EligibleOne:
+    """The campaign's audience query (``selectors.campaign_audience``: the eligibility rule in
+    SQL, one home), limited to one person, compiled once per batch and re-used for every
+    message's claim with that person's id put in."""
+
+    _MARK = -7_345_912_017_263  # never an id: stands for the person while compiling
+
+    def __init__(self, item: Campaign) -> None:
+        self._item = item
+        compiled = selectors.campaign_audience(item).filter(pk=self._MARK).order_by().values("pk")
+        self._sql, params = compiled.query.sql_with_params()
+        self._params = list(params)
+        self._slots = [i for i, value in enumerate(self._params) if value == self._MARK]
+        if len(self._slots) != 1:  # pragma: no cover (a query the compiler shaped unexpectedly)
+            raise RuntimeError("the audience query could not be limited to one person")
+
+    def query(self, person_id: int) -> QuerySet[Person, Any]:
+        return selectors.campaign_audience(self._item).filter(pk=person_id).order_by().values("pk")
+
+    def recheck(self, person_id: int) -> delivery.Recheck:
+        params = list(self._params)
+        params[self._slots[0]] = person_id
+        return delivery.Recheck(
+            person_table=Person._meta.db_table, person_id=person_id, eligible_sql=self._sql, eligible_params=params
+        )
+
+
 def send_next_batch(
     *,
     actor: Actor,
@@ -576,7 +606,8 @@ def send_next_batch(
     """Send one batch of a campaign over ``mail_connection`` (an open Django email backend).
     The batch is checked against the eligibility rule first (the audience query, limited to
     the batch); everyone no longer allowed is skipped and never sent. Then each message is sent
-    in its own transaction (see the module's docstring for why this is exactly once)."""
+    in its own transaction (see the module's docstring for why this is exactly once), claimed
+    only if the rule still allows the person at that moment (``delivery.Recheck``)."""
     item = Campaign.objects.select_related("newsletter").filter(pk=campaign_id).first()
     if item is None or item.status != Campaign.Status.SENDING:
         return BatchResult(finished=True)
@@ -604,6 +635,7 @@ def send_next_batch(
         )
     templates = templates or templates_for(item)
     default = policy.current().default_language
+    eligible = _EligibleOne(item)
     for pk, person_id, message_id in records:
         if person_id not in allowed:
             continue
@@ -612,7 +644,14 @@ def send_next_batch(
         recipient = {"email": str(email), "name": name, "pseudonym": str(pseudonym), "message_id": message_id}
         row = SendRecord.objects.filter(pk=pk)
 
-        claim = partial(delivery.claim_record, table=SendRecord._meta.db_table, pk=pk, now=now, basis=basis)
+        claim = partial(
+            delivery.claim_record,
+            table=SendRecord._meta.db_table,
+            pk=pk,
+            now=now,
+            basis=basis,
+            recheck=eligible.recheck(person_id),
+        )
         outcome = delivery.send(
             mail_connection,
             template.envelope(**recipient),
@@ -622,6 +661,15 @@ def send_next_batch(
         if outcome == delivery.CLAIMED:
             row.filter(status=SendRecord.Status.SENDING).update(status=SendRecord.Status.SENT)
             result.sent += 1
+        elif outcome == delivery.TAKEN:
+            # Not claimed: another worker has it, or the rule no longer allows the person (an
+            # objection, unsubscribe or withdrawal committed while the batch was sending).
+            # The latter is never sent: skipped, in one statement that asks the rule again.
+            result.skipped += (
+                row.filter(status=SendRecord.Status.PENDING)
+                .exclude(person_id__in=eligible.query(person_id))
+                .update(status=SendRecord.Status.SKIPPED, reason="not_allowed", lease_until=None)
+            )
         elif outcome in (delivery.REFUSED, delivery.REJECTED):
             row.filter(status__in=[SendRecord.Status.PENDING, SendRecord.Status.SENDING]).update(
                 status=SendRecord.Status.FAILED, reason="refused", lease_until=None

@@ -14,6 +14,7 @@ from tillit import policy
 from tillit.consent import selectors, services
 from tillit.consent.links import CONSENT_LINK_DAYS, CONSENT_LINK_USE
 from tillit.core.actors import Actor
+from tillit.core.errors import NotFoundError
 from tillit.core.tokens import TokenError, TokenExpiredError, read_token
 from tillit.marketing import selectors as marketing_selectors
 from tillit.sharing import tasks as sharing_tasks
@@ -45,8 +46,23 @@ def _bad_link(request: HttpRequest, error: TokenError) -> HttpResponse:
     )
 
 
+def _gone(request: HttpRequest) -> HttpResponse:
+    """The person was erased while the request was on its way (an erasure that committed
+    first): said as for a link whose person is gone, never a server error."""
+    return render(
+        request, "public/consent_bad_link.html", {"message": "there is no data about you here any more"}, status=404
+    )
+
+
 @require_http_methods(["GET"])
 def consent_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        return _consent_page(request, token)
+    except NotFoundError:
+        return _gone(request)
+
+
+def _consent_page(request: HttpRequest, token: str) -> HttpResponse:
     try:
         person_id = _person(token)
     except TokenError as error:
@@ -84,6 +100,13 @@ def consent_page(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # reached from an email link without a session; the signed token is the credential
 @require_POST
 def consent_action(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        return _consent_action(request, token)
+    except NotFoundError:
+        return _gone(request)
+
+
+def _consent_action(request: HttpRequest, token: str) -> HttpResponse:
     try:
         person_id = _person(token)
     except TokenError as error:

@@ -502,33 +502,74 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepSummary:
     """Erase everyone whose deadline has passed, ``batch_size`` people per transaction.
-    Raises ``ConflictError`` if another sweep is running."""
+    Raises ``ConflictError`` if another sweep is running.
+
+    On PostgreSQL a person whose row another transaction holds (a consent being recorded, an
+    order) is passed over at first (``SKIP LOCKED``: the sweep never queues behind a busy row),
+    and tried again at the end of the run, this time waiting for the lock (at most
+    ``SWEEP_RETRY_LOCK_TIMEOUT`` per batch): the deadline is read again once the lock is held,
+    so whoever the other transaction kept is kept, and the rest are erased the same day."""
     summary = SweepSummary()
     with exclusive("sweep"):
         total = Person.objects.filter(retain_until__lte=now).count()
-        last_pk = 0
-        while True:
-            with transaction.atomic():
-                # Keyset pagination: each batch starts after the last one, never rescanning.
-                people = Person.objects.filter(retain_until__lte=now, pk__gt=last_pk).order_by("pk")
-                people = _without_queued_contact(people)  # a queued contact moves the deadline first
-                if connection.vendor == "postgresql":
-                    people = people.select_for_update(skip_locked=True)
-                rows = list(people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:batch_size])
+        postgres = connection.vendor == "postgresql"
+        for retry in (False, True) if postgres else (False,):
+            last_pk = 0
+            while True:
+                rows = _sweep_batch(actor=actor, now=now, after_pk=last_pk, size=batch_size, wait=retry)
+                if rows is None:  # the retry still found a row locked: left for the next run
+                    break
                 if not rows:
                     break
-                _erase_rows(actor=actor, now=now, rows=rows, reason="sweep", suppress=False)
                 last_pk = rows[-1]["pk"]
-            summary.erased += len(rows)
-            summary.batches += 1
-            for r in rows:
-                summary.by_reason[r["retain_reason"]] = summary.by_reason.get(r["retain_reason"], 0) + 1
-            if progress:
-                progress(summary.erased, max(total, summary.erased))
+                summary.erased += len(rows)
+                summary.batches += 1
+                for r in rows:
+                    summary.by_reason[r["retain_reason"]] = summary.by_reason.get(r["retain_reason"], 0) + 1
+                if progress:
+                    progress(summary.erased, max(total, summary.erased))
         summary.held_deleted = _delete_expired_holds(actor=actor, now=now)
     if summary.erased:
         audit_record(actor=actor, now=now, action="sweep", subject_type="retention", subject_id=None)
     return summary
+
+
+# How long the sweep's retry at the end of its run waits for a row another transaction holds.
+SWEEP_RETRY_LOCK_TIMEOUT = "30s"
+
+
+def _sweep_batch(
+    *, actor: Actor, now: dt.datetime, after_pk: int, size: int, wait: bool
+) -> list[dict[str, Any]] | None:
+    """Lock and erase the next ``size`` people past their deadline after ``after_pk``, in one
+    transaction; returns them. First pass (``wait`` False): rows locked by others are skipped.
+    The retry (``wait`` True, PostgreSQL) waits for them; the deadline is checked again on the
+    locked row (PostgreSQL re-evaluates the condition on the row version it locked). Returns
+    None if a row was still held after ``SWEEP_RETRY_LOCK_TIMEOUT`` (nothing erased)."""
+    from django.db import OperationalError
+
+    try:
+        with transaction.atomic():
+            # Keyset pagination: each batch starts after the last one, never rescanning.
+            people = Person.objects.filter(retain_until__lte=now, pk__gt=after_pk).order_by("pk")
+            people = _without_queued_contact(people)  # a queued contact moves the deadline first
+            if connection.vendor == "postgresql":
+                if wait:
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{SWEEP_RETRY_LOCK_TIMEOUT}'")
+                    people = people.select_for_update()
+                else:
+                    people = people.select_for_update(skip_locked=True)
+            rows: list[dict[str, Any]] = [
+                dict(row) for row in people.values("pk", "pseudonym", "retain_reason", "email", "phone")[:size]
+            ]
+            if rows:
+                _erase_rows(actor=actor, now=now, rows=rows, reason="sweep", suppress=False)
+    except OperationalError:
+        if not wait:
+            raise
+        return None
+    return rows
 
 
 def _delete_expired_holds(*, actor: Actor, now: dt.datetime) -> dict[str, int]:

@@ -176,3 +176,33 @@ class PortalAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"PortalAttempt #{self.pk}"
+
+
+class RequestEmail(models.Model):
+    """An email to the person about their request (the answer, an extension, a refusal),
+    written in the transaction that decided it, so a crash after the commit cannot lose it,
+    and sent by a task after the commit: claimed first (``claimed_until``), with its
+    Message-ID fixed here (a send repeated after a crash carries the same one).
+
+    ``email`` is the one address the person's data still lives at while the answer is on its
+    way (an erasure request's answer goes to the address just erased): it is blanked the
+    moment the email was sent, so a sent email holds no personal data."""
+
+    class Kind(models.TextChoices):
+        ANSWER = "answer", _("Answer")
+        EXTENSION = "extension", _("Deadline extended")
+        REFUSAL = "refusal", _("Refusal")
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    email = models.CharField(max_length=254, blank=True)
+    with_download = models.BooleanField(default=False)
+    message_id = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"RequestEmail #{self.pk} ({self.kind})"

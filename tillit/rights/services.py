@@ -34,7 +34,14 @@ from tillit.core.tokens import TokenError, TokenExpiredError, make_token, read_t
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import rights as rule
 from tillit.rights import mail, selectors
-from tillit.rights.models import CorrectionProposal, DataSubjectRequest, PortalAttempt, RequestEvent, SignedDocument
+from tillit.rights.models import (
+    CorrectionProposal,
+    DataSubjectRequest,
+    PortalAttempt,
+    RequestEmail,
+    RequestEvent,
+    SignedDocument,
+)
 
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
@@ -312,7 +319,7 @@ def confirm_verification(*, actor: Actor, now: dt.datetime, token: str) -> Compl
     """The person confirmed the request from the link we sent: it is verified and, unless the
     policy needs a staff step, completed at once (§13). A forged, expired or used link changes
     nothing (TokenError, TokenExpiredError, LinkUsedError)."""
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     # The audit entries of every step (the erasure's, the request's) join the chain together at
     # the end: the chain's lock is held from there to the commit only, so a burst of
     # confirmations does not queue behind each one's whole transaction.
@@ -324,9 +331,90 @@ def confirm_verification(*, actor: Actor, now: dt.datetime, token: str) -> Compl
     return Completion(request.kind, request.language, request.status, request.staff_step_reason, request.outcome)
 
 
-def _send(outbox: list[EmailMessage]) -> None:
-    for message in outbox:
+def _send(outbox: list[RequestEmail]) -> None:
+    """Hand the emails written with the request to the task that sends them (after the
+    commit: called once the service's transaction is over). If this process dies first, the
+    daily run (``send_due_emails``) sends them."""
+    from tillit.rights import tasks  # the task calls back into this module
+
+    for email in outbox:
+        tasks.send_request_email.enqueue(email.pk)
+
+
+def _queue_email(
+    request: DataSubjectRequest, *, kind: str, email: str, now: dt.datetime, with_download: bool = False
+) -> RequestEmail:
+    """Write the email to the person in the request's own transaction (a crash after the
+    commit cannot lose it), with its Message-ID fixed now."""
+    from django.core.mail import make_msgid
+
+    domain = str(settings.DEFAULT_FROM_EMAIL or "").rpartition("@")[2].strip(" >") or None
+    return RequestEmail.objects.create(
+        request=request,
+        kind=kind,
+        email=email,
+        with_download=with_download,
+        message_id=make_msgid(domain=domain),
+        created_at=now,
+    )
+
+
+# How long a claimed email is held by the worker sending it; after that (the worker died) it
+# is sent again, with the same Message-ID. A failed send is tried again after ``EMAIL_RETRY``.
+EMAIL_LEASE = dt.timedelta(minutes=10)
+EMAIL_RETRY = dt.timedelta(minutes=15)
+
+
+def _render(row: RequestEmail) -> EmailMessage:
+    request = row.request
+    if row.kind == RequestEmail.Kind.EXTENSION:
+        message = mail.extension_message(email=row.email, language=request.language, request=request)
+    elif row.kind == RequestEmail.Kind.REFUSAL:
+        message = mail.refusal_message(email=row.email, language=request.language, request=request)
+    else:
+        download = make_token(DOWNLOAD_USE, {"r": str(request.reference)}) if row.with_download else None
+        message = mail.answer_message(
+            email=row.email, language=request.language, request=request, download_token=download
+        )
+    message.extra_headers["Message-ID"] = row.message_id
+    return message
+
+
+def send_request_email(*, now: dt.datetime, email_id: int) -> bool:
+    """Send one email of a request (DESIGN rule 16): claimed in a committed transaction (no
+    other worker sends it meanwhile), sent with no transaction open, recorded after (the
+    address is then blanked). A worker that dies after sending leaves the claim; the email
+    goes again once it lapsed, with the same Message-ID. Returns whether it was sent now."""
+    with transaction.atomic():
+        row = RequestEmail.objects.select_for_update().select_related("request").filter(pk=email_id).first()
+        if row is None or row.sent_at is not None or not row.email:
+            return False
+        if row.claimed_until is not None and row.claimed_until > now:
+            return False
+        row.attempts += 1
+        row.claimed_until = now + EMAIL_LEASE
+        row.save(update_fields=["attempts", "claimed_until"])
+    message = _render(row)
+    try:
         message.send()
+    except OSError as error:
+        RequestEmail.objects.filter(pk=email_id, sent_at=None).update(
+            claimed_until=now + EMAIL_RETRY, last_error=f"the mail server refused it ({type(error).__name__})"
+        )
+        return False
+    RequestEmail.objects.filter(pk=email_id).update(sent_at=now, email="", claimed_until=None, last_error="")
+    return True
+
+
+def send_due_emails(*, now: dt.datetime) -> int:
+    """Send every request email not sent yet whose claim (if any) has lapsed: those whose task
+    was lost with a crashed process, or whose worker died. Returns how many went."""
+    due = (
+        RequestEmail.objects.filter(sent_at=None)
+        .exclude(email="")
+        .filter(Q(claimed_until=None) | Q(claimed_until__lte=now))
+    )
+    return sum(send_request_email(now=now, email_id=pk) for pk in list(due.values_list("pk", flat=True)[:1000]))
 
 
 # The columns a verified request changes on its way to completion (one UPDATE at the end).
@@ -335,7 +423,7 @@ _COMPLETED_FIELDS = ["status", "closed_at", "details", "verification_digest", "o
 
 
 def _verified(
-    request: DataSubjectRequest, *, method: str, actor: Actor, now: dt.datetime, outbox: list[EmailMessage]
+    request: DataSubjectRequest, *, method: str, actor: Actor, now: dt.datetime, outbox: list[RequestEmail]
 ) -> None:
     """The request's identity check succeeded: complete it now, or hand it to the privacy
     officer with the reason (§13). The request row, its history and the audit are each
@@ -362,7 +450,7 @@ def _complete(
     facts: dict[str, Any] | None,
     actor: Actor,
     now: dt.datetime,
-    outbox: list[EmailMessage],
+    outbox: list[RequestEmail],
     verified_by: str = "",
 ) -> None:
     """Do what the request asks and write the answer (sent after commit). ``verified_by``: the
@@ -401,12 +489,10 @@ def _complete(
     )
     contact = facts
     if contact and contact["email"]:
-        download = None
-        if request.kind in (Kind.ACCESS, Kind.PORTABILITY) and person_id is not None:
-            download = make_token(DOWNLOAD_USE, {"r": str(request.reference)})
+        download = request.kind in (Kind.ACCESS, Kind.PORTABILITY) and person_id is not None
         outbox.append(
-            mail.answer_message(
-                email=contact["email"], language=request.language, request=request, download_token=download
+            _queue_email(
+                request, kind=RequestEmail.Kind.ANSWER, email=contact["email"], now=now, with_download=download
             )
         )
 
@@ -636,7 +722,7 @@ def extend_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: s
     person (art. 12(3)); only while the first month runs."""
     _check_desk(actor)
     reason = _text(reason, "reason", 2000)
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     with transaction.atomic():
         request = _desk_request(actor, request_id)
         _check_open(request)
@@ -653,7 +739,7 @@ def extend_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: s
         _audit(actor, now, "rights_request_extended", request)
         contact = selectors.contact_for_pseudonym(request.person_pseudonym)
         if contact and contact["email"]:
-            outbox.append(mail.extension_message(email=contact["email"], language=request.language, request=request))
+            outbox.append(_queue_email(request, kind=RequestEmail.Kind.EXTENSION, email=contact["email"], now=now))
     _send(outbox)
     return request
 
@@ -665,7 +751,7 @@ def refuse_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: s
     reason = _text(reason, "reason", 2000)
     if not reason:
         raise ValidationError("a refusal needs a reason, which we send to the person", field="reason")
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     with transaction.atomic():
         request = _desk_request(actor, request_id)
         _check_open(request)
@@ -676,7 +762,7 @@ def refuse_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: s
         _event(request, Event.REFUSED, actor=actor, now=now, note=reason)
         _audit(actor, now, "rights_request_refused", request)
         if contact and contact["email"]:
-            outbox.append(mail.refusal_message(email=contact["email"], language=request.language, request=request))
+            outbox.append(_queue_email(request, kind=RequestEmail.Kind.REFUSAL, email=contact["email"], now=now))
     _send(outbox)
     return request
 
@@ -684,7 +770,7 @@ def refuse_request(*, actor: Actor, now: dt.datetime, request_id: int, reason: s
 def complete_request(*, actor: Actor, now: dt.datetime, request_id: int) -> DataSubjectRequest:
     """The privacy officer completes a verified request that waited for them (e.g. an
     erasure of an active customer: what must be kept for bookkeeping is kept and listed)."""
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     with transaction.atomic():
         request = _desk_request(actor, request_id)
         if request.status not in (Status.VERIFIED, Status.IN_PROGRESS):
@@ -703,7 +789,7 @@ def confirm_identity(*, actor: Actor, now: dt.datetime, request_id: int) -> Comp
     _check_desk(actor)
     if "signed_document" not in policy.current().rights.verification:
         raise ConflictError("the privacy policy does not allow verification by a signed document")
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     with transaction.atomic():
         request = _desk_request(actor, request_id)
         if request.status not in (Status.RECEIVED, Status.AWAITING_VERIFICATION):
@@ -729,7 +815,7 @@ def decide_correction(
     reason = _text(reason, "reason", 2000)
     if not approve and not reason:
         raise ValidationError("a refusal needs a reason, which we send to the person", field="reason")
-    outbox: list[EmailMessage] = []
+    outbox: list[RequestEmail] = []
     with transaction.atomic():
         _check_desk(actor)
         proposal = CorrectionProposal.objects.select_for_update().filter(pk=proposal_id).first()
@@ -789,7 +875,7 @@ def decide_correction(
             request.save(update_fields=["status", "closed_at", "details", "verification_digest", "outcome"])
             _event(request, Event.COMPLETED, actor=actor, now=now)
             if contact and contact["email"]:
-                outbox.append(mail.answer_message(email=contact["email"], language=request.language, request=request))
+                outbox.append(_queue_email(request, kind=RequestEmail.Kind.ANSWER, email=contact["email"], now=now))
         else:
             request.save(update_fields=["outcome"])
     _send(outbox)

@@ -19,5 +19,15 @@ def send_verification_link(request_id: int) -> bool:
 
 
 @task()
+def send_request_email(email_id: int) -> bool:
+    """Send one email about a request (the answer, an extension, a refusal), written with the
+    request; the argument is its id only (no address sits in the task queue)."""
+    return services.send_request_email(now=timezone.now(), email_id=email_id)
+
+
+@task()
 def expire_unverified_requests() -> int:
+    """Daily: expire requests never verified, and send any request email a crashed process
+    left unsent."""
+    services.send_due_emails(now=timezone.now())
     return services.expire_requests(actor=Actor.system("rights-expiry"), now=timezone.now())

@@ -179,12 +179,17 @@ class DisclosedPerson(models.Model):
 
 class Delivery(models.Model):
     """Sending a disclosure to the partner's HTTPS endpoint: retried with backoff until the
-    endpoint answers 2xx; ``delivered`` only then, ``failed`` after the last attempt."""
+    endpoint answers 2xx; ``delivered`` only then, ``failed`` after the last attempt,
+    ``withheld`` when at an attempt nobody in it may go to the partner any more. Each attempt
+    is claimed first (``claimed_until``: no second attempt runs meanwhile; a worker that died
+    mid-attempt is retried once it passed); ``withheld`` counts the people the rule no longer
+    allowed at the last attempt (left out of what was sent)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting to be delivered")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
+        WITHHELD = "withheld", _("Not sent: no longer allowed")
 
     disclosure = models.OneToOneField(Disclosure, on_delete=models.PROTECT, related_name="delivery")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -194,6 +199,8 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    withheld = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"Delivery of disclosure #{self.disclosure_id}"

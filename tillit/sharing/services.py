@@ -64,6 +64,9 @@ MAX_PEOPLE_PER_DISCLOSURE = 10_000
 # apart), then given up as failed after this many attempts (staff may retry).
 DELIVERY_ATTEMPTS = 10
 DELIVERY_MAX_WAIT = dt.timedelta(hours=6)
+# How long one attempt holds a delivery (its HTTP call gives up far sooner): a worker that died
+# mid-attempt is presumed dead after it, and the delivery is due again.
+DELIVERY_LEASE = dt.timedelta(minutes=5)
 # Notices are retried until acknowledged (never given up), at most a day apart.
 NOTICE_MAX_WAIT = dt.timedelta(hours=24)
 FIRST_WAIT = dt.timedelta(minutes=1)
@@ -572,55 +575,149 @@ def _timestamp(now: dt.datetime) -> int:
     return int(now.timestamp())
 
 
-@transaction.atomic
-def deliver_disclosure(*, now: dt.datetime, delivery_id: int) -> Delivery:
-    """One attempt to send a disclosure to the partner's endpoint. Delivered only on a 2xx
-    answer; otherwise the attempt is counted with its error and the next one scheduled with
-    backoff; after the last attempt it is failed. A delivered or failed one is left alone."""
-    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
-    if delivery is None:
-        raise NotFoundError("no such delivery")
-    if delivery.status != Delivery.Status.PENDING:
-        return delivery
-    disclosure = Disclosure.objects.select_related("partner", "event").get(pk=delivery.disclosure_id)
-    partner = disclosure.partner
-    rows = [(r.pseudonym, r.categories) for r in DisclosedPerson.objects.filter(disclosure=disclosure).order_by("pk")]
-    records = payloads.people_records(rows, form_id=disclosure.event.form_id if disclosure.event else None)
-    body = payloads.as_json(disclosure_document(disclosure, records))
-    result = transport.post_signed(
-        url=partner.endpoint_url,
-        secret=partner.signing_secret,
-        body=body,
-        kind="disclosure",
-        reference=str(disclosure.reference),
-        timestamp=_timestamp(now),
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One claimed attempt of a delivery: what goes, where, signed with what. Built in the
+    claim's transaction from the live data, after the rule was asked again."""
+
+    delivery_id: int
+    disclosure_id: int
+    attempt: int
+    url: str
+    secret: str
+    reference: str
+    body: bytes
+
+
+def _still_allowed(disclosure: Disclosure) -> tuple[list[tuple[uuid.UUID, list[str]]], int]:
+    """The ledger rows of the disclosure whose person the rule still lets go to the partner now
+    (``tillit.policy.disclosure.may_disclose``: not objected, not suppressed, still in the open
+    dialogue, ...), and how many it no longer does (erased people are counted among them)."""
+    rows = [
+        (r.pseudonym, list(r.categories)) for r in DisclosedPerson.objects.filter(disclosure=disclosure).order_by("pk")
+    ]
+    ids = dict(Person.objects.filter(pseudonym__in=[p for p, _ in rows]).values_list("pseudonym", "pk"))
+    facts = selectors.disclosure_facts(
+        dialogue=disclosure.dialogue, purpose=disclosure.purpose, person_ids=list(ids.values()), event=disclosure.event
     )
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.response_status = result.status
-    if result.ok:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at, delivery.last_error = (
-            Delivery.Status.DELIVERED,
-            now,
-            None,
-            "",
+    current = policy.current()
+    allowed = [
+        (pseudonym, categories)
+        for pseudonym, categories in rows
+        if pseudonym in ids
+        and ids[pseudonym] in facts
+        and rule.may_disclose(current, facts[ids[pseudonym]].facts, categories).allowed
+    ]
+    return allowed, len(rows) - len(allowed)
+
+
+def claim_delivery(*, now: dt.datetime, delivery_id: int) -> DeliveryAttempt | None:
+    """Claim the next attempt of a delivery, in its own committed transaction: the attempt is
+    counted and the delivery held for ``DELIVERY_LEASE`` (no other attempt starts meanwhile;
+    if this worker dies, the delivery is due again once the lease passed). The rule is asked
+    again for every person in it: whoever objected, was suppressed or left the dialogue since
+    the disclosure is left out (``withheld``); if nobody may go any more, nothing is sent and
+    the delivery is ``withheld``. Returns None when there is nothing to send now."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None:
+            raise NotFoundError("no such delivery")
+        if delivery.status != Delivery.Status.PENDING:
+            return None
+        if delivery.claimed_until is not None and delivery.claimed_until > now:
+            return None  # another attempt is under way
+        disclosure = Disclosure.objects.select_related("partner", "event", "dialogue").get(pk=delivery.disclosure_id)
+        rows, withheld = _still_allowed(disclosure)
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.withheld = withheld
+        if not rows:
+            delivery.status, delivery.next_attempt_at, delivery.claimed_until = Delivery.Status.WITHHELD, None, None
+            delivery.last_error = "nobody in it may go to the partner any more"
+            delivery.save()
+            audit.record(
+                actor=Actor.system("partner-delivery"),
+                now=now,
+                action="delivery_withheld",
+                subject_type="disclosure",
+                subject_id=disclosure.pk,
+                fields=[f"withheld:{withheld}"],
+            )
+            return None
+        delivery.claimed_until = delivery.next_attempt_at = now + DELIVERY_LEASE
+        delivery.save()
+        records = payloads.people_records(rows, form_id=disclosure.event.form_id if disclosure.event else None)
+        return DeliveryAttempt(
+            delivery_id=delivery.pk,
+            disclosure_id=disclosure.pk,
+            attempt=delivery.attempts,
+            url=disclosure.partner.endpoint_url,
+            secret=disclosure.partner.signing_secret,
+            reference=str(disclosure.reference),
+            body=payloads.as_json(disclosure_document(disclosure, records)),
         )
-    else:
-        delivery.last_error = result.error[:200]
-        if delivery.attempts >= DELIVERY_ATTEMPTS:
-            delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
+
+
+def record_delivery_attempt(*, now: dt.datetime, attempt: DeliveryAttempt, result: transport.PostResult) -> Delivery:
+    """Record what the partner answered to a claimed attempt, in its own transaction: delivered
+    on a 2xx; otherwise the next attempt is scheduled with backoff, or the delivery failed
+    after the last one. A failure reported after a newer attempt took over changes nothing."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().get(pk=attempt.delivery_id)
+        if delivery.status != Delivery.Status.PENDING:
+            return delivery
+        if not result.ok and delivery.attempts != attempt.attempt:
+            return delivery
+        delivery.claimed_until = None
+        delivery.response_status = result.status
+        if result.ok:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at, delivery.last_error = (
+                Delivery.Status.DELIVERED,
+                now,
+                None,
+                "",
+            )
         else:
-            delivery.next_attempt_at = now + backoff(delivery.attempts, cap=DELIVERY_MAX_WAIT)
-    delivery.save()
-    audit.record(
-        actor=Actor.system("partner-delivery"),
-        now=now,
-        action="deliver" if result.ok else "delivery_failed",
-        subject_type="disclosure",
-        subject_id=disclosure.pk,
-        fields=[f"attempt:{delivery.attempts}"],
-    )
+            delivery.last_error = result.error[:200]
+            if delivery.attempts >= DELIVERY_ATTEMPTS:
+                delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts, cap=DELIVERY_MAX_WAIT)
+        delivery.save()
+        audit.record(
+            actor=Actor.system("partner-delivery"),
+            now=now,
+            action="deliver" if result.ok else "delivery_failed",
+            subject_type="disclosure",
+            subject_id=attempt.disclosure_id,
+            fields=[f"attempt:{attempt.attempt}"],
+        )
     return delivery
+
+
+def deliver_disclosure(*, now: dt.datetime, delivery_id: int) -> Delivery:
+    """One attempt to send a disclosure to the partner's endpoint: claimed (and the rule asked
+    again) in one transaction, the HTTP call made with no transaction open, the answer
+    recorded in another (DESIGN rule 16). Delivered only on a 2xx answer; otherwise the
+    attempt is counted with its error and the next one scheduled with backoff; after the last
+    attempt it is failed. A delivered, failed or withheld one is left alone, and so is one
+    whose attempt another worker is making.
+
+    Every attempt of a delivery carries the same ``X-Tillit-Delivery`` (the disclosure's
+    reference): a worker that died after the partner answered, before the answer was
+    recorded, sends it again once its claim has passed, and the partner recognises it."""
+    attempt = claim_delivery(now=now, delivery_id=delivery_id)
+    if attempt is not None:
+        result = transport.post_signed(
+            url=attempt.url,
+            secret=attempt.secret,
+            body=attempt.body,
+            kind="disclosure",
+            reference=attempt.reference,
+            timestamp=_timestamp(now),
+        )
+        return record_delivery_attempt(now=now, attempt=attempt, result=result)
+    return Delivery.objects.get(pk=delivery_id)
 
 
 @transaction.atomic
@@ -918,8 +1015,15 @@ def deliver_notice(
     By email (the partner's contact point, or the processor's address): sent, and acknowledged
     when the recipient opens the signed link in it; re-sent with backoff until then. A failure
     (or no channel) is counted with its reason and retried with backoff, forever: a notice is
-    never dropped. Mirrors the state onto retention's ``ErasureNotice`` for processors."""
+    never dropped. Mirrors the state onto retention's ``ErasureNotice`` for processors.
+
+    The endpoint is called with no transaction open (DESIGN rule 16): the attempt is counted,
+    and the next one scheduled as if it failed, in a committed transaction first; the answer
+    is recorded after. A worker that dies in between leaves a notice that is simply due again;
+    every attempt carries the notice's reference (``X-Tillit-Delivery``), so the recipient
+    recognises a repeat."""
     outbox: list[EmailMessage] = []
+    post: tuple[str, str, bytes, int] | None = None
     with transaction.atomic():
         notice = RecipientNotice.objects.select_for_update().filter(pk=notice_id).first()
         if notice is None:
@@ -934,25 +1038,8 @@ def deliver_notice(
             notice.last_error = "no channel: enter the recipient's endpoint or address"
             notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
         elif channel.endpoint_url:
-            body = payloads.as_json(notice_document(notice))
-            result = transport.post_signed(
-                url=channel.endpoint_url,
-                secret=channel.secret,
-                body=body,
-                kind=notice.kind,
-                reference=str(notice.reference),
-                timestamp=_timestamp(now),
-            )
-            if result.ok:
-                notice.status, notice.acknowledged_at, notice.next_attempt_at, notice.last_error = (
-                    RecipientNotice.Status.ACKNOWLEDGED,
-                    now,
-                    None,
-                    "",
-                )
-            else:
-                notice.last_error = result.error[:200]
-                notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
+            post = (channel.endpoint_url, channel.secret, payloads.as_json(notice_document(notice)), notice.attempts)
+            notice.next_attempt_at = now + backoff(notice.attempts, cap=NOTICE_MAX_WAIT)
         else:
             outbox.append(_notice_email(notice, channel.email, ack_url))
             notice.status = RecipientNotice.Status.SENT
@@ -961,20 +1048,56 @@ def deliver_notice(
             notice.next_attempt_at = now + NOTICE_MAX_WAIT
         notice.save()
         _mirror(notice)
-        audit.record(
-            actor=Actor.system("art19-notices"),
-            now=now,
-            action="notify" if notice.last_error == "" else "notify_failed",
-            subject_type="recipient_notice",
-            subject_id=notice.pk,
-            fields=[f"attempt:{notice.attempts}"],
+        if post is None:
+            audit.record(
+                actor=Actor.system("art19-notices"),
+                now=now,
+                action="notify" if notice.last_error == "" else "notify_failed",
+                subject_type="recipient_notice",
+                subject_id=notice.pk,
+                fields=[f"attempt:{notice.attempts}"],
+            )
+        reference, kind = str(notice.reference), notice.kind
+    if post is not None:
+        url, secret, body, attempt = post
+        result = transport.post_signed(
+            url=url, secret=secret, body=body, kind=kind, reference=reference, timestamp=_timestamp(now)
         )
+        _record_notice_answer(now, notice_id, attempt, result)
     for message in outbox:
         try:
             message.send()
         except OSError as error:
             _record_send_failure(now, notice_id, type(error).__name__)
     return RecipientNotice.objects.get(pk=notice_id)
+
+
+def _record_notice_answer(now: dt.datetime, notice_id: int, attempt: int, result: transport.PostResult) -> None:
+    """Record the endpoint's answer to an attempt at a notice (after the call, in its own
+    transaction): acknowledged on a 2xx, else the error (the next attempt is already due)."""
+    with transaction.atomic():
+        notice = RecipientNotice.objects.select_for_update().get(pk=notice_id)
+        if notice.status == RecipientNotice.Status.ACKNOWLEDGED:
+            return
+        if result.ok:
+            notice.status, notice.acknowledged_at, notice.next_attempt_at, notice.last_error = (
+                RecipientNotice.Status.ACKNOWLEDGED,
+                now,
+                None,
+                "",
+            )
+        else:
+            notice.last_error = result.error[:200]
+        notice.save()
+        _mirror(notice)
+        audit.record(
+            actor=Actor.system("art19-notices"),
+            now=now,
+            action="notify" if result.ok else "notify_failed",
+            subject_type="recipient_notice",
+            subject_id=notice.pk,
+            fields=[f"attempt:{attempt}"],
+        )
 
 
 def _record_send_failure(now: dt.datetime, notice_id: int, reason: str) -> None:
