@@ -266,8 +266,10 @@ LOGGING = {
     },
 }
 
-# The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts.
-# It must survive backups and restores: changing it forgets every suppression.
+# The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts, and
+# (derived from it) of the seals on the consent, cookie-choice and disclosure ledgers.
+# It must survive backups and restores: changing it forgets every suppression and makes every
+# ledger seal fail `tillit verify`.
 TILLIT_IDENTIFIER_KEY = env("IDENTIFIER_KEY") or SECRET_KEY
 
 # Background work: django-tasks with the database backend; run workers with `tillit db_worker`

@@ -251,3 +251,56 @@ def test_the_bulk_loaders_seal_set_based(system_actor, now):
     assert summary.consents > 0
     assert found() == {}
     assert ledgers.seal("consent") == 0, "nothing left unsealed"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's concurrent writers")
+def test_two_choices_of_one_browser_at_once_both_join_its_chain(now):
+    """The second writer of a scope waits for the first one's commit (the scope's lock) and then
+    seals after it: both choices land, the chain verifies."""
+    import threading
+    import time
+
+    import psycopg
+
+    from ..conftest import database_url
+
+    digest = cookies.store_banner_wording(now=now, language="en", texts={"title": "Cookies"})
+    browser, _ = cookies.record_cookie_choice(
+        now=now, browser_id=None, categories=[], wording=digest, language="en", gpc=False
+    )
+    sealed, release, errors = threading.Event(), threading.Event(), []
+
+    def choose(hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                cookies.record_cookie_choice(
+                    now=now, browser_id=browser, categories=["statistics"], wording=digest, language="en", gpc=False
+                )
+                if hold:
+                    sealed.set()
+                    release.wait(30)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=choose, args=(True,))
+    first.start()
+    assert sealed.wait(30)
+    second = threading.Thread(target=choose, args=(False,))
+    second.start()
+    with psycopg.connect(database_url(), autocommit=True) as watcher:
+        deadline = time.monotonic() + 30
+        while not watcher.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        ).fetchone():
+            assert time.monotonic() < deadline, "the second writer never waited for the scope's lock"
+            time.sleep(0.02)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert errors == []
+    assert CookieChoice.objects.filter(browser_id=browser).count() == 3
+    assert found() == {}

@@ -262,6 +262,8 @@ def seal(
         LedgerSeal.objects.bulk_create(seals)
         done += len(rows)
         last_id = rows[-1]["id"]
+        if len(rows) < CHUNK:
+            return done
 
 
 def mark_for_removal(ledger_name: str, *, scopes: Sequence[Any], reason: str, now: dt.datetime) -> int:
