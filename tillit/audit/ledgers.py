@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -53,7 +54,12 @@ CHUNK = 2_000
 
 
 def _key() -> bytes:
-    return hmac.new(settings.TILLIT_IDENTIFIER_KEY.encode(), b"tillit.ledger-seal", hashlib.sha256).digest()
+    return _derived_key(settings.TILLIT_IDENTIFIER_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"tillit.ledger-seal", hashlib.sha256).digest()
 
 
 def _person_scope(row: dict[str, Any]) -> str:
@@ -250,20 +256,29 @@ def seal(
         if lock:
             _lock_scopes(ledger, scopes)
         tails = _tails(ledger, sorted(set(scopes)))
-        seals = []
+        seals: list[tuple[str, int, str, int, str, str]] = []
         for row, scope in zip(rows, scopes, strict=True):
             seq, prev = tails.get(scope, (0, GENESIS))
             seq += 1
             digest = entry_seal(ledger, row, scope=scope, seq=seq, prev_seal=prev)
-            seals.append(
-                LedgerSeal(ledger=ledger.name, entry_id=row["id"], scope=scope, seq=seq, prev_seal=prev, seal=digest)
-            )
+            seals.append((ledger.name, row["id"], scope, seq, prev, digest))
             tails[scope] = (seq, digest)
-        LedgerSeal.objects.bulk_create(seals)
+        _insert_seals(seals)
         done += len(rows)
         last_id = rows[-1]["id"]
         if len(rows) < CHUNK:
             return done
+
+
+def _insert_seals(rows: list[tuple[str, int, str, int, str, str]]) -> None:
+    """One INSERT for the chunk, without a model instance per row."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in ("ledger", "entry_id", "scope", "seq", "prev_seal", "seal"))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {quote(LedgerSeal._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608 (names from the model)
+            rows,
+        )
 
 
 def mark_for_removal(ledger_name: str, *, scopes: Sequence[Any], reason: str, now: dt.datetime) -> int:
