@@ -45,6 +45,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from tillit import policy  # noqa: E402
+from tillit.audit import ledgers  # noqa: E402
 from tillit.consent import selectors as consent_selectors  # noqa: E402
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription  # noqa: E402
 from tillit.core.actors import Actor  # noqa: E402
@@ -181,6 +182,7 @@ def load_subscribers(n: int, key: str) -> None:
         ],
         batch_size=5000,
     )
+    ledgers.seal("consent")  # the ledger is sealed (tillit.audit.ledgers): one pass, chunked
     Subscription.objects.bulk_create(
         [Subscription(person=p, newsletter=key, subscribed_at=now) for p in people], batch_size=5000
     )

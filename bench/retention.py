@@ -75,6 +75,15 @@ def hand_written_sweep(url: str, now: dt.datetime) -> tuple[float, int]:
                 [now],
             )
             (n,) = conn.execute("SELECT count(*) FROM doomed").fetchone()
+            # The database deletes a consent ledger entry only after its removal mark is written
+            # (tillit.audit.ledgers); tillit computes each keyed mark in Python, the baseline only
+            # writes the rows.
+            conn.execute(
+                "INSERT INTO audit_ledgerremoval (ledger, entry_id, scope, reason, removed_at, mark) "
+                "SELECT 'consent', id, person_id::text, 'erasure:sweep', %s, '' FROM consent_consentevent "
+                "WHERE person_id IN (SELECT id FROM doomed)",
+                [now],
+            )
             for table, column in tables:
                 conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)")
             conn.execute("DELETE FROM people_person WHERE id IN (SELECT id FROM doomed)")

@@ -144,7 +144,11 @@ def _database() -> dict[str, object]:
         "OPTIONS": {
             # WAL lets readers and a writer work at once; IMMEDIATE avoids lock upgrades
             # that fail with "database is locked" under concurrent writes.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            # secure_delete overwrites deleted content with zeros, so an erased person's bytes do not
+            # linger in free pages of the file (set explicitly: builds differ in their default).
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
@@ -236,15 +240,36 @@ AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
 OTP_TOTP_ISSUER = "tillit (Avara AS)"
 
+# Every handler redacts email addresses and phone numbers (tillit.core.redaction): a log line
+# outlives the erasure of the person it names. Django's own loggers (requests, the development
+# server's request lines) are routed through the same filtered handlers; gunicorn's access and
+# error logs get the filter from gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_identifiers": {"()": "tillit.core.redaction.RedactIdentifiers"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_identifiers"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_identifiers"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING"), "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
-# The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts.
-# It must survive backups and restores: changing it forgets every suppression.
+# The key of the keyed hashes (HMAC-SHA256) on the suppression list and erasure receipts, and
+# (derived from it) of the seals on the consent, cookie-choice and disclosure ledgers.
+# It must survive backups and restores: changing it forgets every suppression and makes every
+# ledger seal fail `tillit verify`.
 TILLIT_IDENTIFIER_KEY = env("IDENTIFIER_KEY") or SECRET_KEY
 
 # Background work: django-tasks with the database backend; run workers with `tillit db_worker`

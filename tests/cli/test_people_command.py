@@ -43,3 +43,12 @@ def test_search(kari, make_staff):
     out = StringIO()
     call_command("people", "search", "kari.cli", "--as", "customer_support-user", stdout=out)
     assert f"#{kari.pk}" in out.getvalue()
+
+
+def test_search_reads_the_term_from_standard_input(kari, make_staff, monkeypatch):
+    """A term on the command line stays in the shell's history after the person is erased."""
+    make_staff("customer_support")
+    monkeypatch.setattr("sys.stdin", StringIO("kari.cli\n"))
+    out = StringIO()
+    call_command("people", "search", "--as", "customer_support-user", stdout=out)
+    assert f"#{kari.pk}" in out.getvalue()

@@ -132,7 +132,7 @@ def test_a_database_outage_gets_503_and_the_service_resumes_by_itself(cluster, t
     try:
         for _ in range(100):
             try:
-                if request(port, "GET", "/api/people?q=a", token)[0] == 200:
+                if request(port, "GET", "/api/people", token)[0] == 200:
                     break
             except OSError:
                 time.sleep(0.1)
@@ -141,7 +141,7 @@ def test_a_database_outage_gets_503_and_the_service_resumes_by_itself(cluster, t
         new_person = {"name": "Testperson Duringoutage", "email": "outage@example.com", "source": "form"}
 
         cluster.stop()
-        status, headers, body = request(port, "GET", "/api/people?q=a", token)
+        status, headers, body = request(port, "GET", "/api/people", token)
         assert status == 503
         assert headers.get("Retry-After") == "5"
         assert json.loads(body)["code"] == "unavailable"
@@ -151,13 +151,13 @@ def test_a_database_outage_gets_503_and_the_service_resumes_by_itself(cluster, t
         cluster.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            status = request(port, "GET", "/api/people?q=a", token)[0]
+            status = request(port, "GET", "/api/people", token)[0]
             if status == 200:
                 break
             time.sleep(0.2)
         assert status == 200  # resumed by itself: no restart of the app
         # The write refused during the outage left nothing behind; made again, it succeeds.
-        status, _, body = request(port, "GET", "/api/people?q=outage@example.com", token)
+        status, _, body = request(port, "POST", "/api/people/search", token, {"q": "outage@example.com"})
         assert json.loads(body)["items"] == []
         status, _, body = request(port, "POST", "/api/people", token, new_person)
         assert status == 201, body

@@ -91,6 +91,16 @@ class PersonPage(Schema):
     has_next: bool
 
 
+class SearchIn(_Strict):
+    """A search: the term travels in the body, never in the URL, so that no access log, proxy
+    or browser history keeps a name, an email or a phone number after the person is erased."""
+
+    q: str = Field("", max_length=200, description="Name, email, phone or organisation (part of it).")
+    purpose: str | None = Field(None, description="The purpose you search for (default: your role's first).")
+    page: int = 1
+    page_size: int = 25
+
+
 class OrganizationIn(_Strict):
     name: str = Field(max_length=1000)
     org_number: str | None = Field(None, max_length=100)

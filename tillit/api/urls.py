@@ -36,13 +36,14 @@ from tillit.api.schemas import (
     PersonOut,
     PersonPage,
     PersonPatch,
+    SearchIn,
     WithdrawalOut,
     WithdrawIn,
 )
 from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
-from tillit.core.errors import DomainError
+from tillit.core.errors import DomainError, ValidationError
 from tillit.people import selectors as people_selectors
 from tillit.people import services as people_services
 from tillit.retention import selectors as retention_selectors
@@ -115,14 +116,36 @@ def _actor(request: HttpRequest) -> Actor:
     return actor
 
 
+def _refuse_search_terms_in_the_url(request: HttpRequest, path: str) -> None:
+    """A search term in the query string would stay in every access log after the person is
+    erased (DESIGN.md rule 10); the search is a POST with the term in the body."""
+    if "q" in request.GET:
+        raise ValidationError(f"search terms go in the body of POST {path}, never in the URL", field="q")
+
+
 @api.get("/people", response={200: PersonPage, **ERRORS}, tags=["people"], exclude_unset=True)
-def list_people(
-    request: HttpRequest, q: str = "", purpose: str | None = None, page: int = 1, page_size: int = 25
-) -> dict[str, Any]:
-    """Search people by name, email, phone or organisation, in the fields your role may see
-    for ``purpose`` (default: your role's first purpose)."""
+def list_people(request: HttpRequest, purpose: str | None = None, page: int = 1, page_size: int = 25) -> dict[str, Any]:
+    """Everyone, newest first, in the fields your role may see for ``purpose`` (default: your
+    role's first purpose). To search, use ``POST /api/people/search``: a term in the URL is
+    refused (422)."""
+    _refuse_search_terms_in_the_url(request, "/api/people/search")
     result = people_selectors.search_people(
-        actor=_actor(request), now=timezone.now(), purpose=purpose, query=q, page=page, page_size=page_size
+        actor=_actor(request), now=timezone.now(), purpose=purpose, page=page, page_size=page_size
+    )
+    return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
+
+
+@api.post("/people/search", response={200: PersonPage, **ERRORS}, tags=["people"], exclude_unset=True)
+def search_people(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    """Search people by name, email, phone or organisation, in the fields your role may see
+    for ``purpose``. The term is in the body, so no access log keeps it."""
+    result = people_selectors.search_people(
+        actor=_actor(request),
+        now=timezone.now(),
+        purpose=payload.purpose,
+        query=payload.q,
+        page=payload.page,
+        page_size=payload.page_size,
     )
     return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
 
@@ -158,11 +181,29 @@ def update_person(
 
 @api.get("/organizations", response={200: OrganizationPage, **ERRORS}, tags=["organizations"], exclude_unset=True)
 def list_organizations(
-    request: HttpRequest, q: str = "", purpose: str | None = None, page: int = 1, page_size: int = 25
+    request: HttpRequest, purpose: str | None = None, page: int = 1, page_size: int = 25
 ) -> dict[str, Any]:
-    """Search organisations by name or organisation number."""
+    """Every organisation, by name. To search, use ``POST /api/organizations/search`` (a sole
+    proprietorship's name is a person's name)."""
+    _refuse_search_terms_in_the_url(request, "/api/organizations/search")
     result = people_selectors.search_organizations(
-        actor=_actor(request), now=timezone.now(), purpose=purpose, query=q, page=page, page_size=page_size
+        actor=_actor(request), now=timezone.now(), purpose=purpose, page=page, page_size=page_size
+    )
+    return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
+
+
+@api.post(
+    "/organizations/search", response={200: OrganizationPage, **ERRORS}, tags=["organizations"], exclude_unset=True
+)
+def search_organizations(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    """Search organisations by name or organisation number (the term in the body)."""
+    result = people_selectors.search_organizations(
+        actor=_actor(request),
+        now=timezone.now(),
+        purpose=payload.purpose,
+        query=payload.q,
+        page=payload.page,
+        page_size=payload.page_size,
     )
     return {"items": result.items, "page": result.page, "page_size": result.page_size, "has_next": result.has_next}
 

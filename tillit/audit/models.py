@@ -36,3 +36,48 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.subject_type}#{self.subject_id} by {self.actor_label}"
+
+
+class LedgerSeal(models.Model):
+    """The seal of one entry of an append-only ledger (the consent ledger, the cookie choices,
+    the disclosure ledger; ``tillit.audit.ledgers``): a keyed hash (HMAC-SHA256) of the entry's
+    content, its id, its place in its scope's chain (``seq``: 1, 2, 3 ... per person, browser,
+    partner or disclosure) and the seal before it. Sealed in the transaction that writes the
+    entry; never updated or deleted (the database refuses both), so a seal outlives an erased
+    entry and keeps the chain whole. Holds ids and hashes, never personal data."""
+
+    ledger = models.CharField(max_length=20)
+    entry_id = models.BigIntegerField()
+    scope = models.CharField(max_length=64)
+    seq = models.BigIntegerField()
+    prev_seal = models.CharField(max_length=64)
+    seal = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ledger", "entry_id"], name="audit_ledgerseal_unique_entry"),
+            models.UniqueConstraint(fields=["ledger", "scope", "seq"], name="audit_ledgerseal_unique_place"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Seal of {self.ledger} #{self.entry_id}"
+
+
+class LedgerRemoval(models.Model):
+    """The mark an erasure (or a merge, which copies the entries first) leaves for a ledger
+    entry it deletes: the database lets a consent ledger entry be deleted only once its mark is
+    written. ``mark`` is a keyed hash of the rest, so it cannot be made without the key; never
+    updated or deleted."""
+
+    ledger = models.CharField(max_length=20)
+    entry_id = models.BigIntegerField()
+    scope = models.CharField(max_length=64)
+    reason = models.CharField(max_length=40)
+    removed_at = models.DateTimeField()
+    mark = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ledger", "entry_id"], name="audit_ledgerremoval_unique_entry")]
+
+    def __str__(self) -> str:
+        return f"Removal of {self.ledger} #{self.entry_id}"

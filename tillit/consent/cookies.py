@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.consent import selectors
 from tillit.consent.models import CookieBannerWording, CookieChoice
 from tillit.core.errors import ConflictError, ValidationError
@@ -139,6 +140,7 @@ def record_cookie_choice(
         evidence_ip=truncate_ip(evidence_ip),
         evidence_user_agent=(evidence_user_agent or "")[:300],
     )
+    ledgers.seal("cookie_choice", ids=[choice.pk], lock=True)  # tamper-evident, chained per browser
     return browser, choice
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.audit import services as audit
 from tillit.consent import selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
@@ -173,6 +174,8 @@ def _append(
         evidence_ip=truncate_ip(evidence_ip),
         evidence_user_agent=evidence_user_agent[:300],
     )
+    # Sealed after the person's chain (the person's row is locked above): tamper-evident.
+    ledgers.seal("consent", ids=[event.pk])
     audit.record(
         actor=actor,
         now=now,

@@ -32,6 +32,7 @@ from faker import Faker
 
 from tillit import policy
 from tillit.accounts import services as account_services
+from tillit.audit import ledgers
 from tillit.audit import services as audit
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.core.actors import Actor
@@ -1016,6 +1017,9 @@ def generate_demo(
     for chunk in _chunks_in_background(generator, sizes):
         with transaction.atomic(using=using):
             write(connection, chunk)
+            consent_ids = [int(str(row[0])) for row in chunk.rows.get(CONSENTS, [])]
+            if consent_ids:  # sealed in the chunk's transaction (tillit.audit.ledgers)
+                ledgers.seal("consent", where={"pk__gte": min(consent_ids), "pk__lte": max(consent_ids)})
         for table, rows in chunk.rows.items():
             counts[table] += len(rows)
         done += chunk.people

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.audit import services as audit
 from tillit.consent import selectors as consent_selectors
 from tillit.consent.models import NoticeVersion
@@ -939,6 +940,10 @@ def merge_people(*, actor: Actor, now: dt.datetime, keep_id: int, duplicate_id: 
                     [keep.pk, duplicate.pk],
                 )
                 copied = cursor.rowcount
+                # The copies are sealed after the kept person's entries; the originals get their
+                # removal mark, without which the database refuses to delete them.
+                ledgers.seal("consent", where={"person_id": keep.pk})
+                ledgers.mark_for_removal("consent", scopes=[duplicate.pk], reason="merge", now=now)
                 cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [duplicate.pk])  # noqa: S608
                 if copied:
                     moved[model._meta.db_table] = copied

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.audit.services import record as audit_record
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
@@ -406,6 +407,8 @@ def _erase_rows(
     if suppress is None:
         suppress = reason in SUPPRESSING_REASONS
     ids = [r["pk"] for r in rows]
+    # The erasure's mark on the consent ledger: the database deletes an entry only once it has one.
+    ledgers.mark_for_removal("consent", scopes=ids, reason=f"erasure:{reason}", now=now)
     counts, kept = _delete_people(ids, now=now)
     digests_of = {
         r["pk"]: identifier_digests(email=r["email"], phone=r["phone"], key=settings.TILLIT_IDENTIFIER_KEY)

@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -530,6 +531,9 @@ def disclose(
             [DisclosedPerson(disclosure=disclosure, pseudonym=p, categories=list(c)) for p, c in ledger_rows],
             batch_size=2000,
         )
+        # Tamper-evident: sealed, chained per partner and, for its people, per disclosure.
+        ledgers.seal("disclosure", ids=[disclosure.pk], lock=True)
+        ledgers.seal("disclosed_person", where={"disclosure_id": disclosure.pk})
         audit.record_many(
             actor=actor,
             now=now,

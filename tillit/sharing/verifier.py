@@ -21,6 +21,11 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
 - ``audit_chain_broken``: an audit entry edited, deleted or reordered;
 - ``art14_not_informed``: a person obtained from an indirect source more than a month ago who
   was neither told nor exempt (GDPR art. 14; ``tillit.policy.indirect``);
+- ``ledger_entry_altered`` / ``ledger_entry_deleted`` / ``ledger_entry_inserted`` /
+  ``ledger_chain_broken``: an entry of the consent ledger, the cookie choices or the disclosure
+  ledger whose content no longer matches its seal (a rewritten wording, a moved date), that is
+  gone without an erasure's removal mark, that has no seal (written past the services), or
+  whose seal is missing or out of place in its chain (``tillit.audit.ledgers``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
   with a category the policy does not define (DESIGN.md rule 6).
 """
@@ -42,6 +47,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min
 
 from tillit import policy
+from tillit.audit import ledgers
 from tillit.audit import selectors as audit_selectors
 from tillit.audit.models import AuditEntry
 from tillit.consent import selectors as consent_selectors
@@ -67,6 +73,10 @@ KINDS = (
     "audit_chain_broken",
     "unclassified_field",
     "art14_not_informed",
+    "ledger_entry_altered",
+    "ledger_entry_deleted",
+    "ledger_entry_inserted",
+    "ledger_chain_broken",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -100,6 +110,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from forbidden_reads()
     yield from broken_audit_chain()
     yield from indirect_not_informed(now=now)
+    yield from tampered_ledgers()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -635,3 +646,10 @@ def newest_runs(limit: int = 10) -> list[VerifyRun]:
 
 
 __all__ = ["KINDS", "Report", "Violation", "newest_runs", "run", "run_and_store", "violations"]
+
+
+def tampered_ledgers() -> Iterator[Violation]:
+    """Every ledger entry (consent, cookie choice, disclosure, disclosed person) whose seal,
+    chain or removal mark does not hold, with the entry's id (``consent:#12``)."""
+    for problem in ledgers.problems():
+        yield Violation(problem.kind, f"{problem.ledger}:#{problem.entry_id}", problem.detail)

@@ -236,12 +236,14 @@ def _check_merge(actor: Actor) -> None:
 
 
 @staff_view
+@require_http_methods(["GET", "POST"])
 def merge_pick(request: HttpRequest, actor: Actor, person_id: int) -> HttpResponse:
-    """Find the other record of the same person (search through the read gate)."""
+    """Find the other record of the same person (search through the read gate). The term is
+    posted, never put in the URL (DESIGN.md rule 10)."""
     _check_merge(actor)
     now = timezone.now()
     person = people_selectors.get_person(actor=actor, now=now, person_id=person_id)
-    query = request.GET.get("q", "")[:200]
+    query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
     results = None
     if query.strip():
         page = people_selectors.search_people(actor=actor, now=now, purpose=person["purpose"], query=query)

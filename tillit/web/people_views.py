@@ -39,26 +39,31 @@ def _purpose_choices(actor: Actor) -> list[tuple[str, str]]:
 
 def _page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return max(1, int(request.POST.get("page") or request.GET.get("page", "1")))
     except ValueError:
         return 1
 
 
+def _search_input(request: HttpRequest) -> tuple[str, str | None]:
+    """The search term and the purpose of a search form. The term comes only from a POST body:
+    in a URL it would stay in access logs, proxies and the browser's history after the person
+    is erased (DESIGN.md rule 10). A GET shows the list without a term."""
+    data = request.POST if request.method == "POST" else request.GET
+    query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    return query, data.get("purpose") or None
+
+
 @staff_view
+@require_http_methods(["GET", "POST"])
 def people_search(request: HttpRequest, actor: Actor) -> HttpResponse:
-    """Search people by name, email, phone or organisation (paginated, 25 a page)."""
-    query = request.GET.get("q", "")[:200]
-    purpose = selectors.resolve_purpose(actor, request.GET.get("purpose") or None)
+    """Search people by name, email, phone or organisation (paginated, 25 a page). The form
+    and its live search post the term; the pages of a result post it again."""
+    query, asked = _search_input(request)
+    purpose = selectors.resolve_purpose(actor, asked)
     page = selectors.search_people(
         actor=actor, now=timezone.now(), purpose=purpose, query=query, page=_page_number(request)
     )
-    context = {
-        "page": page,
-        "q": query,
-        "purpose": purpose,
-        "purposes": _purpose_choices(actor),
-        "base_query": urlencode({"q": query, "purpose": purpose}),
-    }
+    context = {"page": page, "q": query, "purpose": purpose, "purposes": _purpose_choices(actor)}
     template = "web/people_results.html" if request.headers.get("HX-Request") else "web/people_search.html"
     return render(request, template, context)
 
@@ -307,22 +312,19 @@ def person_create(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 @staff_view
+@require_http_methods(["GET", "POST"])
 def organizations_search(request: HttpRequest, actor: Actor) -> HttpResponse:
-    query = request.GET.get("q", "")[:200]
-    purpose = selectors.resolve_purpose(actor, request.GET.get("purpose") or None)
+    """Organisations by name or number; the term is posted (a sole proprietorship's name is a
+    person's name)."""
+    query, asked = _search_input(request)
+    purpose = selectors.resolve_purpose(actor, asked)
     page = selectors.search_organizations(
         actor=actor, now=timezone.now(), purpose=purpose, query=query, page=_page_number(request)
     )
     return render(
         request,
         "web/organizations.html",
-        {
-            "page": page,
-            "q": query,
-            "purpose": purpose,
-            "purposes": _purpose_choices(actor),
-            "base_query": urlencode({"q": query, "purpose": purpose}),
-        },
+        {"page": page, "q": query, "purpose": purpose, "purposes": _purpose_choices(actor)},
     )
 
 

@@ -1,10 +1,13 @@
 """``tillit people search|show --as USERNAME``: read people from the command line, through the
-same read gate as the staff UI and the API (the user's role decides what shows; audited)."""
+same read gate as the staff UI and the API (the user's role decides what shows; audited).
+``search`` reads its term from standard input unless one is given (``echo kari | tillit people
+search --as ...``), so no shell history keeps it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -22,7 +25,13 @@ class Command(TillitCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         search = sub.add_parser("search", help="Search by name, email, phone or organisation.")
-        search.add_argument("query")
+        search.add_argument(
+            "query",
+            nargs="?",
+            default="-",
+            help="The term, or - (the default) to read it from standard input: a term on the command "
+            "line stays in the shell's history and the process list after the person is erased.",
+        )
         show = sub.add_parser("show", help="One person as JSON.")
         show.add_argument("person_id", type=int)
         for p in (search, show):
@@ -40,7 +49,10 @@ class Command(TillitCommand):
             )
             self.stdout.write(json.dumps(person, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False))
             return
-        page = selectors.search_people(actor=actor, now=now, purpose=options["purpose"], query=options["query"])
+        query = options["query"]
+        if query == "-":
+            query = sys.stdin.readline().strip()
+        page = selectors.search_people(actor=actor, now=now, purpose=options["purpose"], query=query)
         for item in page.items:
             self.stdout.write(
                 f"#{item['id']}\t{item.get('name', '-')}\t{item.get('email') or '-'}\t{item.get('retain_reason', '')}"
