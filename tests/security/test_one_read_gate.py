@@ -41,7 +41,7 @@ NOT_SHOWN_TO_STAFF = {
     "tillit.capture.selectors.public_form": "a form's definition: 'email' and 'phone' are kinds of field, no person",
     "tillit.consent.selectors.audience": "a queryset for sends and call lists; staff see it only via people_among",
     "tillit.consent.selectors.contact_facts": "the facts of the eligibility rule; the answer is allowed or not",
-    "tillit.consent.selectors.exclude_suppressed": "narrows a queryset by keyed hashes",
+    "tillit.consent.selectors.suppressed_q": "a condition on people by keyed hashes; returns no rows",
     "tillit.marketing.selectors.audience": "a queryset for sends; the call list shows people via people_among",
     "tillit.marketing.selectors.call_purposes": "'phone' is a category of the policy here, no person",
     "tillit.marketing.selectors.callable_people": "a queryset; the call list shows it via people_among",
