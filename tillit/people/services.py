@@ -32,6 +32,7 @@ from tillit.people.models import (
     QuarantinedText,
 )
 from tillit.people.selectors import may_review_quarantine
+from tillit.policy import capture as capture_rules
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rules
 from tillit.policy import sensitive
@@ -485,9 +486,20 @@ def start_customer_relationship(
 
 @transaction.atomic
 def end_customer_relationship(
-    *, actor: Actor, now: dt.datetime, person_id: int, ended_at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    ended_at: dt.datetime | None = None,
+    reason: str = CustomerRelationship.EndReason.OTHER,
 ) -> CustomerRelationship:
-    """The customer relationship ends; from the end date the dialogue rules apply (§9)."""
+    """The customer relationship ends, for ``reason`` (one of ``CustomerRelationship.EndReason``);
+    from the end date the dialogue rules apply (§9). Staff need a role that records orders and
+    services (customer care, ``tillit.policy.capture.may_record_orders``)."""
+    if actor.kind != "system" and not capture_rules.may_record_orders(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not end customer relationships")
+    if reason not in CustomerRelationship.EndReason.values:
+        raise ValidationError("unknown reason", field="reason")
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         raise NotFoundError("no such person")
@@ -497,8 +509,11 @@ def end_customer_relationship(
     ended_at = ended_at or now
     if ended_at < relationship.started_at:
         raise ValidationError("cannot end before the relationship started", field="ended_at")
+    if ended_at > now + dt.timedelta(minutes=5):
+        raise ValidationError("cannot be in the future", field="ended_at")
     relationship.ended_at = ended_at
-    relationship.save(update_fields=["ended_at"])
+    relationship.end_reason = reason
+    relationship.save(update_fields=["ended_at", "end_reason"])
     recompute_retention(person=person, now=now)
     audit.record(
         actor=actor,
@@ -506,8 +521,10 @@ def end_customer_relationship(
         action="update",
         subject_type="customer_relationship",
         subject_id=relationship.pk,
-        fields=["ended_at"],
+        purpose="customer_care" if actor.kind != "system" else "",
+        fields=["ended_at", "end_reason"],
     )
+    relationship.person = person
     return relationship
 
 

@@ -128,6 +128,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "people.CustomerRelationship.person": SUBJECT,
         "people.CustomerRelationship.started_at": "customer_records",
         "people.CustomerRelationship.ended_at": "customer_records",
+        "people.CustomerRelationship.end_reason": "customer_records",
         "people.Provenance.id": NOT_PERSONAL,
         "people.Provenance.person": SUBJECT,
         "people.Provenance.organization": NOT_PERSONAL,

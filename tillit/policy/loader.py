@@ -477,7 +477,11 @@ def _retention(t: _Table) -> s.Retention:
     )
     nl.done()
     cu = t.table("customer")
-    customer = s.CustomerRetention(section=_section(cu), while_active=cu.boolean("while_active"))
+    customer = s.CustomerRetention(
+        section=_section(cu),
+        while_active=cu.boolean("while_active"),
+        months_after_last_order=cu.integer("months_after_last_order", minimum=1),
+    )
     cu.done()
     holds_table = t.table("legal_holds", optional=True)
     holds = {}
@@ -496,6 +500,13 @@ def _retention(t: _Table) -> s.Retention:
     rv.integer("section")
     raw_visit_months = rv.integer("months", minimum=1)
     rv.done()
+    own = t.table("own_records")
+    own_records = s.OwnRecordsRetention(
+        section=_section(own),
+        audit_log_months=own.integer("audit_log_months", minimum=1),
+        erasure_receipt_months=own.integer("erasure_receipt_months", minimum=1),
+    )
+    own.done()
     t.done()
     return s.Retention(
         dialogue=dialogue,
@@ -503,6 +514,7 @@ def _retention(t: _Table) -> s.Retention:
         customer=customer,
         legal_holds=s.frozen_map(holds),
         raw_visit_months=raw_visit_months,
+        own_records=own_records,
     )
 
 

@@ -29,6 +29,11 @@ urlpatterns = [
     path("emails/upload/", people_views.email_upload, name="email-upload"),
     path("people/<int:person_id>/log/", people_views.log_interaction, name="person-log"),
     path("people/<int:person_id>/edit/", people_views.person_edit, name="person-edit"),
+    path(
+        "people/<int:person_id>/customer/end/",
+        people_views.end_customer_relationship,
+        name="person-end-customer",
+    ),
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
