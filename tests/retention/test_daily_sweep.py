@@ -20,6 +20,7 @@ DAILY = [
     "rights.expire",
     "capture.raw_visits",
     "marketing.forget_requests",
+    "retention.own_records",
 ]
 
 

@@ -15,7 +15,7 @@ from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.marketing.tasks import forget_unconfirmed_requests
-from tillit.retention.tasks import sweep_past_deadline
+from tillit.retention.tasks import prune_own_records, sweep_past_deadline
 from tillit.rights.tasks import expire_unverified_requests
 from tillit.sharing.tasks import notify_recipients, verify_after_sweep
 
@@ -53,6 +53,13 @@ def jobs() -> list[PeriodicJob]:
             name="marketing.forget_requests",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(forget_unconfirmed_requests.enqueue().id),
+        ),
+        # Our own records past their period (§9): audit entries behind a signed checkpoint,
+        # erasure receipts.
+        PeriodicJob(
+            name="retention.own_records",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(prune_own_records.enqueue().id),
         ),
     ]
 
