@@ -21,6 +21,7 @@ DAILY = [
     "capture.raw_visits",
     "marketing.forget_requests",
     "retention.own_records",
+    "accounts.mailbox_reminders",
 ]
 
 

@@ -404,6 +404,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         log_calls_and_emails=e.boolean("log_calls_and_emails"),
         mailbox_review_months=e.integer("mailbox_review_months", minimum=1),
         sensitive_data_by_email=e.boolean("sensitive_data_by_email"),
+        mailbox_review_reminder_days=e.integer("mailbox_review_reminder_days", minimum=1),
     )
     e.done()
     root.done()

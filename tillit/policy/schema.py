@@ -207,6 +207,7 @@ class EmailAndPhone:
     log_calls_and_emails: bool
     mailbox_review_months: int
     sensitive_data_by_email: bool
+    mailbox_review_reminder_days: int
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tillit import policy
 from tillit.consent import selectors as consent_selectors
 from tillit.core.actors import Actor
-from tillit.core.errors import DomainError, ValidationError
+from tillit.core.errors import DomainError, PermissionDeniedError, ValidationError
 from tillit.people import selectors, services
 from tillit.people.models import CustomerRelationship
 from tillit.policy import purposes as purpose_rules
@@ -298,6 +298,8 @@ class EndRelationshipForm(forms.Form):
 def end_customer_relationship(request: HttpRequest, actor: Actor, person_id: int) -> HttpResponse:
     """End the person's customer relationship, with a reason (§9: from then the dialogue rule's
     two years run)."""
+    if not may_record_orders(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not end customer relationships")
     purpose = request.POST.get("purpose") or None
     form = EndRelationshipForm(request.POST)
     if form.is_valid():

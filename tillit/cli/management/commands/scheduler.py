@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 from django.utils import timezone
 
+from tillit.accounts.tasks import remind_mailbox_reviews
 from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
 from tillit.core.scheduling import PeriodicJob, enqueue_due
@@ -60,6 +61,12 @@ def jobs() -> list[PeriodicJob]:
             name="retention.own_records",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(prune_own_records.enqueue().id),
+        ),
+        # Staff whose yearly mailbox review is due soon get a reminder (§16).
+        PeriodicJob(
+            name="accounts.mailbox_reminders",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(remind_mailbox_reviews.enqueue().id),
         ),
     ]
 
