@@ -219,3 +219,31 @@ def test_a_subscribed_customer_without_a_deadline_is_not_reported(system_actor):
     assert (person.retain_until, person.retain_reason) == (None, "subscribed")
     later = ORDERED + dt.timedelta(days=5 * 365)
     assert not [v for v in verifier.violations(now=later) if v.kind == "customer_without_deadline"]
+
+
+def test_the_daily_job_closes_a_lapsed_relationship_on_the_day_it_ended(system_actor, settings):
+    from tillit.cli.management.commands.scheduler import jobs
+    from tillit.core.scheduling import enqueue_due
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TILLIT_SWEEP_HOUR = 2
+    with time_machine.travel(ORDERED, tick=False):
+        lapsing = customer_with_an_order(system_actor, timezone.now(), n=1)
+        serviced = customer_with_an_order(system_actor, timezone.now(), n=2)
+        capture.start_service(actor=system_actor, now=timezone.now(), person_id=serviced.pk, product="Avara Backup")
+    recent_at = ORDERED + dt.timedelta(days=200)
+    with time_machine.travel(recent_at, tick=False):
+        recent = customer_with_an_order(system_actor, timezone.now(), n=3)
+    deadline = lapsing.retain_until
+    with time_machine.travel(ORDERED + dt.timedelta(days=364), tick=False):
+        assert people.end_lapsed_customer_relationships(actor=system_actor, now=timezone.now()) == 0
+    with time_machine.travel(ORDERED + dt.timedelta(days=400), tick=False):
+        assert "people.lapsed_customers" in enqueue_due(jobs(), now=timezone.now())
+    relationship = CustomerRelationship.objects.get(person=lapsing)
+    assert (relationship.ended_at, relationship.end_reason) == (rule.add_months(ORDERED, 12), "lapsed")
+    lapsing.refresh_from_db()
+    assert (lapsing.retain_until, lapsing.retain_reason) == (deadline, "customer_ended")
+    assert CustomerRelationship.objects.get(person=serviced).ended_at is None
+    assert CustomerRelationship.objects.get(person=recent).ended_at is None
+    entry = AuditEntry.objects.filter(subject_type="customer_relationship", subject_id=relationship.pk).last()
+    assert (entry.actor_kind, sorted(entry.fields)) == ("system", ["end_reason", "ended_at"])

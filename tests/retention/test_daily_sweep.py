@@ -22,6 +22,7 @@ DAILY = [
     "marketing.forget_requests",
     "retention.own_records",
     "accounts.mailbox_reminders",
+    "people.lapsed_customers",
 ]
 
 

@@ -138,6 +138,7 @@ class CustomerRelationship(models.Model):
         CUSTOMER_ASKED = "customer_asked", _("The customer asked to end it")
         NO_LONGER_BUYING = "no_longer_buying", _("The customer no longer buys from us")
         BUSINESS_CLOSED = "business_closed", _("The business closed or was taken over")
+        LAPSED = "lapsed", _("No active service and no recent order (privacy policy §9)")
         OTHER = "other", _("Other")
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="customer_relationships")

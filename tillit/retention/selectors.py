@@ -160,6 +160,25 @@ def retention_facts_chunk(
     return result
 
 
+def lapsed_customer_candidates(*, now: dt.datetime) -> list[int]:
+    """People with an open customer relationship, no active service and no order or start for
+    at least ``retention.customer.months_after_last_order`` months (two days to spare for the
+    calendar): the rule (``customer_relationship_ends_at``) decides for each."""
+    service, order = _customer_tables()
+    customer = CustomerRelationship._meta.db_table
+    cut = rule.add_months(now, -policy.current().retention.customer.months_after_last_order) + dt.timedelta(days=2)
+    sql = (
+        f"SELECT c.person_id FROM {customer} c WHERE c.ended_at IS NULL AND c.started_at <= %s "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {service} v WHERE v.person_id = c.person_id AND v.cancelled_at IS NULL) "
+        f"AND NOT EXISTS (SELECT 1 FROM {order} o WHERE o.person_id = c.person_id AND o.ordered_at > %s) "
+        "ORDER BY c.person_id"
+    )
+    value = connection.ops.adapt_datetimefield_value(cut)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, value])
+        return sorted({int(row[0]) for row in cursor.fetchall()})
+
+
 def sweep_preview(*, now: dt.datetime) -> dict[str, int]:
     """How many people the sweep would erase now, per reason (one grouped query)."""
     rows = Person.objects.filter(retain_until__lte=now).values("retain_reason").annotate(n=Count("pk"))

@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
                     ("customer_asked", "The customer asked to end it"),
                     ("no_longer_buying", "The customer no longer buys from us"),
                     ("business_closed", "The business closed or was taken over"),
+                    ("lapsed", "No active service and no recent order (privacy policy §9)"),
                     ("other", "Other"),
                 ],
                 db_default="",

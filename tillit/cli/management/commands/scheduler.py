@@ -16,6 +16,7 @@ from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.marketing.tasks import forget_unconfirmed_requests
+from tillit.people.tasks import end_lapsed_customer_relationships
 from tillit.retention.tasks import prune_own_records, sweep_past_deadline
 from tillit.rights.tasks import expire_unverified_requests
 from tillit.sharing.tasks import notify_recipients, verify_after_sweep
@@ -67,6 +68,12 @@ def jobs() -> list[PeriodicJob]:
             name="accounts.mailbox_reminders",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(remind_mailbox_reviews.enqueue().id),
+        ),
+        # Customer relationships with no active service and no recent order end (§9).
+        PeriodicJob(
+            name="people.lapsed_customers",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(end_lapsed_customer_relationships.enqueue().id),
         ),
     ]
 
