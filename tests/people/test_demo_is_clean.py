@@ -107,3 +107,31 @@ def test_every_link_in_a_demo_persons_email_works(settings, smtp_server):
             assert not Subscription.objects.filter(
                 person=person, newsletter=demo.DEMO_NEWSLETTER, unsubscribed_at__isnull=True
             ).exists()
+
+
+def test_the_migration_mends_demo_pseudonyms_written_with_dashes_on_sqlite(settings):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from tillit.consent.links import consent_page_url
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL stores a UUID as a UUID: there were never dashes to mend")
+    settings.TILLIT_PUBLIC_URL = PUBLIC
+    with time_machine.travel(DAY, tick=False):
+        demo.generate_demo(people=5, seed=3, now=DAY)
+    person = Person.objects.order_by("pk").first()
+    table = Person._meta.db_table
+    with connection.cursor() as cursor:  # as an older demo wrote them
+        cursor.execute(
+            f"UPDATE {table} SET pseudonym = substr(pseudonym, 1, 8) || '-' || substr(pseudonym, 9, 4) || '-' || "
+            "substr(pseudonym, 13, 4) || '-' || substr(pseudonym, 17, 4) || '-' || substr(pseudonym, 21)"
+        )
+    link = urlsplit(consent_page_url(str(person.pseudonym))).path
+    assert Client().get(link).status_code == 400
+    migration = importlib.import_module("tillit.people.migrations.0004_customer_relationship_end_reason")
+    migration.undash_sqlite_pseudonyms(apps, SimpleNamespace(connection=connection))
+    assert Client().get(link).status_code == 200

@@ -7,10 +7,14 @@ end a relationship with a reason (person page and API); existing data is recompu
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
+from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.apps import apps
+from django.db import connection
 from django.utils import timezone, translation
 
 from tillit import policy
@@ -101,8 +105,9 @@ def test_verify_reports_a_customer_left_without_a_deadline_and_the_recompute_fix
     assert [(v.subject, v.detail[-10:]) for v in found] == [(f"person:{person.pseudonym}", "2024-06-01")]
     # Not yet: within the 12 months after the order the relationship still lasts.
     assert not [v for v in verifier.violations(now=ORDERED + dt.timedelta(days=300)) if v.kind == found[0].kind]
-    # What the migration runs for existing data.
-    retention.recompute_all()
+    # The migration recomputes every deadline of the existing data.
+    migration = importlib.import_module("tillit.people.migrations.0004_customer_relationship_end_reason")
+    migration.recompute_deadlines(apps, SimpleNamespace(connection=connection))
     person.refresh_from_db()
     assert person.retain_reason == "customer_orders"
     assert not [v for v in verifier.violations(now=now) if v.kind == "customer_without_deadline"]
