@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
+import smtplib
 
 from django.apps import apps
 from django.contrib.sessions.models import Session
@@ -21,6 +23,7 @@ from tillit.core.errors import ConflictError, NotFoundError, ValidationError
 from tillit.policy import staff as staff_rules
 
 TOKEN_PREFIX = "tlt_"
+logger = logging.getLogger(__name__)
 
 
 def hash_token(token: str) -> str:
@@ -225,7 +228,12 @@ def remind_mailbox_reviews(*, actor: Actor, now: dt.datetime) -> int:
         email = _still_due(user_id=user_id, due_at=state.due_at, now=now)
         if email is None:
             continue
-        mail.mailbox_review_reminder(email=email, due_at=state.due_at, reminder_id=reminder.pk).send()
+        try:
+            mail.mailbox_review_reminder(email=email, due_at=state.due_at, reminder_id=reminder.pk).send()
+        except (OSError, smtplib.SMTPException):
+            # The claim stays unsent: the next run tries again. Nobody else waits on this one.
+            logger.warning("mailbox review reminder %s not sent; retried on the next run", reminder.pk)
+            continue
         MailboxReviewReminder.objects.filter(pk=reminder.pk).update(sent_at=now)
         sent += 1
     return sent
