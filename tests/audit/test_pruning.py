@@ -166,3 +166,10 @@ def test_the_daily_job_prunes_both(settings):
     assert selectors.verify_chain().is_intact
     with time_machine.travel(NOW, tick=False):
         assert prune_own_records.call() == {"audit_entries": 0, "erasure_receipts": 0}
+
+
+def test_the_notice_says_how_long_the_log_and_the_receipts_are_kept(client):
+    text = client.get("/privacy?lang=en").content.decode()
+    assert "The log of who in our business read or changed your data" in text
+    assert "which proves how we kept this notice: 60 months." in text
+    assert "The receipt that proves we erased your data (it holds no name or contact details): 60 months." in text

@@ -252,3 +252,15 @@ def test_the_daily_job_closes_a_lapsed_relationship_on_the_day_it_ended(system_a
     assert CustomerRelationship.objects.get(person=recent).ended_at is None
     entry = AuditEntry.objects.filter(subject_type="customer_relationship", subject_id=relationship.pk).last()
     assert (entry.actor_kind, sorted(entry.fields)) == ("system", ["end_reason", "ended_at"])
+
+
+def test_the_notice_publishes_when_a_relationship_without_a_service_ends(client):
+    try:
+        english = client.get("/privacy?lang=en").content.decode()
+        norwegian = client.get("/privacy?lang=nb").content.decode()
+        swedish = client.get("/privacy?lang=sv").content.decode()
+    finally:
+        translation.activate("en")
+    assert "A customer relationship with no active service ends 12 months after your last order." in english
+    assert "Et kundeforhold uten aktiv tjeneste opphører 12 måneder etter din siste bestilling." in norwegian
+    assert "En kundrelation utan aktiv tjänst upphör 12 månader efter din senaste beställning." in swedish
