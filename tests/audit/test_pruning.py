@@ -173,3 +173,35 @@ def test_the_notice_says_how_long_the_log_and_the_receipts_are_kept(client):
     assert "The log of who in our business read or changed your data" in text
     assert "which proves how we kept this notice: 60 months." in text
     assert "The receipt that proves we erased your data (it holds no name or contact details): 60 months." in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_prunes_at_once_cut_each_entry_once():
+    """Two workers prune at the same moment (both past a barrier): every old entry goes once,
+    each cut has one checkpoint, and the chain still verifies."""
+    import threading
+
+    from django.db import connection
+
+    write(40, T0)
+    write(1, LATER)
+    barrier, errors, pruned = threading.Barrier(2), [], []
+
+    def prune() -> None:
+        try:
+            barrier.wait(timeout=30)
+            pruned.append(pruning.prune_audit_log(actor=ACTOR, now=NOW, chunk=7).pruned)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=prune) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not errors
+    assert sum(pruned) == 40
+    assert sum(AuditCheckpoint.objects.values_list("entries", flat=True)) == 40
+    assert selectors.verify_chain().is_intact

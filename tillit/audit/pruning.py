@@ -16,10 +16,11 @@ writer chains to) always stays.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -31,6 +32,7 @@ from tillit.core.actors import Actor
 from tillit.policy import retention as retention_rules
 
 _SALT = "tillit.audit.checkpoint"
+PRUNE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"tillit:audit-prune").digest()[:8], "big", signed=True)
 CHUNK = 10_000
 
 
@@ -65,6 +67,7 @@ def prune_audit_log(*, actor: Actor, now: dt.datetime, chunk: int = CHUNK) -> Pr
     summary = PruneSummary(cutoff=cutoff)
     while True:
         with transaction.atomic():
+            _one_pruner_at_a_time()
             through = _next_cut(cutoff=cutoff, chunk=chunk)
             if through is None:
                 break
@@ -88,6 +91,15 @@ def prune_audit_log(*, actor: Actor, now: dt.datetime, chunk: int = CHUNK) -> Pr
         summary.chunks += 1
         summary.through_sequence = through
     return summary
+
+
+def _one_pruner_at_a_time() -> None:
+    """Two prunes never cut at the same place: on PostgreSQL a transaction-level advisory lock
+    (only pruning takes it, so no writer of the chain ever waits on it); on SQLite the write
+    lock of the IMMEDIATE transaction already serialises them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PRUNE_LOCK_KEY])
 
 
 def _next_cut(*, cutoff: dt.datetime, chunk: int) -> int | None:
