@@ -159,9 +159,10 @@ def test_ending_a_relationship_is_refused_for_other_roles_and_bad_input(api_as, 
     refused = api_as("marketing").post(url, json.dumps({"reason": "other"}), content_type="application/json")
     assert refused.status_code == 403
     sales = api_as("sales")
-    bad = sales.post(url, json.dumps({"reason": "bored"}), content_type="application/json")
-    assert bad.status_code == 422
-    assert bad.json()["field"] == "reason"
+    for reason in ("bored", "lapsed", "service_cancelled"):
+        bad = sales.post(url, json.dumps({"reason": reason}), content_type="application/json")
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "reason"
     missing = sales.post(url, json.dumps({}), content_type="application/json")
     assert missing.status_code == 422
     assert missing.json()["field"] == "reason"

@@ -141,6 +141,10 @@ class CustomerRelationship(models.Model):
         LAPSED = "lapsed", _("No active service and no recent order (privacy policy §9)")
         OTHER = "other", _("Other")
 
+    # The reasons staff give; the other two are set by the system (cancelling the last
+    # service, the daily job for lapsed relationships).
+    STAFF_END_REASONS = ("customer_asked", "no_longer_buying", "business_closed", "other")
+
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="customer_relationships")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)

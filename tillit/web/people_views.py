@@ -289,7 +289,7 @@ class EndRelationshipForm(forms.Form):
 
     reason = forms.ChoiceField(
         label=gettext_lazy("Why does it end?"),
-        choices=[c for c in CustomerRelationship.EndReason.choices if c[0] not in ("service_cancelled", "lapsed")],
+        choices=[c for c in CustomerRelationship.EndReason.choices if c[0] in CustomerRelationship.STAFF_END_REASONS],
     )
 
 
