@@ -188,6 +188,7 @@ def test_customer_support_ends_a_relationship_from_the_person_page(staff_client,
     assert CustomerRelationship.objects.get(person=person).end_reason == "business_closed"
     after = client.get(f"/people/{person.pk}/?purpose=customer_care")
     assert b'data-testid="end-customer"' not in after.content
+    assert '<span data-testid="end-reason">(The business closed or was taken over)</span>' in after.content.decode()
     # The marketing role does not see the action.
     marketing = staff_client("marketing").get(f"/people/{person.pk}/?purpose=direct_marketing")
     assert b'data-testid="end-customer"' not in marketing.content
