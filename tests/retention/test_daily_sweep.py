@@ -21,6 +21,9 @@ DAILY = [
     "capture.raw_visits",
     "consent.art14_notices",
     "marketing.forget_requests",
+    "retention.own_records",
+    "accounts.mailbox_reminders",
+    "people.lapsed_customers",
 ]
 
 

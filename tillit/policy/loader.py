@@ -408,6 +408,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         log_calls_and_emails=e.boolean("log_calls_and_emails"),
         mailbox_review_months=e.integer("mailbox_review_months", minimum=1),
         sensitive_data_by_email=e.boolean("sensitive_data_by_email"),
+        mailbox_review_reminder_days=e.integer("mailbox_review_reminder_days", minimum=1),
     )
     e.done()
     root.done()
@@ -563,7 +564,11 @@ def _retention(t: _Table) -> s.Retention:
     )
     nl.done()
     cu = t.table("customer")
-    customer = s.CustomerRetention(section=_section(cu), while_active=cu.boolean("while_active"))
+    customer = s.CustomerRetention(
+        section=_section(cu),
+        while_active=cu.boolean("while_active"),
+        months_after_last_order=cu.integer("months_after_last_order", minimum=1),
+    )
     cu.done()
     holds_table = t.table("legal_holds", optional=True)
     holds = {}
@@ -582,6 +587,13 @@ def _retention(t: _Table) -> s.Retention:
     rv.integer("section")
     raw_visit_months = rv.integer("months", minimum=1)
     rv.done()
+    own = t.table("own_records")
+    own_records = s.OwnRecordsRetention(
+        section=_section(own),
+        audit_log_months=own.integer("audit_log_months", minimum=1),
+        erasure_receipt_months=own.integer("erasure_receipt_months", minimum=1),
+    )
+    own.done()
     t.done()
     return s.Retention(
         dialogue=dialogue,
@@ -589,6 +601,7 @@ def _retention(t: _Table) -> s.Retention:
         customer=customer,
         legal_holds=s.frozen_map(holds),
         raw_visit_months=raw_visit_months,
+        own_records=own_records,
     )
 
 

@@ -106,6 +106,17 @@ class NewsletterRetention:
 class CustomerRetention:
     section: int
     while_active: bool
+    # A relationship with no active service ends this many months after the last order.
+    months_after_last_order: int
+
+
+@dataclass(frozen=True)
+class OwnRecordsRetention:
+    """How long our own proof is kept: the audit log and the erasure receipts."""
+
+    section: int
+    audit_log_months: int
+    erasure_receipt_months: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ class Retention:
     customer: CustomerRetention
     legal_holds: Mapping[str, LegalHold]
     raw_visit_months: int
+    own_records: OwnRecordsRetention
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,7 @@ class EmailAndPhone:
     log_calls_and_emails: bool
     mailbox_review_months: int
     sensitive_data_by_email: bool
+    mailbox_review_reminder_days: int
 
 
 @dataclass(frozen=True)

@@ -420,6 +420,9 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
             "newsletter_years": retention.newsletter.years_after_unsubscribe,
             "customer_while_active": retention.customer.while_active,
             "raw_visit_months": retention.raw_visit_months,
+            "customer_months": retention.customer.months_after_last_order,
+            "audit_log_months": retention.own_records.audit_log_months,
+            "erasure_receipt_months": retention.own_records.erasure_receipt_months,
             "legal_holds": [
                 LegalHoldView(
                     records=_join(_words(RECORD_WORDS, hold.records)),

@@ -9,6 +9,8 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
 
 - ``past_deadline``: a person the retention rule (§9), applied to the live facts (the
   interactions themselves, subscriptions, customer relationships), says is past the deadline;
+- ``customer_without_deadline``: a customer with no active service whose relationship has
+  ended by the rule (no order for the policy's months) but who has no deadline (§9);
 - ``consent_without_wording`` / ``consent_without_notice``: a consent ledger entry without the
   wording shown, or without the notice version in force (GDPR art. 7(1));
 - ``send_without_basis``: a marketing email sent without a legal basis recorded at send time;
@@ -63,6 +65,7 @@ from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Par
 
 KINDS = (
     "past_deadline",
+    "customer_without_deadline",
     "consent_without_wording",
     "consent_without_notice",
     "send_without_basis",
@@ -104,6 +107,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     """Every violation, check by check, streamed."""
     yield from unclassified_fields()
     yield from past_deadline(now=now)
+    yield from customers_without_deadline(now=now)
     yield from consents_without_evidence()
     yield from marketing_sends()
     yield from disclosures()
@@ -259,6 +263,46 @@ def past_deadline(*, now: dt.datetime) -> Iterator[Violation]:
                 "past_deadline",
                 f"person:{_pseudonym(pseudonym)}",
                 f"{decision.reason} deadline {decision.retain_until:%Y-%m-%d}",
+            )
+
+
+def customers_without_deadline(*, now: dt.datetime) -> Iterator[Violation]:
+    """Customers whose relationship has ended by the rule (no active service, no order for
+    ``retention.customer.months_after_last_order`` months; ``customer_relationship_ends_at``)
+    but who are still stored without a deadline, so no sweep would ever release them (§9)."""
+    from tillit.capture.models import OrderLine, ServiceSubscription
+
+    current = policy.current()
+    person, customer = Person._meta.db_table, CustomerRelationship._meta.db_table
+    service, order = ServiceSubscription._meta.db_table, OrderLine._meta.db_table
+    subscription = Subscription._meta.db_table
+    sql = (
+        f"SELECT p.pseudonym, p.created_at, r.since, "  # noqa: S608 (model tables)
+        f"(SELECT MAX(o.ordered_at) FROM {order} o WHERE o.person_id = p.id) "
+        f"FROM {person} p "
+        f"JOIN (SELECT person_id, MIN(started_at) AS since FROM {customer} WHERE ended_at IS NULL "
+        f"  GROUP BY person_id) r ON r.person_id = p.id "
+        f"WHERE p.retain_until IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {service} v WHERE v.person_id = p.id AND v.cancelled_at IS NULL) "
+        # A subscriber has no deadline while subscribed (§9), customer or not.
+        f"AND NOT EXISTS (SELECT 1 FROM {subscription} s WHERE s.person_id = p.id AND s.unsubscribed_at IS NULL) "
+        "ORDER BY p.id"
+    )
+    for pseudonym, created_at, since, last_order in _rows(sql, []):
+        ends_at = retention_rule.customer_relationship_ends_at(
+            current,
+            retention_rule.RetentionFacts(
+                registered_at=_moment(created_at),  # type: ignore[arg-type]
+                is_customer=True,
+                customer_since=_moment(since),
+                last_order_at=_moment(last_order),
+            ),
+        )
+        if ends_at is not None and ends_at <= now:
+            yield Violation(
+                "customer_without_deadline",
+                f"person:{_pseudonym(pseudonym)}",
+                f"no active service and no order since; the relationship ended {ends_at:%Y-%m-%d}",
             )
 
 

@@ -79,6 +79,11 @@ def offboard(request: HttpRequest, actor: Actor, user_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(
-            request, _("Account closed; %(people)s person records and %(emails)s emails handed over.") % handover.counts
+            request,
+            _(
+                "Account closed; %(people)s person records, %(emails)s emails and %(open_dialogues)s open "
+                "dialogues handed over."
+            )
+            % handover.counts,
         )
     return HttpResponseRedirect(reverse("web:staff"))

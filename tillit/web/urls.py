@@ -39,6 +39,11 @@ urlpatterns = [
         dialogue_views.dialogue_close,
         name="person-dialogue-close",
     ),
+    path(
+        "people/<int:person_id>/customer/end/",
+        people_views.end_customer_relationship,
+        name="person-end-customer",
+    ),
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
     path("retention/forecast/", views.retention_forecast, name="retention-forecast"),
