@@ -61,12 +61,13 @@ ALLOWED_QUERY = {
     "staff",
     "event",
     "fields",
+    "products",  # product keys of the policy (the existing-customer exception)
     # signed tokens (a pseudonymous id, signed; DESIGN.md rule 10)
     "t",
     "d",
 }
 # Path parameters that are not integer ids: signed tokens and keys without personal data.
-OPAQUE_PATH = {"token", "public_id", "slug", "prefix", "fmt", "processor_key"}
+OPAQUE_PATH = {"token", "public_id", "slug", "prefix", "fmt", "processor_key", "kind"}  # kind: of a dialogue
 
 
 def _routes(patterns: list, prefix: str = "") -> list[tuple[str, dict[str, object]]]:
