@@ -1,7 +1,7 @@
 """``tillit backup FILE``: a consistent, compressed backup of the database;
-``tillit backup --journal FILE --since BACKUP``: the erasure journal since a backup was taken
-(keep it off-site beside the backups, so a restore can honour erasures even if this database
-is lost)."""
+``tillit backup FILE --journal BACKUP``: the journal since a backup was taken, in commit order
+(erasures, suppressions, consents, withdrawals, objections, subscriptions; keep it off-site
+beside the backups, so a restore can honour them even if this database is lost)."""
 
 from __future__ import annotations
 
@@ -24,18 +24,18 @@ class Command(TillitCommand):
         parser.add_argument(
             "--journal",
             metavar="BACKUP",
-            help="Instead of a backup: write to FILE the erasure receipts and suppressions since BACKUP was taken.",
+            help="Instead of a backup: write to FILE the journal (erasures, suppressions, consents, subscriptions) since BACKUP.",
         )
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
         target = Path(options["file"])
         if options["journal"]:
             manifest = backup.read_manifest(Path(options["journal"]))
-            journal = backup.erasure_journal(since=manifest["taken_at"] - backup.JOURNAL_MARGIN)
+            journal = backup.journal_since(manifest)
             backup.export_journal(journal, target)
             self.stdout.write(
-                f"Wrote the erasure journal since {manifest['taken_at']:%Y-%m-%d %H:%M} UTC to {target}: "
-                f"{len(journal.receipts)} receipts, {len(journal.suppressions)} suppressions."
+                f"Wrote the journal since the backup of {manifest['taken_at']:%Y-%m-%d %H:%M} UTC to {target}: "
+                f"{journal.describe()}."
             )
             return
         started = time.perf_counter()

@@ -1,0 +1,36 @@
+"""The journal a restore replays (``retention.JournalEntry``), written by triggers on the
+tables it covers (``tillit.retention.journal``)."""
+
+from django.db import migrations, models
+
+
+def up(apps, schema_editor):
+    from tillit.retention.journal import install_triggers
+
+    install_triggers(schema_editor.connection)
+
+
+def down(apps, schema_editor):
+    from tillit.retention.journal import remove_triggers
+
+    remove_triggers(schema_editor.connection)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("retention", "0002_notices_per_run"),
+        ("consent", "0007_cookie_choices_append_only"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="JournalEntry",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("kind", models.CharField(max_length=12)),
+                ("ref_id", models.BigIntegerField()),
+                ("txid", models.BigIntegerField(blank=True, db_index=True, null=True)),
+            ],
+        ),
+        migrations.RunPython(up, down),
+    ]
