@@ -101,7 +101,7 @@ def test_an_erasure_in_flight_while_the_backup_is_taken_stays_erased(system_acto
                 )
                 written.set()
                 assert backed_up.wait(120)
-        except BaseException as error:  # noqa: BLE001 (reported by the test)
+        except BaseException as error:
             failures.append(error)
             written.set()
         finally:
@@ -160,7 +160,9 @@ def test_withdrawals_unsubscribes_objections_and_new_consents_survive_a_restore(
     restored = tillit(tillit_env, "restore", str(path), "--yes")
     assert restored.returncode == 0, restored.stderr
 
-    assert consent_selectors.eligibility(person_id=unsubscribes.pk, purpose="newsletter", channel="email").allowed is False
+    assert (
+        consent_selectors.eligibility(person_id=unsubscribes.pk, purpose="newsletter", channel="email").allowed is False
+    )
     assert Subscription.objects.get(person_id=unsubscribes.pk, newsletter="monthly").unsubscribed_at is not None
     assert (
         consent_selectors.eligibility(person_id=withdraws.pk, purpose="direct_marketing", channel="email").allowed
@@ -177,15 +179,16 @@ def test_withdrawals_unsubscribes_objections_and_new_consents_survive_a_restore(
     # which holds the re-applied entries) gives the same state, and nothing twice.
     again = tillit(tillit_env, "restore", str(path), "--yes")
     assert again.returncode == 0, again.stderr
-    assert consent_selectors.consent_state(person_id=objects.pk)[("sales_dialogue", consent_selectors.ALL_CHANNELS)] == "objected"
+    assert (
+        consent_selectors.consent_state(person_id=objects.pk)[("sales_dialogue", consent_selectors.ALL_CHANNELS)]
+        == "objected"
+    )
     from tillit.consent.models import ConsentEvent
 
     assert ConsentEvent.objects.filter(person_id=objects.pk, action="objected").count() == 1
 
 
-def test_a_restore_that_fails_half_way_is_finished_by_a_retry_from_its_journal_file(
-    system_actor, tmp_path, tillit_env
-):
+def test_a_restore_that_fails_half_way_is_finished_by_a_retry_from_its_journal_file(system_actor, tmp_path, tillit_env):
     erased, withdraws = person(system_actor, 8), person(system_actor, 9)
     subscribe(system_actor, withdraws)
     path = tmp_path / "tillit.backup"

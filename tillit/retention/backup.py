@@ -284,7 +284,9 @@ def _changed_since(boundary: dict[str, Any] | None) -> Iterator[tuple[str, int]]
             entries.filter(txid__gte=horizon)
             .alias(
                 seen=RawSQL(
-                    "pg_visible_in_snapshot((txid::text)::xid8, %s::pg_snapshot)", [snapshot], output_field=BooleanField()
+                    "pg_visible_in_snapshot((txid::text)::xid8, %s::pg_snapshot)",
+                    [snapshot],
+                    output_field=BooleanField(),
                 )
             )
             .filter(seen=False)
@@ -328,8 +330,8 @@ def erasure_journal(*, boundary: dict[str, Any] | None) -> Journal:
     journal.notices = [dict(n) for n in NoticeVersion.objects.filter(digest__in=notices).values(*columns)]
     for ids in _chunks(refs["subscription"]):
         journal.subscriptions += [
-            {"pseudonym": s.pop("person__pseudonym"), **s}
-            for s in Subscription.objects.filter(pk__in=ids).values(
+            {"pseudonym": pseudonym, "newsletter": newsletter, "subscribed_at": since, "unsubscribed_at": until}
+            for pseudonym, newsletter, since, until in Subscription.objects.filter(pk__in=ids).values_list(
                 "person__pseudonym", "newsletter", "subscribed_at", "unsubscribed_at"
             )
         ]
@@ -393,8 +395,8 @@ def load_journal(path: Path) -> Journal:
             # A format 1 journal held the receipts and suppressions since a moment; replaying
             # them is idempotent, so they are simply all of it.
             data["boundary"] = None
-            for required in ("receipts", "suppressions", "since"):
-                data[required]  # noqa: B018 (a missing key is not a journal)
+            if not {"receipts", "suppressions", "since"} <= set(data):
+                raise KeyError("receipts, suppressions or since")
         return Journal(boundary=data["boundary"], **sections)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0]
@@ -429,9 +431,10 @@ def journal_since(manifest: dict[str, Any]) -> Journal:
 
 def pending_journal_path(manifest: dict[str, Any]) -> Path:
     """Where a restore of this backup keeps its journal until it has finished."""
-    key = manifest.get("id") or hashlib.sha256(
-        f"{manifest['taken_at'].isoformat()}:{manifest['vendor']}".encode()
-    ).hexdigest()[:32]
+    key = (
+        manifest.get("id")
+        or hashlib.sha256(f"{manifest['taken_at'].isoformat()}:{manifest['vendor']}".encode()).hexdigest()[:32]
+    )
     return Path(settings.DATA_DIR) / "restore" / f"journal-{key}.json"
 
 
@@ -553,9 +556,7 @@ def reapply_journal(
     with transaction.atomic():
         known: set[tuple[Any, Any]] = set()
         for pseudonyms in _chunks(erased):
-            known |= set(
-                ErasureReceipt.objects.filter(pseudonym__in=pseudonyms).values_list("pseudonym", "batch")
-            )
+            known |= set(ErasureReceipt.objects.filter(pseudonym__in=pseudonyms).values_list("pseudonym", "batch"))
         missing = [r for r in journal.receipts if (r["pseudonym"], r["batch"]) not in known]
         ErasureReceipt.objects.bulk_create([ErasureReceipt(**r) for r in missing], batch_size=BATCH)
         summary.receipts_restored = len(missing)
@@ -611,7 +612,10 @@ def _reapply_choices(
         with transaction.atomic():
             # Lock, then read: the people first, their ledger and subscriptions after.
             people = dict(
-                Person.objects.select_for_update().filter(pseudonym__in=chunk).order_by("pk").values_list("pseudonym", "pk")
+                Person.objects.select_for_update()
+                .filter(pseudonym__in=chunk)
+                .order_by("pk")
+                .values_list("pseudonym", "pk")
             )
             if not people:
                 continue

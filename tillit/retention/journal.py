@@ -18,10 +18,10 @@ JOURNALLED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("subscription", "consent_subscription", ("INSERT", "UPDATE")),
 )
 
-_PG_FUNCTION = f"""
+_PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION retention_journal_change() RETURNS trigger AS $$
 BEGIN
-    INSERT INTO {JOURNAL_TABLE} (kind, ref_id, txid)
+    INSERT INTO retention_journalentry (kind, ref_id, txid)
     VALUES (TG_ARGV[0], NEW.id, pg_current_xact_id()::text::bigint);
     RETURN NULL;
 END;
@@ -44,8 +44,8 @@ def _statements(vendor: str) -> list[str]:
             name = f"{table}_journal_{operation.lower()}"
             statements.append(f"DROP TRIGGER IF EXISTS {name};")
             statements.append(
-                f"CREATE TRIGGER {name} AFTER {operation} ON {table}\nBEGIN\n"
-                f"    INSERT INTO {JOURNAL_TABLE} (kind, ref_id, txid) VALUES ('{kind}', NEW.id, NULL);\nEND;"
+                f"CREATE TRIGGER {name} AFTER {operation} ON {table}\nBEGIN\n"  # noqa: S608 (our own table names)
+                f"    INSERT INTO retention_journalentry (kind, ref_id, txid) VALUES ('{kind}', NEW.id, NULL);\nEND;"
             )
     return statements
 

@@ -24,7 +24,7 @@ class Command(TillitCommand):
         parser.add_argument(
             "--journal",
             metavar="BACKUP",
-            help="Instead of a backup: write to FILE the journal (erasures, suppressions, consents, subscriptions) since BACKUP.",
+            help="Instead of a backup: write to FILE the journal (erasures, consents, subscriptions...) since BACKUP.",
         )
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
