@@ -19,7 +19,11 @@ name), never personal data:
   field that the policy does not give that role (§10; ``tillit.policy.purposes``);
 - ``audit_chain_broken``: an audit entry edited, deleted or reordered;
 - ``unclassified_field``: a model field missing from the classification registry, or classified
-  with a category the policy does not define (DESIGN.md rule 6).
+  with a category the policy does not define (DESIGN.md rule 6);
+- ``send_after_objection``: a marketing email claimed (sending, sent, bounced) after the person
+  objected to it, withdrew its purpose on email, or left its newsletter (issue 24);
+- ``deadline_differs``: a stored retention deadline that the rule, applied to the person's facts
+  now, puts elsewhere: too early (an erasure the facts do not allow) or too late (issue 24).
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ KINDS = (
     "read_by_forbidden_role",
     "audit_chain_broken",
     "unclassified_field",
+    "send_after_objection",
+    "deadline_differs",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -94,6 +100,8 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from disclosures()
     yield from forbidden_reads()
     yield from broken_audit_chain()
+    yield from sends_after_objection()
+    yield from deadlines_differ()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -535,6 +543,110 @@ def broken_audit_chain() -> Iterator[Violation]:
     report = audit_selectors.verify_chain()
     if not report.is_intact:
         yield Violation("audit_chain_broken", f"audit:#{report.broken_at}", f"entry {report.kind}")
+
+
+def sends_after_objection() -> Iterator[Violation]:
+    """Marketing emails claimed (``sending``, ``sent`` or ``bounced``) after the person said no:
+    an objection to direct marketing or to the campaign's purpose, a withdrawal of that purpose
+    on email, still in force when the claim was recorded (no later ledger entry for the same
+    purpose and channel by then), or, for a newsletter, their subscription to it closed by then.
+    The claim's moment is the one it recorded (``sent_at``). One set-based query, streamed."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+        campaign_model = apps.get_model("marketing", "Campaign")
+        newsletter_model = apps.get_model("marketing", "NewsletterList")
+    except LookupError:
+        return
+    from tillit.consent.selectors import ALL_CHANNELS
+
+    send, campaign, newsletter = (
+        send_model._meta.db_table,
+        campaign_model._meta.db_table,
+        newsletter_model._meta.db_table,
+    )
+    person, event, subscription = Person._meta.db_table, ConsentEvent._meta.db_table, Subscription._meta.db_table
+    claimed = ("sending", "sent", "bounced")
+    sql = (
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {send} s "  # noqa: S608 (model tables)
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND e.occurred_at <= s.sent_at "
+        "AND e.channel IN ('email', %s) "
+        "AND ((e.action = 'objected' AND e.purpose IN (c.purpose, 'direct_marketing')) "
+        "  OR (e.action = 'withdrawn' AND e.purpose = c.purpose)) "
+        "WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {event} later WHERE later.person_id = e.person_id "
+        "  AND later.purpose = e.purpose AND later.channel = e.channel AND later.occurred_at <= s.sent_at "
+        "  AND (later.occurred_at > e.occurred_at OR (later.occurred_at = e.occurred_at AND later.id > e.id))) "
+        "UNION ALL "
+        f"SELECT s.id, p.pseudonym, 'unsubscribed', n.key FROM {send} s "
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {newsletter} n ON n.id = c.newsletter_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {subscription} u ON u.person_id = s.person_id AND u.newsletter = n.key "
+        "WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND u.unsubscribed_at IS NOT NULL "
+        "AND u.unsubscribed_at <= s.sent_at AND u.subscribed_at <= u.unsubscribed_at "
+        "ORDER BY 1"
+    )
+    said = {"objected": "objected to", "withdrawn": "withdrew", "unsubscribed": "left the newsletter"}
+    last = None
+    for pk, pseudonym, action, what in _rows(sql, [ALL_CHANNELS, *claimed, *claimed]):
+        if pk == last:
+            continue  # one violation per send, however many refusals came before it
+        last = pk
+        yield Violation(
+            "send_after_objection",
+            f"send:#{pk} person:{_pseudonym(pseudonym)}",
+            f"claimed after the person {said[action]} {what}",
+        )
+
+
+def deadlines_differ() -> Iterator[Violation]:
+    """Every stored deadline against the rule applied to the person's facts now, chunk by chunk:
+    the facts of a chunk come from the same aggregate queries that recompute them
+    (``retention.selectors.retention_facts_chunk``), the rule (``retain_until``) decides, and
+    a difference is confirmed by one statement that reads the facts and the stored deadline
+    together (so a change committed in between is not reported)."""
+    from tillit.retention import selectors as retention_selectors
+
+    current = policy.current()
+    last_id = 0
+    while True:
+        chunk = retention_selectors.retention_facts_chunk(after_id=last_id, limit=CHUNK)
+        if not chunk:
+            return
+        stored = {
+            pk: (pseudonym, until, reason)
+            for pk, pseudonym, until, reason in Person.objects.filter(
+                pk__gte=chunk[0][0], pk__lte=chunk[-1][0]
+            ).values_list("pk", "pseudonym", "retain_until", "retain_reason")
+        }
+        for pk, facts in chunk:
+            decision = retention_rule.retain_until(current, facts)
+            if pk not in stored or stored[pk][1:] == (decision.retain_until, decision.reason):
+                continue
+            try:
+                facts, (until, reason) = retention_selectors.retention_state(person_id=pk)
+            except LookupError:
+                continue  # erased in between
+            decision = retention_rule.retain_until(current, facts)
+            if (until, reason) == (decision.retain_until, decision.reason):
+                continue
+            should = decision.retain_until
+            if until == should:
+                how = "another reason"
+            elif until is not None and (should is None or until < should):
+                how = "too early"  # an erasure the facts do not allow
+            else:
+                how = "too late"  # kept longer than the facts allow
+            yield Violation(
+                "deadline_differs",
+                f"person:{_pseudonym(stored[pk][0])}",
+                f"{how}: stored {_day(until)} ({reason or '-'}), the facts say {_day(should)} ({decision.reason})",
+            )
+        last_id = chunk[-1][0]
+
+
+def _day(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else "none"
 
 
 def newest_runs(limit: int = 10) -> list[VerifyRun]:
