@@ -191,3 +191,63 @@ def test_a_deadline_early_or_late_against_its_facts_is_reported(system_actor, cr
     assert found[f"person:{customer.pseudonym}"].startswith(f"too early: stored {stale_until:%Y-%m-%d} (dialogue)")
     assert found[f"person:{former.pseudonym}"].startswith("too late: stored none (customer)")
     assert f"person:{kept.pseudonym}" not in found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_is_judged_in_commit_order_not_by_the_batch_clock(system_actor, crowd, campaigns):
+    """Issue 24's race: a batch began (its moment is the one every send records), a person
+    objected and it committed, and only then was their message claimed. The send says it went
+    before the objection; the order of commits says otherwise."""
+    from tillit.marketing import delivery
+
+    offer, _ = campaigns
+    objects, withdraws, earlier = crowd
+    batch_began = NOW - dt.timedelta(hours=1)
+    records = {
+        p.pk: SendRecord.objects.create(campaign=offer, person=p, message_id=f"<race.{p.pk}@example.com>")
+        for p in crowd
+    }
+
+    def claim_now(person: Person) -> None:
+        """The real claim of the send path, with the batch's moment."""
+        handover = delivery.claim_record(
+            table=SendRecord._meta.db_table, pk=records[person.pk].pk, now=batch_began, basis="consent"
+        )
+        assert handover is not None
+        handover(lambda: None)
+        SendRecord.objects.filter(pk=records[person.pk].pk).update(status="sent")
+
+    # Claimed before the objection commits, although the objection's clock says earlier: fine.
+    claim_now(earlier)
+    consent.object_to_direct_marketing(
+        actor=system_actor,
+        now=batch_began - dt.timedelta(minutes=10),
+        person_id=earlier.pk,
+        source_kind="staff",
+        language="en",
+    )
+    # Objected and withdrew while the batch was sending (committed), claimed after: reported.
+    consent.object_to_direct_marketing(
+        actor=system_actor,
+        now=batch_began + dt.timedelta(minutes=5),
+        person_id=objects.pk,
+        source_kind="staff",
+        language="en",
+    )
+    consent.opt_out(
+        actor=system_actor,
+        now=batch_began + dt.timedelta(minutes=5),
+        person_id=withdraws.pk,
+        purpose="direct_marketing",
+        channel="email",
+        source_kind="email_link",
+        language="en",
+    )
+    claim_now(objects)
+    claim_now(withdraws)
+    assert SendRecord.objects.get(pk=records[objects.pk].pk).sent_at == batch_began  # what the record says
+
+    assert set(reported("send_after_objection")) == {
+        f"send:#{records[objects.pk].pk} person:{objects.pseudonym}",
+        f"send:#{records[withdraws.pk].pk} person:{withdraws.pseudonym}",
+    }

@@ -59,7 +59,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, ValidationError
 from tillit.core.identifiers import identifier_digests
 from tillit.people.models import Person
-from tillit.retention.journal import JOURNAL_TABLE
+from tillit.retention.journal import JOURNAL_TABLE, RESTORED_KINDS
 from tillit.retention.models import ErasureReceipt, JournalEntry
 
 FORMAT = 2
@@ -272,7 +272,7 @@ def _changed_since(boundary: dict[str, Any] | None) -> Iterator[tuple[str, int]]
     hold, by commit order: on PostgreSQL the entries whose transaction the backup's snapshot
     could not see (still running when it was taken, or begun after); on SQLite the entries
     after the last one in the copy."""
-    entries = JournalEntry.objects.order_by("pk")
+    entries = JournalEntry.objects.filter(kind__in=RESTORED_KINDS).order_by("pk")
     if boundary is None:
         pass
     elif "snapshot" in boundary:

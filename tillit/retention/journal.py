@@ -1,6 +1,8 @@
 """The journal a restore replays: database triggers that note, in the transaction of the
 change itself, every erasure receipt, suppression entry, consent ledger entry and subscription
 change (``retention.JournalEntry``). Written by the database, so no code path can forget it.
+It also notes each marketing send's claim, with what the claiming transaction could see, so
+``tillit verify`` can tell in commit order whether the claim came after an objection.
 
 The triggers are installed by the migration and again after every ``migrate`` (SQLite drops
 a table's triggers when a later migration rebuilds the table)."""
@@ -18,6 +20,10 @@ JOURNALLED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("subscription", "consent_subscription", ("INSERT", "UPDATE")),
 )
 
+# A marketing send claimed: pending -> sending (or straight to sent).
+CLAIM_TABLE = "marketing_sendrecord"
+RESTORED_KINDS = tuple(kind for kind, _, _ in JOURNALLED)
+
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION retention_journal_change() RETURNS trigger AS $$
 BEGIN
@@ -26,7 +32,15 @@ BEGIN
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION retention_journal_claim() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO retention_journalentry (kind, ref_id, txid, snapshot)
+    VALUES ('claim', NEW.id, pg_current_xact_id()::text::bigint, pg_current_snapshot()::text);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
 """
+_CLAIMED = "OLD.status = 'pending' AND NEW.status IN ('sending', 'sent')"
 
 
 def _statements(vendor: str) -> list[str]:
@@ -47,6 +61,18 @@ def _statements(vendor: str) -> list[str]:
                 f"CREATE TRIGGER {name} AFTER {operation} ON {table}\nBEGIN\n"  # noqa: S608 (our own table names)
                 f"    INSERT INTO retention_journalentry (kind, ref_id, txid) VALUES ('{kind}', NEW.id, NULL);\nEND;"
             )
+    if vendor == "postgresql":
+        statements.append(f"DROP TRIGGER IF EXISTS {CLAIM_TABLE}_journal ON {CLAIM_TABLE};")
+        statements.append(
+            f"CREATE TRIGGER {CLAIM_TABLE}_journal AFTER UPDATE OF status ON {CLAIM_TABLE} "
+            f"FOR EACH ROW WHEN ({_CLAIMED}) EXECUTE FUNCTION retention_journal_claim();"
+        )
+    else:
+        statements.append(f"DROP TRIGGER IF EXISTS {CLAIM_TABLE}_journal;")
+        statements.append(
+            f"CREATE TRIGGER {CLAIM_TABLE}_journal AFTER UPDATE OF status ON {CLAIM_TABLE} WHEN {_CLAIMED}\n"  # noqa: S608
+            f"BEGIN\n    INSERT INTO {JOURNAL_TABLE} (kind, ref_id) VALUES ('claim', NEW.id);\nEND;"
+        )
     return statements
 
 
@@ -66,7 +92,11 @@ def remove_triggers(connection: Any) -> None:
                 for operation in operations:
                     cursor.execute(f"DROP TRIGGER IF EXISTS {table}_journal_{operation.lower()};")
         if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER IF EXISTS {CLAIM_TABLE}_journal ON {CLAIM_TABLE};")
             cursor.execute("DROP FUNCTION IF EXISTS retention_journal_change();")
+            cursor.execute("DROP FUNCTION IF EXISTS retention_journal_claim();")
+        else:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {CLAIM_TABLE}_journal;")
 
 
 def reinstall_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
@@ -75,5 +105,6 @@ def reinstall_after_migrate(sender: Any, using: str = "default", **kwargs: Any) 
 
     connection = connections[using]
     tables = set(connection.introspection.table_names())
-    if JOURNAL_TABLE in tables and all(table in tables for _, table, _ in JOURNALLED):
+    needed = {JOURNAL_TABLE, CLAIM_TABLE, *(table for _, table, _ in JOURNALLED)}
+    if needed <= tables:
         install_triggers(connection)

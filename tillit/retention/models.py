@@ -63,6 +63,13 @@ class JournalEntry(models.Model):
     kind = models.CharField(max_length=12)
     ref_id = models.BigIntegerField()
     txid = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # A marketing send's claim (kind "claim") on PostgreSQL: what the claiming transaction
+    # could see when it wrote the claim, so ``tillit verify`` can tell, in commit order,
+    # whether an objection had committed before it.
+    snapshot = models.TextField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "ref_id"], name="retention_journal_ref_idx")]
 
     def __str__(self) -> str:
         return f"Journal entry #{self.pk} ({self.kind})"

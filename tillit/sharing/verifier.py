@@ -547,36 +547,70 @@ def broken_audit_chain() -> Iterator[Violation]:
 
 def sends_after_objection() -> Iterator[Violation]:
     """Marketing emails claimed (``sending``, ``sent`` or ``bounced``) after the person said no:
-    an objection to direct marketing or to the campaign's purpose, a withdrawal of that purpose
-    on email, still in force when the claim was recorded (no later ledger entry for the same
-    purpose and channel by then), or, for a newsletter, their subscription to it closed by then.
-    The claim's moment is the one it recorded (``sent_at``). One set-based query, streamed."""
+    an objection to direct marketing or to the campaign's purpose, or a withdrawal of that
+    purpose on email, still in force at the claim (no later ledger entry for the same purpose
+    and channel by then); or, for a newsletter, their subscription to it closed by then.
+
+    "After" is commit order where the database noted the claim (``retention.JournalEntry``,
+    kind ``claim``): on PostgreSQL, the ledger entry's transaction was visible to the claiming
+    one; on SQLite, its journal entry comes first. So a batch that began before an objection,
+    and claimed a message after the objection committed, is reported even though the send
+    records the batch's earlier moment. A send without a noted claim is judged by the moment
+    it recorded (``sent_at``), and so is the subscription. One set-based query, streamed."""
     try:
         send_model = apps.get_model("marketing", "SendRecord")
         campaign_model = apps.get_model("marketing", "Campaign")
         newsletter_model = apps.get_model("marketing", "NewsletterList")
+        journal_model = apps.get_model("retention", "JournalEntry")
     except LookupError:
         return
     from tillit.consent.selectors import ALL_CHANNELS
 
-    send, campaign, newsletter = (
+    send, campaign, newsletter, journal = (
         send_model._meta.db_table,
         campaign_model._meta.db_table,
         newsletter_model._meta.db_table,
+        journal_model._meta.db_table,
     )
     person, event, subscription = Person._meta.db_table, ConsentEvent._meta.db_table, Subscription._meta.db_table
-    claimed = ("sending", "sent", "bounced")
+    claimed = ["sending", "sent", "bounced"]
+
+    def committed_before_claim(entry: str) -> str:
+        """The journal entry ``entry`` (of a ledger row) committed before the claim ``cj``;
+        a ledger row older than the journal has none, and came before every noted claim."""
+        if connection.vendor == "postgresql":
+            seen = f"pg_visible_in_snapshot(({entry}.txid::text)::xid8, cj.snapshot::pg_snapshot)"
+        else:
+            seen = f"{entry}.id < cj.id"
+        return f"({entry}.id IS NULL OR {seen})"
+
+    refused = (
+        "e.channel IN ('email', %s) AND ((e.action = 'objected' AND e.purpose IN (c.purpose, 'direct_marketing')) "
+        "OR (e.action = 'withdrawn' AND e.purpose = c.purpose))"
+    )
+    later = (
+        f"FROM {event} later "
+        "WHERE later.person_id = e.person_id AND later.purpose = e.purpose AND later.channel = e.channel "
+        "AND (later.occurred_at > e.occurred_at OR (later.occurred_at = e.occurred_at AND later.id > e.id))"
+    )
+    noted = f"SELECT 1 FROM {journal} n WHERE n.kind = 'claim' AND n.ref_id = s.id"  # noqa: S608
     sql = (
-        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {send} s "  # noqa: S608 (model tables)
+        # Claims the database noted: commit order.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {journal} cj "  # noqa: S608 (model tables)
+        f"JOIN {send} s ON s.id = cj.ref_id JOIN {campaign} c ON c.id = s.campaign_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND {refused} "
+        f"LEFT JOIN {journal} ej ON ej.kind = 'consent' AND ej.ref_id = e.id "
+        f"WHERE cj.kind = 'claim' AND s.status IN (%s, %s, %s) AND {committed_before_claim('ej')} "
+        f"AND NOT EXISTS (SELECT 1 {later} AND NOT EXISTS (SELECT 1 FROM {journal} lj "
+        f"  WHERE lj.kind = 'consent' AND lj.ref_id = later.id AND NOT {committed_before_claim('lj')})) "
+        "UNION ALL "
+        # Sends without a noted claim: the moment they recorded.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {send} s "
         f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {person} p ON p.id = s.person_id "
-        f"JOIN {event} e ON e.person_id = s.person_id AND e.occurred_at <= s.sent_at "
-        "AND e.channel IN ('email', %s) "
-        "AND ((e.action = 'objected' AND e.purpose IN (c.purpose, 'direct_marketing')) "
-        "  OR (e.action = 'withdrawn' AND e.purpose = c.purpose)) "
-        "WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {event} later WHERE later.person_id = e.person_id "
-        "  AND later.purpose = e.purpose AND later.channel = e.channel AND later.occurred_at <= s.sent_at "
-        "  AND (later.occurred_at > e.occurred_at OR (later.occurred_at = e.occurred_at AND later.id > e.id))) "
+        f"JOIN {event} e ON e.person_id = s.person_id AND e.occurred_at <= s.sent_at AND {refused} "
+        f"WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND NOT EXISTS ({noted}) "
+        f"AND NOT EXISTS (SELECT 1 {later} AND later.occurred_at <= s.sent_at) "
         "UNION ALL "
         f"SELECT s.id, p.pseudonym, 'unsubscribed', n.key FROM {send} s "
         f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {newsletter} n ON n.id = c.newsletter_id "
@@ -586,9 +620,10 @@ def sends_after_objection() -> Iterator[Violation]:
         "AND u.unsubscribed_at <= s.sent_at AND u.subscribed_at <= u.unsubscribed_at "
         "ORDER BY 1"
     )
+    params = [ALL_CHANNELS, *claimed, ALL_CHANNELS, *claimed, *claimed]
     said = {"objected": "objected to", "withdrawn": "withdrew", "unsubscribed": "left the newsletter"}
     last = None
-    for pk, pseudonym, action, what in _rows(sql, [ALL_CHANNELS, *claimed, *claimed]):
+    for pk, pseudonym, action, what in _rows(sql, params):
         if pk == last:
             continue  # one violation per send, however many refusals came before it
         last = pk

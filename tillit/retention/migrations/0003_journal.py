@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("retention", "0002_notices_per_run"),
         ("consent", "0007_cookie_choices_append_only"),
+        ("marketing", "0002_send_basis"),
     ]
 
     operations = [
@@ -30,7 +31,11 @@ class Migration(migrations.Migration):
                 ("kind", models.CharField(max_length=12)),
                 ("ref_id", models.BigIntegerField()),
                 ("txid", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("snapshot", models.TextField(blank=True, null=True)),
             ],
+            options={
+                "indexes": [models.Index(fields=["kind", "ref_id"], name="retention_journal_ref_idx")],
+            },
         ),
         migrations.RunPython(up, down),
     ]
