@@ -33,6 +33,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WORDING = "Yes, send me Avara's newsletter. I can unsubscribe at any time."
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(settings, tillit_env, tmp_path):  # type: ignore[no-untyped-def]
+    """Where a restore keeps its journal until it has finished: this test's own directory,
+    for the restore run here and the ones run as processes."""
+    settings.DATA_DIR = tmp_path / "data"
+    tillit_env["TILLIT_DATA_DIR"] = str(tmp_path / "data")
+
+
 def tillit(env, *args: str) -> subprocess.CompletedProcess[str]:
     connection.close()  # the restore replaces the database under us: hold no session
     return subprocess.run(

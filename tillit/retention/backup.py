@@ -443,7 +443,11 @@ def workers_running() -> str | None:
     session on the database: a web process, a worker, the scheduler), or None."""
     from django_tasks_db.models import DBTaskResult
 
-    running = DBTaskResult.objects.filter(status="RUNNING").count()
+    try:
+        running = DBTaskResult.objects.filter(status="RUNNING").count()
+    except DatabaseError:  # a database without the task table (lost, rebuilt empty) runs none
+        connection.close()
+        running = 0
     if running:
         return f"{running} background task(s) are running"
     if connection.vendor == "postgresql":
@@ -482,14 +486,17 @@ def restore_backup(
         raise ConflictError(f"{busy}; stop the app, the workers and the scheduler before a restore")
     saved = pending_journal_path(manifest)
     collected = journal or Journal(boundary=manifest["journal"])
-    if saved.exists():
-        collected = load_journal(saved).merged(collected)
-        say(f"an earlier attempt left its journal in {saved}: replaying it too")
+    # Every journal an unfinished restore left (of this backup, or of another one tried
+    # before): the database may be that restore's, half-way, and no longer hold them.
+    earlier = sorted(saved.parent.glob("journal-*.json")) if saved.parent.is_dir() else []
+    for left in earlier:
+        collected = load_journal(left).merged(collected)
+        say(f"an earlier attempt left its journal in {left}: replaying it too")
     if journal is None:
         try:
             collected = collected.merged(journal_since(manifest))
         except DatabaseError:
-            if not saved.exists():
+            if not earlier:
                 raise
             connection.close()  # the earlier attempt left the database half-way: its file is the journal
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -518,7 +525,8 @@ def restore_backup(
     summary = RestoreSummary(taken_at=manifest["taken_at"])
     say("re-applying the erasures, suppressions, consents and subscriptions made since the backup")
     reapply_journal(actor=actor, now=now, journal=collected, summary=summary, progress=say)
-    saved.unlink(missing_ok=True)
+    for done in (saved, *earlier):
+        done.unlink(missing_ok=True)
     return summary
 
 
