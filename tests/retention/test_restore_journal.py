@@ -292,3 +292,28 @@ def test_every_journalled_change_is_noted_by_the_database(system_actor):
     assert kinds.count("subscription") == 2
     assert kinds.count("suppression") == 2
     assert kinds.count("receipt") == 1
+
+
+def test_a_consent_under_a_notice_published_after_the_backup_comes_back_with_its_notice(
+    system_actor, tmp_path, tillit_env
+):
+    from tillit import policy
+    from tillit.consent.models import ConsentEvent
+
+    someone = person(system_actor, 12)
+    path = tmp_path / "tillit.backup"
+    take_backup(tillit_env, path)
+    notice = consent.publish_notice(
+        actor=system_actor,
+        now=timezone.now(),
+        texts={language: f"Privacy notice, second edition ({language})" for language in policy.current().languages},
+        policy_digest=policy.current().digest,
+        purposes=list(policy.current().purposes),
+    )
+    subscribe(system_actor, someone)
+
+    restored = tillit(tillit_env, "restore", str(path), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    given = ConsentEvent.objects.select_related("notice_version").get(person_id=someone.pk, action="given")
+    assert given.notice_version.digest == notice.digest
+    assert given.wording == WORDING

@@ -50,7 +50,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
@@ -326,7 +326,8 @@ def erasure_journal(*, boundary: dict[str, Any] | None) -> Journal:
                 {"pseudonym": row.pop("person__pseudonym"), "notice": row.pop("notice_version__digest"), **row}
             )
             notices.add(journal.consents[-1]["notice"])
-    columns = [f.attname for f in NoticeVersion._meta.concrete_fields if not f.primary_key]
+    # Plain values only: a link to another table could name a row the restored database lacks.
+    columns = [f.attname for f in NoticeVersion._meta.concrete_fields if not (f.primary_key or f.is_relation)]
     journal.notices = [dict(n) for n in NoticeVersion.objects.filter(digest__in=notices).values(*columns)]
     for ids in _chunks(refs["subscription"]):
         journal.subscriptions += [
@@ -595,7 +596,11 @@ def _notice_ids(journal: Journal) -> dict[str, int]:
     for notice in journal.notices:
         if notice["digest"] in wanted and notice["digest"] not in ids:
             values = {k: v for k, v in notice.items() if k != "digest"}
-            version, _ = NoticeVersion.objects.get_or_create(digest=notice["digest"], defaults=values)
+            try:
+                with transaction.atomic():
+                    version, _ = NoticeVersion.objects.get_or_create(digest=notice["digest"], defaults=values)
+            except (IntegrityError, TypeError):
+                continue  # a version this database cannot hold: its entries fall back to the newest
             ids[notice["digest"]] = version.pk
     return ids
 
