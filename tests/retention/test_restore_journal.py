@@ -317,3 +317,27 @@ def test_a_consent_under_a_notice_published_after_the_backup_comes_back_with_its
     given = ConsentEvent.objects.select_related("notice_version").get(person_id=someone.pk, action="given")
     assert given.notice_version.digest == notice.digest
     assert given.wording == WORDING
+
+
+def test_the_journal_the_oldest_kept_backup_holds_can_be_pruned(system_actor, tmp_path, tillit_env):
+    before, after = person(system_actor, 13), person(system_actor, 14)
+    subscribe(system_actor, before)
+    oldest = tmp_path / "oldest.backup"
+    take_backup(tillit_env, oldest)
+    assert JournalEntry.objects.filter(kind__in=["consent", "subscription"]).exists()
+    subscribe(system_actor, after)  # after the oldest backup: kept
+    since = JournalEntry.objects.order_by("pk").values_list("pk", flat=True).last()
+
+    pruned = tillit(tillit_env, "backup", str(oldest), "--prune-journal")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Deleted 2 journal entries" in pruned.stdout  # the consent and subscription of `before`
+    kept = JournalEntry.objects.values_list("pk", flat=True)
+    assert since in kept and len(kept) == 2
+
+    # The oldest backup still restores whole: what came after it is re-applied, and an
+    # erasure after the pruning too.
+    erase_person(actor=system_actor, now=timezone.now(), person_id=before.pk, reason="request")
+    restored = tillit(tillit_env, "restore", str(oldest), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert not Person.objects.filter(pk=before.pk).exists()
+    assert Subscription.objects.filter(person_id=after.pk, unsubscribed_at=None).exists()

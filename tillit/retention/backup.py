@@ -280,20 +280,17 @@ def _changed_since(boundary: dict[str, Any] | None) -> Iterator[tuple[str, int]]
             raise ValidationError("a PostgreSQL journal boundary on another database", field="journal")
         snapshot = str(boundary["snapshot"])
         horizon = int(snapshot.split(":", 1)[0])  # every transaction below it had ended
-        entries = (
-            entries.filter(txid__gte=horizon)
-            .alias(
-                seen=RawSQL(
-                    "pg_visible_in_snapshot((txid::text)::xid8, %s::pg_snapshot)",
-                    [snapshot],
-                    output_field=BooleanField(),
-                )
-            )
-            .filter(seen=False)
-        )
+        entries = entries.filter(txid__gte=horizon).alias(seen=_visible_in(snapshot)).filter(seen=False)
     else:
         entries = entries.filter(pk__gt=int(boundary["after_id"]))
     yield from entries.values_list("kind", "ref_id").iterator(chunk_size=5_000)
+
+
+def _visible_in(snapshot: str) -> RawSQL:
+    """Whether a journal entry's transaction had committed when ``snapshot`` was taken."""
+    return RawSQL(
+        "pg_visible_in_snapshot((txid::text)::xid8, %s::pg_snapshot)", [snapshot], output_field=BooleanField()
+    )
 
 
 def _chunks(ids: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -337,6 +334,31 @@ def erasure_journal(*, boundary: dict[str, Any] | None) -> Journal:
             )
         ]
     return journal
+
+
+def prune_journal(*, oldest: dict[str, Any]) -> int:
+    """Delete the journal entries that ``oldest`` (the manifest of the oldest backup still
+    kept) already holds, and the claims of sends that no longer exist: no restore needs them.
+    In chunks; returns how many went."""
+    boundary = oldest["journal"]
+    if boundary is None:
+        raise ValidationError("a backup that does not record where the journal stood", field="path")
+    held = JournalEntry.objects.filter(kind__in=RESTORED_KINDS)
+    if "snapshot" in boundary:
+        if connection.vendor != "postgresql":
+            raise ValidationError("a PostgreSQL backup on another database", field="path")
+        held = held.alias(seen=_visible_in(str(boundary["snapshot"]))).filter(seen=True)
+    else:
+        held = held.filter(pk__lte=int(boundary["after_id"]))
+    from django.apps import apps
+
+    sends = apps.get_model("marketing", "SendRecord")
+    orphans = JournalEntry.objects.filter(kind="claim").exclude(ref_id__in=sends.objects.values("pk"))
+    deleted = 0
+    for entries in (held, orphans):
+        while ids := list(entries.order_by("pk").values_list("pk", flat=True)[:BATCH]):
+            deleted += JournalEntry.objects.filter(pk__in=ids).delete()[0]
+    return deleted
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,9 @@
 """``tillit backup FILE``: a consistent, compressed backup of the database;
 ``tillit backup FILE --journal BACKUP``: the journal since a backup was taken, in commit order
 (erasures, suppressions, consents, withdrawals, objections, subscriptions; keep it off-site
-beside the backups, so a restore can honour them even if this database is lost)."""
+beside the backups, so a restore can honour them even if this database is lost);
+``tillit backup OLDEST --prune-journal``: delete the journal entries that the oldest backup kept
+(and so every later one) already holds."""
 
 from __future__ import annotations
 
@@ -26,9 +28,18 @@ class Command(TillitCommand):
             metavar="BACKUP",
             help="Instead of a backup: write to FILE the journal (erasures, consents, subscriptions...) since BACKUP.",
         )
+        parser.add_argument(
+            "--prune-journal",
+            action="store_true",
+            help="Instead of a backup: FILE is the oldest backup kept; delete the journal entries it already holds.",
+        )
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
         target = Path(options["file"])
+        if options["prune_journal"]:
+            deleted = backup.prune_journal(oldest=backup.read_manifest(target))
+            self.stdout.write(f"Deleted {deleted} journal entries that every backup from {target} on holds.")
+            return
         if options["journal"]:
             manifest = backup.read_manifest(Path(options["journal"]))
             journal = backup.journal_since(manifest)
