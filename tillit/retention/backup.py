@@ -522,6 +522,7 @@ def restore_backup(
             if not earlier:
                 raise
             connection.close()  # the earlier attempt left the database half-way: its file is the journal
+    top = _journal_top()
     saved.parent.mkdir(parents=True, exist_ok=True)
     export_journal(collected, saved)
     say(f"journal: {collected.describe()} since the backup (kept in {saved} until the restore has finished)")
@@ -545,12 +546,36 @@ def restore_backup(
             _sqlite_restore(dump)
     say("migrating")
     call_command("migrate", verbosity=0, interactive=False)
+    _continue_journal_after(top)
     summary = RestoreSummary(taken_at=manifest["taken_at"])
     say("re-applying the erasures, suppressions, consents and subscriptions made since the backup")
     reapply_journal(actor=actor, now=now, journal=collected, summary=summary, progress=say)
     for done in (saved, *earlier):
         done.unlink(missing_ok=True)
     return summary
+
+
+def _journal_top() -> int | None:
+    """SQLite: the last journal entry of the database about to be replaced (None if unknown)."""
+    if connection.vendor != "sqlite":
+        return None
+    try:
+        return JournalEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+    except DatabaseError:
+        return None
+
+
+def _continue_journal_after(top: int | None) -> None:
+    """SQLite: go on numbering journal entries after the replaced database's last one, so the
+    numbers stay in commit order across the restore (a backup taken before it still finds,
+    by number, every change made after it was taken)."""
+    if not top:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s AND seq < %s", [top, JOURNAL_TABLE, top])
+        cursor.execute("SELECT 1 FROM sqlite_sequence WHERE name = %s", [JOURNAL_TABLE])
+        if cursor.fetchone() is None:
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [JOURNAL_TABLE, top])
 
 
 def _sqlite_restore(dump: Path) -> None:
