@@ -660,9 +660,15 @@ def _reapply_choices(
     from tillit.audit.services import record_many
     from tillit.retention.services import lock_and_recompute_retention
 
-    consents = [c for c in journal.consents if c["pseudonym"] not in erased]
-    subscriptions = [s for s in journal.subscriptions if s["pseudonym"] not in erased]
-    pseudonyms = {row["pseudonym"] for row in (*consents, *subscriptions)}
+    consents: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for c in sorted(journal.consents, key=lambda c: c["occurred_at"]):
+        if c["pseudonym"] not in erased:
+            consents[c["pseudonym"]].append(c)
+    subscriptions: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for s in journal.subscriptions:
+        if s["pseudonym"] not in erased:
+            subscriptions[s["pseudonym"]].append(s)
+    pseudonyms = set(consents) | set(subscriptions)
     if not pseudonyms:
         return
     with transaction.atomic():
@@ -679,49 +685,47 @@ def _reapply_choices(
             )
             if not people:
                 continue
-            mine = [c for c in consents if c["pseudonym"] in people]
             have = set(
                 ConsentEvent.objects.filter(person_id__in=people.values()).values_list(
                     "person_id", "purpose", "channel", "action", "occurred_at"
                 )
             )
             new = []
-            for c in sorted(mine, key=lambda c: c["occurred_at"]):
-                person_id = people[c["pseudonym"]]
-                if (person_id, c["purpose"], c["channel"], c["action"], c["occurred_at"]) in have:
-                    continue
-                notice = notices.get(c.get("notice") or "", newest_notice)
-                if notice is None:
-                    continue
-                values = {k: c[k] for k in CONSENT_FIELDS[1:-1]}
-                new.append(ConsentEvent(person_id=person_id, notice_version_id=notice, **values))
+            for pseudonym, person_id in people.items():
+                for c in consents.get(pseudonym, []):
+                    notice = notices.get(c.get("notice") or "", newest_notice)
+                    if notice is None or (person_id, c["purpose"], c["channel"], c["action"], c["occurred_at"]) in have:
+                        continue
+                    values = {k: c[k] for k in CONSENT_FIELDS[1:-1]}
+                    new.append(ConsentEvent(person_id=person_id, notice_version_id=notice, **values))
             ConsentEvent.objects.bulk_create(new)
             summary.consents_restored += len(new)
-            changed = 0
-            for s in subscriptions:
-                if s["pseudonym"] not in people:
-                    continue
-                values = {"subscribed_at": s["subscribed_at"], "unsubscribed_at": s["unsubscribed_at"]}
-                current = (
-                    Subscription.objects.filter(person_id=people[s["pseudonym"]], newsletter=s["newsletter"])
-                    .values("subscribed_at", "unsubscribed_at")
-                    .first()
-                )
-                if current != values:
+            touched = {e.person_id for e in new}
+            current = {
+                (person_id, newsletter): (since, until)
+                for person_id, newsletter, since, until in Subscription.objects.filter(
+                    person_id__in=people.values()
+                ).values_list("person_id", "newsletter", "subscribed_at", "unsubscribed_at")
+            }
+            for pseudonym, person_id in people.items():
+                for s in subscriptions.get(pseudonym, []):
+                    values = {"subscribed_at": s["subscribed_at"], "unsubscribed_at": s["unsubscribed_at"]}
+                    if current.get((person_id, s["newsletter"])) == (s["subscribed_at"], s["unsubscribed_at"]):
+                        continue
                     Subscription.objects.update_or_create(
-                        person_id=people[s["pseudonym"]], newsletter=s["newsletter"], defaults=values
+                        person_id=person_id, newsletter=s["newsletter"], defaults=values
                     )
-                    changed += 1
-            summary.subscriptions_restored += changed
-            for person_id in people.values():
+                    summary.subscriptions_restored += 1
+                    touched.add(person_id)
+            for person_id in sorted(touched):
                 lock_and_recompute_retention(person_id=person_id, now=now)
-            if new or changed:
+            if touched:
                 record_many(
                     actor=actor,
                     now=now,
                     action="restore_choices",
                     subject_type="person",
-                    subject_ids=sorted({e.person_id for e in new} | set(people.values())),
+                    subject_ids=sorted(touched),
                     fields=["consent", "subscriptions"],
                 )
 
