@@ -362,3 +362,31 @@ def test_a_backup_taken_before_another_restore_still_finds_the_changes_made_afte
     assert restored.returncode == 0, restored.stderr
     assert not Person.objects.filter(email="journal15@example.com").exists()
     assert Person.objects.filter(email="journal16@example.com").exists()
+
+
+def test_a_cookie_consent_withdrawn_after_the_backup_stays_withdrawn(tmp_path, tillit_env):
+    from tillit.consent import cookies
+    from tillit.consent.models import CookieChoice
+
+    first = cookies.store_banner_wording(now=timezone.now(), language="en", texts={"title": "Cookies", "v": 1})
+    browser, _ = cookies.record_cookie_choice(
+        now=timezone.now(), browser_id=None, categories=["statistics"], wording=first, language="en", gpc=False
+    )
+    path = tmp_path / "tillit.backup"
+    take_backup(tillit_env, path)
+    # After the backup the banner's wording changed, and the visitor withdrew (no categories).
+    second = cookies.store_banner_wording(now=timezone.now(), language="en", texts={"title": "Cookies", "v": 2})
+    cookies.record_cookie_choice(
+        now=timezone.now(), browser_id=browser, categories=[], wording=second, language="en", gpc=False
+    )
+
+    restored = tillit(tillit_env, "restore", str(path), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert "1 cookie choices" in restored.stdout
+    latest = CookieChoice.objects.filter(browser_id=browser).order_by("-chosen_at", "-pk").select_related("wording")
+    assert latest[0].categories == []
+    assert latest[0].wording.digest == second
+    assert latest.count() == 2
+    state = cookies.cookie_state(browser_id=browser)
+    assert state is not None
+    assert not state.allows("statistics")

@@ -54,7 +54,14 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription, SuppressionEntry
+from tillit.consent.models import (
+    ConsentEvent,
+    CookieBannerWording,
+    CookieChoice,
+    NoticeVersion,
+    Subscription,
+    SuppressionEntry,
+)
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, ValidationError
 from tillit.core.identifiers import identifier_digests
@@ -85,14 +92,23 @@ CONSENT_FIELDS = (
     "notice",
 )
 SUBSCRIPTION_FIELDS = ("pseudonym", "newsletter", "subscribed_at", "unsubscribed_at")
+COOKIE_FIELDS = ("browser_id", "categories", "language", "gpc", "chosen_at")
+SECTIONS = ("receipts", "suppressions", "consents", "subscriptions", "cookies", "notices", "wordings")
 # Values that JSON does not carry as themselves, per section of a journal file.
 _MOMENTS = {
     "receipts": ("erased_at",),
     "suppressions": ("created_at",),
     "consents": ("occurred_at",),
     "subscriptions": ("subscribed_at", "unsubscribed_at"),
+    "cookies": ("chosen_at",),
+    "wordings": ("first_shown_at",),
 }
-_UUIDS = {"receipts": ("pseudonym", "batch"), "consents": ("pseudonym",), "subscriptions": ("pseudonym",)}
+_UUIDS = {
+    "receipts": ("pseudonym", "batch"),
+    "consents": ("pseudonym",),
+    "subscriptions": ("pseudonym",),
+    "cookies": ("browser_id",),
+}
 
 
 class BackupError(ConflictError):
@@ -118,7 +134,9 @@ class Journal:
     suppressions: list[dict[str, Any]] = field(default_factory=list)
     consents: list[dict[str, Any]] = field(default_factory=list)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    cookies: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    wordings: list[dict[str, Any]] = field(default_factory=list)
 
     def merged(self, other: Journal) -> Journal:
         """Both journals in one, each change once (``other``'s subscription states win: it is
@@ -141,13 +159,16 @@ class Journal:
                 lambda c: (c["pseudonym"], c["purpose"], c["channel"], c["action"], c["occurred_at"]),
             ),
             subscriptions=union(self.subscriptions, other.subscriptions, lambda s: (s["pseudonym"], s["newsletter"])),
+            cookies=union(self.cookies, other.cookies, lambda c: (c["browser_id"], c["chosen_at"])),
             notices=union(self.notices, other.notices, lambda n: n["digest"]),
+            wordings=union(self.wordings, other.wordings, lambda w: w["digest"]),
         )
 
     def describe(self) -> str:
         return (
             f"{len(self.receipts)} erasure receipts, {len(self.suppressions)} suppressions, "
-            f"{len(self.consents)} consent ledger entries, {len(self.subscriptions)} subscription changes"
+            f"{len(self.consents)} consent ledger entries, {len(self.subscriptions)} subscription changes, "
+            f"{len(self.cookies)} cookie choices"
         )
 
 
@@ -158,6 +179,7 @@ class RestoreSummary:
     suppressions_restored: int = 0
     consents_restored: int = 0
     subscriptions_restored: int = 0
+    cookie_choices_restored: int = 0
     erased_again: int = 0
 
 
@@ -323,6 +345,23 @@ def erasure_journal(*, boundary: dict[str, Any] | None) -> Journal:
                 {"pseudonym": row.pop("person__pseudonym"), "notice": row.pop("notice_version__digest"), **row}
             )
             notices.add(journal.consents[-1]["notice"])
+    for ids in _chunks(refs["cookie"]):
+        for row in (
+            CookieChoice.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values("notice_version__digest", "wording__digest", *COOKIE_FIELDS)
+        ):
+            journal.cookies.append(
+                {"notice": row.pop("notice_version__digest"), "wording": row.pop("wording__digest"), **row}
+            )
+            notices.add(journal.cookies[-1]["notice"])
+    wordings = {c["wording"] for c in journal.cookies}
+    journal.wordings = [
+        dict(w)
+        for w in CookieBannerWording.objects.filter(digest__in=wordings).values(
+            "digest", "language", "texts", "first_shown_at"
+        )
+    ]
     # Plain values only: a link to another table could name a row the restored database lacks.
     columns = [f.attname for f in NoticeVersion._meta.concrete_fields if not (f.primary_key or f.is_relation)]
     journal.notices = [dict(n) for n in NoticeVersion.objects.filter(digest__in=notices).values(*columns)]
@@ -377,7 +416,7 @@ def export_journal(journal: Journal, path: Path) -> None:
         "boundary": journal.boundary,
         **{
             section: [{k: _plain(v) for k, v in row.items()} for row in getattr(journal, section)]
-            for section in ("receipts", "suppressions", "consents", "subscriptions", "notices")
+            for section in SECTIONS
         },
     }
     path = Path(path)
@@ -410,10 +449,7 @@ def load_journal(path: Path) -> Journal:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") not in (1, JOURNAL_FORMAT):
             raise ValueError("unknown format")
-        sections = {
-            section: [_typed(section, row) for row in data.get(section, [])]
-            for section in ("receipts", "suppressions", "consents", "subscriptions", "notices")
-        }
+        sections = {section: [_typed(section, row) for row in data.get(section, [])] for section in SECTIONS}
         if data["format"] == 1:
             # A format 1 journal held the receipts and suppressions since a moment; replaying
             # them is idempotent, so they are simply all of it.
@@ -608,6 +644,7 @@ def reapply_journal(
     say = progress or (lambda message: None)
     erased = {r["pseudonym"] for r in journal.receipts}
     _reapply_choices(actor=actor, now=now, journal=journal, erased=erased, summary=summary)
+    _reapply_cookie_choices(journal=journal, summary=summary)
     say("re-applying the erasures")
     with transaction.atomic():
         known: set[tuple[Any, Any]] = set()
@@ -638,7 +675,7 @@ def reapply_journal(
 def _notice_ids(journal: Journal) -> dict[str, int]:
     """The restored database's id of every notice version the journal's ledger entries name
     (a version published after the backup is put back from the journal)."""
-    wanted = {c["notice"] for c in journal.consents if c.get("notice")}
+    wanted = {c["notice"] for c in (*journal.consents, *journal.cookies) if c.get("notice")}
     ids = dict(NoticeVersion.objects.filter(digest__in=wanted).values_list("digest", "pk"))
     for notice in journal.notices:
         if notice["digest"] in wanted and notice["digest"] not in ids:
@@ -728,6 +765,42 @@ def _reapply_choices(
                     subject_ids=sorted(touched),
                     fields=["consent", "subscriptions"],
                 )
+
+
+def _reapply_cookie_choices(*, journal: Journal, summary: RestoreSummary) -> None:
+    """The choices made in the cookie banner since the backup (a withdrawal is a choice with no
+    categories), each once, with the banner wording and notice they were made to."""
+    if not journal.cookies:
+        return
+    with transaction.atomic():
+        notices = _notice_ids(journal)
+        newest_notice = NoticeVersion.objects.order_by("-published_at", "-pk").values_list("pk", flat=True).first()
+        wordings = dict(
+            CookieBannerWording.objects.filter(digest__in={c["wording"] for c in journal.cookies}).values_list(
+                "digest", "pk"
+            )
+        )
+        for w in journal.wordings:
+            if w["digest"] not in wordings:
+                values = {k: v for k, v in w.items() if k != "digest"}
+                wordings[w["digest"]] = CookieBannerWording.objects.get_or_create(digest=w["digest"], defaults=values)[
+                    0
+                ].pk
+        by_browser: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        for c in journal.cookies:
+            by_browser[c["browser_id"]].append(c)
+        new = []
+        for chunk in _chunks(by_browser):
+            have = set(CookieChoice.objects.filter(browser_id__in=chunk).values_list("browser_id", "chosen_at"))
+            for c in (c for browser in chunk for c in by_browser[browser]):
+                notice = notices.get(c.get("notice") or "", newest_notice)
+                wording = wordings.get(c["wording"])
+                if (c["browser_id"], c["chosen_at"]) in have or notice is None or wording is None:
+                    continue
+                values = {k: c[k] for k in COOKIE_FIELDS}
+                new.append(CookieChoice(notice_version_id=notice, wording_id=wording, **values))
+        CookieChoice.objects.bulk_create(new, batch_size=BATCH)
+        summary.cookie_choices_restored = len(new)
 
 
 def _people_named(pseudonyms: set[uuid.UUID], digests: set[str]) -> Iterator[int]:

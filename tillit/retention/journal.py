@@ -1,6 +1,7 @@
 """The journal a restore replays: database triggers that note, in the transaction of the
-change itself, every erasure receipt, suppression entry, consent ledger entry and subscription
-change (``retention.JournalEntry``). Written by the database, so no code path can forget it.
+change itself, every erasure receipt, suppression entry, consent ledger entry, subscription
+change and cookie banner choice (``retention.JournalEntry``). Written by the database, so no
+code path can forget it.
 It also notes each marketing send's claim, with what the claiming transaction could see, so
 ``tillit verify`` can tell in commit order whether the claim came after an objection.
 
@@ -18,6 +19,7 @@ JOURNALLED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("suppression", "consent_suppressionentry", ("INSERT",)),
     ("consent", "consent_consentevent", ("INSERT",)),
     ("subscription", "consent_subscription", ("INSERT", "UPDATE")),
+    ("cookie", "consent_cookiechoice", ("INSERT",)),
 )
 
 # A marketing send claimed: pending -> sending (or straight to sent).

@@ -51,7 +51,8 @@ class ErasureNotice(models.Model):
 
 class JournalEntry(models.Model):
     """One change a restored backup must not lose: an erasure receipt, a suppression entry, a
-    consent ledger entry (given, withdrawn, objected) or a subscription opened or closed. The
+    consent ledger entry (given, withdrawn, objected), a subscription opened or closed, or a choice
+    made in the cookie banner. The
     database writes it (triggers, ``tillit.retention.journal``) in the transaction of the
     change, so no path can forget it. It holds no data, only which row changed, and, on
     PostgreSQL, the id of the transaction that changed it: a backup records the snapshot it was

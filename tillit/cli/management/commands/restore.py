@@ -52,6 +52,7 @@ class Command(TillitCommand):
         self.stdout.write(
             f"Restored the backup taken {summary.taken_at:%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s; "
             f"re-applied {summary.receipts_restored} erasure receipts, {summary.suppressions_restored} "
-            f"suppressions, {summary.consents_restored} consent ledger entries and "
-            f"{summary.subscriptions_restored} subscription changes, and erased {summary.erased_again} people again."
+            f"suppressions, {summary.consents_restored} consent ledger entries, "
+            f"{summary.subscriptions_restored} subscription changes and {summary.cookie_choices_restored} cookie "
+            f"choices, and erased {summary.erased_again} people again."
         )
