@@ -584,8 +584,11 @@ def sends_after_objection() -> Iterator[Violation]:
             seen = f"{entry}.id < cj.id"
         return f"({entry}.id IS NULL OR {seen})"
 
+    # An objection to direct marketing stops every marketing purpose of the policy (art. 21(3)).
+    marketing = sorted(key for key, purpose in policy.current().purposes.items() if purpose.marketing) or ["-"]
     refused = (
-        "e.channel IN ('email', %s) AND ((e.action = 'objected' AND e.purpose IN (c.purpose, 'direct_marketing')) "
+        "e.channel IN ('email', %s) AND ((e.action = 'objected' AND (e.purpose = c.purpose OR "
+        f"(e.purpose = 'direct_marketing' AND c.purpose IN ({', '.join(['%s'] * len(marketing))})))) "
         "OR (e.action = 'withdrawn' AND e.purpose = c.purpose))"
     )
     later = (
@@ -620,7 +623,7 @@ def sends_after_objection() -> Iterator[Violation]:
         "AND u.unsubscribed_at <= s.sent_at AND u.subscribed_at <= u.unsubscribed_at "
         "ORDER BY 1"
     )
-    params = [ALL_CHANNELS, *claimed, ALL_CHANNELS, *claimed, *claimed]
+    params = [ALL_CHANNELS, *marketing, *claimed, ALL_CHANNELS, *marketing, *claimed, *claimed]
     said = {"objected": "objected to", "withdrawn": "withdrew", "unsubscribed": "left the newsletter"}
     last = None
     for pk, pseudonym, action, what in _rows(sql, params):
