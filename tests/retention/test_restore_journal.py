@@ -390,3 +390,17 @@ def test_a_cookie_consent_withdrawn_after_the_backup_stays_withdrawn(tmp_path, t
     state = cookies.cookie_state(browser_id=browser)
     assert state is not None
     assert not state.allows("statistics")
+
+
+def test_migrate_puts_back_journal_triggers_a_table_rebuild_dropped(system_actor):
+    """SQLite drops a table's triggers when a migration rebuilds the table; every migrate
+    installs them again."""
+    from django.core.management import call_command
+
+    from tillit.retention.journal import remove_triggers
+
+    remove_triggers(connection)
+    call_command("migrate", verbosity=0, interactive=False)
+    before = JournalEntry.objects.count()
+    subscribe(system_actor, person(system_actor, 17))
+    assert JournalEntry.objects.count() == before + 2  # the consent and the subscription
