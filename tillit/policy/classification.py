@@ -288,6 +288,11 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "retention.ErasureNotice.created_at": NOT_PERSONAL,
         "retention.ErasureNotice.attempts": NOT_PERSONAL,
         "retention.ErasureNotice.acknowledged_at": NOT_PERSONAL,
+        "retention.JournalEntry.id": NOT_PERSONAL,
+        "retention.JournalEntry.kind": NOT_PERSONAL,
+        "retention.JournalEntry.ref_id": NOT_PERSONAL,
+        "retention.JournalEntry.txid": NOT_PERSONAL,
+        "retention.JournalEntry.snapshot": NOT_PERSONAL,
         # rights: a request outlives the person (no SUBJECT link, see tillit/rights/models.py);
         # it holds the pseudonym and keyed hashes, and free text only while it is open.
         "rights.DataSubjectRequest.id": NOT_PERSONAL,

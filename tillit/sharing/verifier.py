@@ -29,7 +29,11 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
   gone without an erasure's removal mark, that has no seal (written past the services), or
   whose seal is missing or out of place in its chain (``tillit.audit.ledgers``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
-  with a category the policy does not define (DESIGN.md rule 6).
+  with a category the policy does not define (DESIGN.md rule 6);
+- ``send_after_objection``: a marketing email claimed (sending, sent, bounced) after the person
+  objected to it, withdrew its purpose on email, or left its newsletter (issue 24);
+- ``deadline_differs``: a stored retention deadline that the rule, applied to the person's facts
+  now, puts elsewhere: too early (an erasure the facts do not allow) or too late (issue 24).
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ KINDS = (
     "ledger_entry_deleted",
     "ledger_entry_inserted",
     "ledger_chain_broken",
+    "send_after_objection",
+    "deadline_differs",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -115,6 +121,8 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from broken_audit_chain()
     yield from indirect_not_informed(now=now)
     yield from tampered_ledgers()
+    yield from sends_after_objection()
+    yield from deadlines_differ()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -683,6 +691,148 @@ def indirect_not_informed(*, now: dt.datetime) -> Iterator[Violation]:
             chunk = []
     if chunk:
         yield from judge(chunk)
+
+
+def sends_after_objection() -> Iterator[Violation]:
+    """Marketing emails claimed (``sending``, ``sent`` or ``bounced``) after the person said no:
+    an objection to direct marketing or to the campaign's purpose, or a withdrawal of that
+    purpose on email, still in force at the claim (no later ledger entry for the same purpose
+    and channel by then); or, for a newsletter, their subscription to it closed by then.
+
+    "After" is commit order where the database noted the claim (``retention.JournalEntry``,
+    kind ``claim``): on PostgreSQL, the ledger entry's transaction was visible to the claiming
+    one; on SQLite, its journal entry comes first. So a batch that began before an objection,
+    and claimed a message after the objection committed, is reported even though the send
+    records the batch's earlier moment. A send without a noted claim is judged by the moment
+    it recorded (``sent_at``), and so is the subscription. One set-based query, streamed."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+        campaign_model = apps.get_model("marketing", "Campaign")
+        newsletter_model = apps.get_model("marketing", "NewsletterList")
+        journal_model = apps.get_model("retention", "JournalEntry")
+    except LookupError:
+        return
+    from tillit.consent.selectors import ALL_CHANNELS
+
+    send, campaign, newsletter, journal = (
+        send_model._meta.db_table,
+        campaign_model._meta.db_table,
+        newsletter_model._meta.db_table,
+        journal_model._meta.db_table,
+    )
+    person, event, subscription = Person._meta.db_table, ConsentEvent._meta.db_table, Subscription._meta.db_table
+    claimed = ["sending", "sent", "bounced"]
+
+    def committed_before_claim(entry: str) -> str:
+        """The journal entry ``entry`` (of a ledger row) committed before the claim ``cj``;
+        a ledger row older than the journal has none, and came before every noted claim."""
+        if connection.vendor == "postgresql":
+            seen = f"pg_visible_in_snapshot(({entry}.txid::text)::xid8, cj.snapshot::pg_snapshot)"
+        else:
+            seen = f"{entry}.id < cj.id"
+        return f"({entry}.id IS NULL OR {seen})"
+
+    # An objection to direct marketing stops every marketing purpose of the policy (art. 21(3)).
+    marketing = sorted(key for key, purpose in policy.current().purposes.items() if purpose.marketing) or ["-"]
+    refused = (
+        "e.channel IN ('email', %s) AND ((e.action = 'objected' AND (e.purpose = c.purpose OR "
+        f"(e.purpose = 'direct_marketing' AND c.purpose IN ({', '.join(['%s'] * len(marketing))})))) "
+        "OR (e.action = 'withdrawn' AND e.purpose = c.purpose))"
+    )
+    later = (
+        f"FROM {event} later "
+        "WHERE later.person_id = e.person_id AND later.purpose = e.purpose AND later.channel = e.channel "
+        "AND (later.occurred_at > e.occurred_at OR (later.occurred_at = e.occurred_at AND later.id > e.id))"
+    )
+    noted = f"SELECT 1 FROM {journal} n WHERE n.kind = 'claim' AND n.ref_id = s.id"  # noqa: S608
+    sql = (
+        # Claims the database noted: commit order.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {journal} cj "  # noqa: S608 (model tables)
+        f"JOIN {send} s ON s.id = cj.ref_id JOIN {campaign} c ON c.id = s.campaign_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND {refused} "
+        f"LEFT JOIN {journal} ej ON ej.kind = 'consent' AND ej.ref_id = e.id "
+        f"WHERE cj.kind = 'claim' AND s.status IN (%s, %s, %s) AND {committed_before_claim('ej')} "
+        f"AND NOT EXISTS (SELECT 1 {later} AND NOT EXISTS (SELECT 1 FROM {journal} lj "
+        f"  WHERE lj.kind = 'consent' AND lj.ref_id = later.id AND NOT {committed_before_claim('lj')})) "
+        "UNION ALL "
+        # Sends without a noted claim: the moment they recorded.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {send} s "
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND e.occurred_at <= s.sent_at AND {refused} "
+        f"WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND NOT EXISTS ({noted}) "
+        f"AND NOT EXISTS (SELECT 1 {later} AND later.occurred_at <= s.sent_at) "
+        "UNION ALL "
+        f"SELECT s.id, p.pseudonym, 'unsubscribed', n.key FROM {send} s "
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {newsletter} n ON n.id = c.newsletter_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {subscription} u ON u.person_id = s.person_id AND u.newsletter = n.key "
+        "WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND u.unsubscribed_at IS NOT NULL "
+        "AND u.unsubscribed_at <= s.sent_at AND u.subscribed_at <= u.unsubscribed_at "
+        "ORDER BY 1"
+    )
+    params = [ALL_CHANNELS, *marketing, *claimed, ALL_CHANNELS, *marketing, *claimed, *claimed]
+    said = {"objected": "objected to", "withdrawn": "withdrew", "unsubscribed": "left the newsletter"}
+    last = None
+    for pk, pseudonym, action, what in _rows(sql, params):
+        if pk == last:
+            continue  # one violation per send, however many refusals came before it
+        last = pk
+        yield Violation(
+            "send_after_objection",
+            f"send:#{pk} person:{_pseudonym(pseudonym)}",
+            f"claimed after the person {said[action]} {what}",
+        )
+
+
+def deadlines_differ() -> Iterator[Violation]:
+    """Every stored deadline against the rule applied to the person's facts now, chunk by chunk:
+    the facts of a chunk come from the same aggregate queries that recompute them
+    (``retention.selectors.retention_facts_chunk``), the rule (``retain_until``) decides, and
+    a difference is confirmed by one statement that reads the facts and the stored deadline
+    together (so a change committed in between is not reported)."""
+    from tillit.retention import selectors as retention_selectors
+
+    current = policy.current()
+    last_id = 0
+    while True:
+        chunk = retention_selectors.retention_facts_chunk(after_id=last_id, limit=CHUNK)
+        if not chunk:
+            return
+        stored = {
+            pk: (pseudonym, until, reason)
+            for pk, pseudonym, until, reason in Person.objects.filter(
+                pk__gte=chunk[0][0], pk__lte=chunk[-1][0]
+            ).values_list("pk", "pseudonym", "retain_until", "retain_reason")
+        }
+        for pk, facts in chunk:
+            decision = retention_rule.retain_until(current, facts)
+            if pk not in stored or stored[pk][1:] == (decision.retain_until, decision.reason):
+                continue
+            try:
+                facts, (until, reason) = retention_selectors.retention_state(person_id=pk)
+            except LookupError:
+                continue  # erased in between
+            decision = retention_rule.retain_until(current, facts)
+            if (until, reason) == (decision.retain_until, decision.reason):
+                continue
+            should = decision.retain_until
+            if until == should:
+                how = "another reason"
+            elif until is not None and (should is None or until < should):
+                how = "too early"  # an erasure the facts do not allow
+            else:
+                how = "too late"  # kept longer than the facts allow
+            yield Violation(
+                "deadline_differs",
+                f"person:{_pseudonym(stored[pk][0])}",
+                f"{how}: stored {_day(until)} ({reason or '-'}), the facts say {_day(should)} ({decision.reason})",
+            )
+        last_id = chunk[-1][0]
+
+
+def _day(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else "none"
 
 
 def newest_runs(limit: int = 10) -> list[VerifyRun]:
