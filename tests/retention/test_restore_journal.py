@@ -18,6 +18,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tillit.audit import ledgers
 from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent
 from tillit.consent.models import Subscription
@@ -179,6 +180,8 @@ def test_withdrawals_unsubscribes_objections_and_new_consents_survive_a_restore(
     state = consent_selectors.consent_state(person_id=objects.pk)
     assert state[("sales_dialogue", consent_selectors.ALL_CHANNELS)] == "objected"
     assert Subscription.objects.get(person_id=subscribes_later.pk, newsletter="monthly").unsubscribed_at is None
+    # The re-applied ledger entries are sealed into their chains: the restored ledger still verifies.
+    assert list(ledgers.problems()) == []
     # The deadlines follow the restored facts: the unsubscribed person now has one again.
     assert Person.objects.get(pk=unsubscribes.pk).retain_until is not None
     assert Person.objects.get(pk=subscribes_later.pk).retain_until is None
@@ -390,6 +393,7 @@ def test_a_cookie_consent_withdrawn_after_the_backup_stays_withdrawn(tmp_path, t
     state = cookies.cookie_state(browser_id=browser)
     assert state is not None
     assert not state.allows("statistics")
+    assert list(ledgers.problems()) == []  # the re-applied choice joined its browser's chain
 
 
 def test_migrate_puts_back_journal_triggers_a_table_rebuild_dropped(system_actor):

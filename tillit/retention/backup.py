@@ -54,6 +54,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
+from tillit.audit import ledgers
 from tillit.consent.models import (
     ConsentEvent,
     CookieBannerWording,
@@ -736,6 +737,7 @@ def _reapply_choices(
                     values = {k: c[k] for k in CONSENT_FIELDS[1:-1]}
                     new.append(ConsentEvent(person_id=person_id, notice_version_id=notice, **values))
             ConsentEvent.objects.bulk_create(new)
+            ledgers.seal("consent", ids=[e.pk for e in new])  # re-applied entries join their chains
             summary.consents_restored += len(new)
             touched = {e.person_id for e in new}
             current = {
@@ -799,7 +801,9 @@ def _reapply_cookie_choices(*, journal: Journal, summary: RestoreSummary) -> Non
                     continue
                 values = {k: c[k] for k in COOKIE_FIELDS}
                 new.append(CookieChoice(notice_version_id=notice, wording_id=wording, **values))
-        CookieChoice.objects.bulk_create(new, batch_size=BATCH)
+        with transaction.atomic():
+            CookieChoice.objects.bulk_create(new, batch_size=BATCH)
+            ledgers.seal("cookie_choice", ids=[c.pk for c in new], lock=True)
         summary.cookie_choices_restored = len(new)
 
 
