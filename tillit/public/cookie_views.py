@@ -128,7 +128,8 @@ def _banner_texts(language: str) -> dict[str, Any]:
                     "description": description,
                     "required": not category.consent_required,
                     "cookies": [
-                        {"name": c.name, "purpose": c.purpose, "days": c.duration_days} for c in category.cookies
+                        {"name": c.name, "purpose": notice.policy_text(c.purpose, language), "days": c.duration_days}
+                        for c in category.cookies
                     ],
                 }
             )

@@ -42,9 +42,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tillit import policy
@@ -194,6 +194,16 @@ FIELD_WORDS: Mapping[str, Promise] = {
     "consent.NoticeDelivery.channel": _("Channel"),
     "people.QuarantinedText.subject": _("Subject"),
     "people.QuarantinedText.text": _("Text held back for review"),
+    "people.Provenance.field": _("Data item"),
+    "people.Provenance.source": _("Source"),
+    "people.Provenance.detail": _("Details"),
+    "people.Provenance.recorded_at": _("Recorded"),
+}
+# The site's languages by name, in the reader's language (Django's own names spell "Bokmal").
+LANGUAGE_WORDS: Mapping[str, Promise] = {
+    "en": _("English"),
+    "sv": _("Swedish"),
+    "nb": _("Norwegian (Bokmål)"),
 }
 TABLE_WORDS: Mapping[str, Promise] = {
     "people.Person": _("About you"),
@@ -430,6 +440,9 @@ def _country(code: str) -> str:
 
 
 def _language_name(code: str) -> str:
+    word = LANGUAGE_WORDS.get(code)
+    if word is not None:
+        return str(word)
     try:
         return str(translation.get_language_info(code)["name_translated"])
     except KeyError:
@@ -472,11 +485,18 @@ class _Context:
     organisation_names: dict[int, str]
 
 
+def _local_date(moment: dt.datetime | dt.date) -> str:
+    """A day as the reader's language writes it ("3 december 2026", "3. desember 2026")."""
+    if isinstance(moment, dt.datetime):
+        moment = moment.astimezone(retention_rules.CONTROLLER_TIME_ZONE).date()
+    return str(formats.date_format(moment, "DATE_FORMAT"))
+
+
 def _notice_words(notice: dict[str, Any] | None) -> str:
     if notice is None:
         return ""
     return gettext("The privacy notice published on %(date)s (content hash %(hash)s)") % {
-        "date": notice["published_at"].astimezone(retention_rules.CONTROLLER_TIME_ZONE).date().isoformat(),
+        "date": _local_date(notice["published_at"]),
         "hash": notice["digest"][:8],
     }
 
@@ -506,6 +526,13 @@ def _explain_value(ctx: _Context, table: str, name: str, value: Any, row: Mappin
         ) % {"code": value, "version": version or gettext("(version not recorded)")}
     if key == "people.Organization.org_number":
         return gettext("The number that identifies your business in the public business register.")
+    if table == "people.Provenance" and name == "field":
+        if value == PROVENANCE_ALL_FIELDS:
+            return gettext("All the details in the record")
+        word = FIELD_WORDS.get(f"{PERSON_KEY}.{value}") or FIELD_WORDS.get(f"people.Organization.{value}")
+        return str(word) if word is not None else None
+    if table == "people.Provenance" and name == "source":
+        return str(_source(ctx, str(value))["label"])
     if name == "kind" and str(value) in KIND_WORDS:
         return _word(KIND_WORDS, value)
     if name == "direction":
@@ -870,6 +897,34 @@ def _recipients(current: Policy, language: str, disclosures: list[dict[str, Any]
     }
 
 
+def _retention_words(reason: str, until: dt.datetime | None) -> str:
+    """Why we still keep the reader's data and until when, addressed to them (§9); the staff
+    pages say the same of "the person" (``retention.selectors.explain``)."""
+    if until is None:
+        if reason == retention_rules.CUSTOMER:
+            return gettext("Kept while your customer relationship is active (section 9 of the privacy notice).")
+        if reason == retention_rules.SUBSCRIBED:
+            return gettext("Kept while you subscribe to a newsletter, then 2 years (section 9 of the privacy notice).")
+        return explain(reason, until)
+    texts = {
+        retention_rules.DIALOGUE: gettext(
+            "Kept until %(date)s: 2 years after the last contact you took part in (section 9 of the privacy notice)."
+        ),
+        retention_rules.UNSUBSCRIBED: gettext(
+            "Kept until %(date)s: 2 years after you unsubscribed from the newsletter (section 9 of the privacy notice)."
+        ),
+        retention_rules.CUSTOMER_ENDED: gettext(
+            "Kept until %(date)s: 2 years after your customer relationship ended (section 9 of the privacy notice)."
+        ),
+        retention_rules.REGISTERED: gettext(
+            "Kept until %(date)s: 2 years after you were registered, with no contact since (section 9 of the "
+            "privacy notice)."
+        ),
+    }
+    text = texts.get(reason, gettext("Kept until %(date)s (section 9 of the privacy notice)."))
+    return text % {"date": _local_date(until)}
+
+
 def _retention(
     ctx: _Context,
     person: Mapping[str, Any],
@@ -878,7 +933,7 @@ def _retention(
 ) -> list[dict[str, Any]]:
     current = ctx.current
     until, reason = person.get("retain_until"), person.get("retain_reason") or ""
-    words = explain(reason, until)
+    words = _retention_words(reason, until)
     orders = [row["occurred_at"] for row in interactions if row.get("kind") == "order" and row.get("occurred_at")]
     order_categories = (
         {c for c, tables in present.items() if "people.Interaction" in tables} | {"customer_records"}
@@ -899,7 +954,7 @@ def _retention(
                         "financial year, even if everything else about you is erased earlier: %(basis)s."
                     )
                     % {
-                        "date": held_until.astimezone(retention_rules.CONTROLLER_TIME_ZONE).date().isoformat(),
+                        "date": _local_date(held_until),
                         "years": hold.years,
                         "basis": policy_text(hold.basis, ctx.language),
                     },
@@ -925,10 +980,14 @@ def _retention(
 def _rights(current: Policy) -> dict[str, Any]:
     return {
         "available": [{"key": right, "words": _word(RIGHT_WORDS, right)} for right in current.rights.available],
-        "how": gettext(
-            "Write to %(email)s or use the rights page on our website. We answer within %(months)s month(s); "
+        "how": ngettext(
+            "Write to %(email)s or use the rights page on our website. We answer within %(months)s month; "
             "for complex requests we may extend this by %(extension)s months, and we will tell you why within "
-            "the first month. Using your rights is free."
+            "the first month. Using your rights is free.",
+            "Write to %(email)s or use the rights page on our website. We answer within %(months)s months; "
+            "for complex requests we may extend this by %(extension)s months, and we will tell you why within "
+            "the first month. Using your rights is free.",
+            current.rights.response_months,
         )
         % {
             "email": current.rights.contact_email,
