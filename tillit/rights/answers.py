@@ -198,6 +198,65 @@ FIELD_WORDS: Mapping[str, Promise] = {
     "people.Provenance.source": _("Source"),
     "people.Provenance.detail": _("Details"),
     "people.Provenance.recorded_at": _("Recorded"),
+    "people.Dialogue.kind": _("Kind of dialogue"),
+    "people.Dialogue.opened_at": _("Opened"),
+    "people.Dialogue.closed_at": _("Ended"),
+    "people.Purchase.order_number": _("Order number"),
+    "people.Purchase.product": _("Product or service"),
+    "people.Purchase.purchased_at": _("Bought"),
+    "people.Purchase.opt_out_wording": _("The way to refuse marketing you were offered"),
+    "people.Purchase.opt_out_language": _("Language"),
+    "people.Purchase.opt_out_refused": _("You refused marketing"),
+    "consent.IndirectNotice.source": _("Source"),
+    "consent.IndirectNotice.obtained_at": _("Obtained"),
+    "consent.IndirectNotice.status": _("Status"),
+    "consent.IndirectNotice.exemption": _("Exemption claimed"),
+    "consent.IndirectNotice.recorded_at": _("Recorded"),
+    "consent.IndirectNotice.claimed_at": _("Prepared for sending"),
+    "consent.IndirectNotice.sent_at": _("Sent"),
+    "consent.IndirectNotice.language": _("Language"),
+    "marketing.SubscriptionRequest.newsletter": _("Newsletter"),
+    "marketing.SubscriptionRequest.email": _("Email address"),
+    "marketing.SubscriptionRequest.name": _("Name"),
+    "marketing.SubscriptionRequest.language": _("Language"),
+    "marketing.SubscriptionRequest.source_kind": _("Where"),
+    "marketing.SubscriptionRequest.wording": _("The exact wording you were shown"),
+    "marketing.SubscriptionRequest.requested_at": _("Requested"),
+    "marketing.SubscriptionRequest.confirmed_at": _("Confirmed"),
+    "marketing.SubscriptionRequest.evidence_ip": _("IP address (shortened)"),
+    "marketing.SubscriptionRequest.evidence_user_agent": _("Browser"),
+    "marketing.SendRecord.campaign": _("Campaign"),
+    "marketing.SendRecord.status": _("Status"),
+    "marketing.SendRecord.reason": _("Reason"),
+    "marketing.SendRecord.basis": _("Legal basis concerned"),
+    "marketing.SendRecord.message_id": _("Message identifier"),
+    "marketing.SendRecord.sent_at": _("Sent"),
+    "sharing.DialogueMember.added_at": _("Added"),
+    "sharing.DialogueMember.removed_at": _("Removed"),
+    "sharing.EventAttendance.attended_at": _("Attended"),
+    "capture.Visit.visited_at": _("When"),
+    "capture.Visit.day": _("Day"),
+    "capture.Visit.visitor_id": _("Browser identifier"),
+    "capture.Visit.url": _("Web address"),
+    "capture.Visit.path": _("Page"),
+    "capture.Visit.referrer": _("Came from"),
+    "capture.Visit.ip": _("IP address (shortened)"),
+    "capture.Visit.browser": _("Browser"),
+    "capture.Visit.operating_system": _("Operating system"),
+    "capture.Visit.language": _("Language"),
+    "capture.VisitorLink.visitor_id": _("Browser identifier"),
+    "capture.VisitorLink.linked_at": _("Linked"),
+    "capture.FormSubmission.submitted_at": _("Sent"),
+    "capture.FormSubmission.answers": _("Your answers"),
+    "capture.OrderLine.order_number": _("Order number"),
+    "capture.OrderLine.ordered_at": _("Ordered"),
+    "capture.OrderLine.product": _("Product or service"),
+    "capture.OrderLine.quantity": _("Quantity"),
+    "capture.OrderLine.unit_price": _("Unit price"),
+    "capture.OrderLine.currency": _("Currency"),
+    "capture.ServiceSubscription.product": _("Product or service"),
+    "capture.ServiceSubscription.started_at": _("Started"),
+    "capture.ServiceSubscription.cancelled_at": _("Cancelled"),
 }
 # The site's languages by name, in the reader's language (Django's own names spell "Bokmal").
 LANGUAGE_WORDS: Mapping[str, Promise] = {
@@ -216,6 +275,18 @@ TABLE_WORDS: Mapping[str, Promise] = {
     "consent.ConsentEvent": _("Consents, withdrawals and objections"),
     "consent.NoticeDelivery": _("Privacy notices sent to you"),
     "people.Provenance": _("Where each piece of data came from"),
+    "people.Dialogue": _("Dialogues with you"),
+    "people.Purchase": _("Your purchases"),
+    "consent.IndirectNotice": _("Notices we sent about data we did not get from you"),
+    "marketing.SubscriptionRequest": _("Your requests to subscribe"),
+    "marketing.SendRecord": _("Marketing emails we sent you"),
+    "sharing.DialogueMember": _("Dialogues with our partners you took part in"),
+    "sharing.EventAttendance": _("Events you attended"),
+    "capture.Visit": _("Visits to our website"),
+    "capture.VisitorLink": _("Your browser linked to you"),
+    "capture.FormSubmission": _("Forms you sent us"),
+    "capture.OrderLine": _("Order lines (what was ordered, when and at what price)"),
+    "capture.ServiceSubscription": _("Services you subscribe to"),
 }
 # Companion columns read with a field so its code can be explained (not shown on their own).
 COMPANIONS: Mapping[str, tuple[str, ...]] = {
@@ -558,6 +629,26 @@ def _explain_value(ctx: _Context, table: str, name: str, value: Any, row: Mappin
         return _word(INTEREST_WORDS, value)
     if key == "consent.NoticeDelivery.channel" and value in current.channels:
         return _label(current.channels[value].label, ctx.language, current)
+    if key == "people.Dialogue.kind":
+        purpose = dict(getattr(current.partners, "dialogues", {}) or {}).get(str(value), "")
+        if purpose in current.purposes:
+            return gettext("A dialogue for: %(purpose)s") % {
+                "purpose": _label(current.purposes[purpose].label, ctx.language, current)
+            }
+    if name in ("source", "source_kind") and str(value) in current.sources:
+        return _label(current.sources[str(value)].label, ctx.language, current)
+    return _choice_word(table, name, value)
+
+
+def _choice_word(table: str, name: str, value: Any) -> str | None:
+    """The model's own word for a stored choice (a status, a kind), when it has one."""
+    model = _model(table)
+    field = _concrete(model, name) if model is not None else None
+    if field is None or not field.choices:
+        return None
+    for choice, word in field.flatchoices:
+        if str(choice) == str(value):
+            return str(word)
     return None
 
 
@@ -1112,6 +1203,8 @@ def render_access_html(answer: Mapping[str, Any], language: str) -> str:
     if language not in current.languages:
         language = current.default_language
     shown = {"people.Interaction", "consent.ConsentEvent", "consent.Subscription"}
+    names = _newsletter_names(language)
+    subscriptions = [{**s, "name": names.get(s["newsletter"], s["newsletter"])} for s in answer["subscriptions"]]
     with translation.override(language):
         return render_to_string(
             "rights/access.html",
@@ -1120,8 +1213,19 @@ def render_access_html(answer: Mapping[str, Any], language: str) -> str:
                 "language": language,
                 "css": _public_css(),
                 "tables": [t for t in answer["personal_data"] if t["table"] not in shown and t["rows"]],
+                "subscriptions": subscriptions,
             },
         )
+
+
+def _newsletter_names(language: str) -> dict[str, str]:
+    """The newsletters by their name in ``language`` (a subscription stores the key)."""
+    from tillit.marketing import selectors as marketing_selectors
+
+    return {
+        n.key: marketing_selectors.label(n.name, language)
+        for n in marketing_selectors.newsletters(include_archived=True)
+    }
 
 
 def render_access_pdf(answer: Mapping[str, Any], language: str) -> bytes:
