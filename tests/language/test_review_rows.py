@@ -124,3 +124,12 @@ def test_row_27_section_references_as_the_notice_writes_them():
         assert translation.gettext("Kept until %(date)s (§9).") == "Sparas till %(date)s (avsnitt 9)."
     with translation.override("nb"):
         assert translation.gettext("Kept until %(date)s (§9).") == "Lagres til %(date)s (punkt 9)."
+
+
+@pytest.mark.parametrize(("language", "lead"), [("sv", "Används för: "), ("nb", "Brukes til: ")])
+def test_row_34_the_banner_does_not_capitalise_a_purpose_inside_a_sentence(language, lead):
+    state = json.loads(Client().get(f"/cookies/state?lang={language}").content)
+    described = [c["description"] for c in state["texts"]["categories"] if c["description"].startswith(lead)]
+    assert described
+    for description in described:
+        assert description[len(lead)].islower(), description

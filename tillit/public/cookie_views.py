@@ -116,9 +116,10 @@ def _banner_texts(language: str) -> dict[str, Any]:
         for key, category in current.cookies.items():
             purpose = current.purposes.get(category.purpose or "")
             if purpose is not None:
-                description = _("Used for: %(purpose)s.") % {
-                    "purpose": purpose.label.get(language, purpose.label["en"])
-                }
+                label = purpose.label.get(language, purpose.label["en"])
+                if language != "en":  # a label inside a sentence: sv and nb do not capitalise it
+                    label = label[:1].lower() + label[1:]
+                description = _("Used for: %(purpose)s.") % {"purpose": label}
             else:
                 description = _("The website needs these to work; they are always on.")
             categories.append(
