@@ -29,10 +29,12 @@ from django.test import Client
 
 from tests.language.catalogue import entries
 from tillit import policy
+from tillit.audit import services as audit
 from tillit.capture import services as capture
 from tillit.consent import services as consent_services
 from tillit.consent.links import consent_page_url
 from tillit.consent.mail import indirect_notice_message, notice_update_message
+from tillit.core.actors import Actor
 from tillit.marketing import mail as marketing_mail
 from tillit.marketing import services as marketing
 from tillit.people import demo
@@ -405,7 +407,16 @@ def test_every_public_page_email_and_access_answer_is_free_of_english_keys_and_i
         found[f"page {name}"] = problems(text, markup=markup)
     for name, text in emails(language, now):
         found[f"email {name}"] = problems(text, markup=False)
-    for person in (_busiest(), _customer()):
+    busiest = _busiest()
+    for actor in (
+        Actor(kind="staff", role="sales", user_id=1, label="staff:1"),
+        Actor.system("indirect_notices"),
+        Actor(kind="data_subject", role=None, user_id=None, label="data_subject:portal"),
+    ):
+        audit.record(
+            actor=actor, now=now, action="read", subject_type="person", subject_id=busiest.pk, purpose="sales_dialogue"
+        )
+    for person in (busiest, _customer()):
         answer = answers.access_answer(person_id=person.pk, language=language, now=now)
         found[f"access answer of person {person.pk}"] = problems(answers.render_access_html(answer, language))
     found = {where: what for where, what in found.items() if what}

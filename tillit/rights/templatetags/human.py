@@ -91,3 +91,10 @@ def phone(value: Any) -> Any:
     from tillit.core.identifiers import format_phone
 
     return format_phone(str(value)) if value else value
+
+
+@register.filter
+def actor_reference(label: Any) -> Any:
+    """The number in an audit actor's label ("staff:12" -> "12"): which colleague, without the
+    code word in front of it."""
+    return str(label).rpartition(":")[2] if label else label
