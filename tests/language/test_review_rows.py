@@ -79,6 +79,10 @@ def test_row_14_staff_menus_show_the_policy_labels_in_the_staff_language(staff_c
     assert ">Administratör<" in body or "Administratör</" in body
     assert "<td>administrator</td>" not in body
     assert '<option value="customer_support">Kundtjänst</option>' in body
+    people_page = staff_client("sales").get("/people/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    label = policy.current().purposes["sales_dialogue"].label
+    assert label["nb"] in people_page
+    assert label["en"] not in people_page
 
 
 @pytest.mark.parametrize(
