@@ -116,9 +116,10 @@ def _banner_texts(language: str) -> dict[str, Any]:
         for key, category in current.cookies.items():
             purpose = current.purposes.get(category.purpose or "")
             if purpose is not None:
-                description = _("Used for: %(purpose)s.") % {
-                    "purpose": purpose.label.get(language, purpose.label["en"])
-                }
+                label = purpose.label.get(language, purpose.label["en"])
+                if language != "en":  # a label inside a sentence: sv and nb do not capitalise it
+                    label = label[:1].lower() + label[1:]
+                description = _("Used for: %(purpose)s.") % {"purpose": label}
             else:
                 description = _("The website needs these to work; they are always on.")
             categories.append(
@@ -128,7 +129,8 @@ def _banner_texts(language: str) -> dict[str, Any]:
                     "description": description,
                     "required": not category.consent_required,
                     "cookies": [
-                        {"name": c.name, "purpose": c.purpose, "days": c.duration_days} for c in category.cookies
+                        {"name": c.name, "purpose": notice.policy_text(c.purpose, language), "days": c.duration_days}
+                        for c in category.cookies
                     ],
                 }
             )

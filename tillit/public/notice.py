@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-import phonenumbers
-import stdnum
 from django.conf import settings
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -42,6 +40,7 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
+from tillit.core.identifiers import format_organisation_number, format_phone
 from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
 from tillit.policy.schema import Policy, Purpose
 
@@ -218,30 +217,6 @@ def policy_free_texts(current: Policy) -> list[str]:
     for category in current.cookies.values():
         texts += [cookie.purpose for cookie in category.cookies]
     return sorted(set(texts))
-
-
-def format_organisation_number(number: str, country: str) -> str:
-    """The organisation number as it is usually written (§1): 923130969 -> "923 130 969"."""
-    try:
-        module = stdnum.get_cc_module(country.lower(), "orgnr")
-    except (ImportError, ValueError):
-        module = None
-    formatter = getattr(module, "format", None)
-    if formatter is None:
-        return number
-    try:
-        return str(formatter(number))
-    except Exception:  # a number stdnum cannot format is shown as written in the policy
-        return number
-
-
-def format_phone(number: str) -> str:
-    """The phone number in international format (§1): +4770310086 -> "+47 70 31 00 86"."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def country_name(code: str) -> str:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
@@ -35,7 +35,11 @@ from tillit.web.views import staff_view
 
 def _purpose_choices(actor: Actor) -> list[tuple[str, str]]:
     current = policy.current()
-    return [(key, current.purposes[key].label["en"]) for key in purpose_rules.purposes_for_role(current, actor.role)]
+    language = (translation.get_language() or current.default_language).split("-")[0]
+    return [
+        (key, current.purposes[key].label.get(language, current.purposes[key].label[current.default_language]))
+        for key in purpose_rules.purposes_for_role(current, actor.role)
+    ]
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -369,7 +373,13 @@ def email_upload(request: HttpRequest, actor: Actor) -> HttpResponse:
                         ),
                     )
                 messages.success(
-                    request, _("The email is on the timeline of %(n)s person(s).") % {"n": len(result.person_ids)}
+                    request,
+                    ngettext(
+                        "The email is on the timeline of %(n)s person.",
+                        "The email is on the timeline of %(n)s people.",
+                        len(result.person_ids),
+                    )
+                    % {"n": len(result.person_ids)},
                 )
                 return HttpResponseRedirect(reverse("web:person", args=[result.person_ids[0]]))
     return render(request, "web/email_upload.html", {"form": form}, status=422 if form.errors else 200)
