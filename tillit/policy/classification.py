@@ -590,6 +590,37 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "capture.ServiceSubscription.product": "customer_records",
         "capture.ServiceSubscription.started_at": "customer_records",
         "capture.ServiceSubscription.cancelled_at": "customer_records",
+        # incidents (GDPR art. 33-34): the breach register describes breaches, not people (its
+        # free texts are written without personal data); an affected person is a SUBJECT link,
+        # so erasure removes them from the set, and the art. 34 notice sent to them is an
+        # email we sent the person (correspondence, in their access answer like a campaign send).
+        "incidents.Incident.id": NOT_PERSONAL,
+        "incidents.Incident.reference": NOT_PERSONAL,
+        "incidents.Incident.title": NOT_PERSONAL,
+        "incidents.Incident.description": NOT_PERSONAL,
+        "incidents.Incident.occurred_at": NOT_PERSONAL,
+        "incidents.Incident.aware_at": NOT_PERSONAL,
+        "incidents.Incident.categories": NOT_PERSONAL,
+        "incidents.Incident.approximate_people": NOT_PERSONAL,
+        "incidents.Incident.consequences": NOT_PERSONAL,
+        "incidents.Incident.measures": NOT_PERSONAL,
+        "incidents.Incident.recorded_at": NOT_PERSONAL,
+        "incidents.Incident.recorded_by_id": STAFF,
+        "incidents.Incident.recorded_by_label": STAFF,
+        "incidents.Incident.authority_notified_at": NOT_PERSONAL,
+        "incidents.Incident.authority_reference": NOT_PERSONAL,
+        "incidents.Incident.late_reason": NOT_PERSONAL,
+        "incidents.Incident.notification_recorded_at": NOT_PERSONAL,
+        "incidents.AffectedPerson.id": NOT_PERSONAL,
+        "incidents.AffectedPerson.incident": "correspondence",
+        "incidents.AffectedPerson.person": SUBJECT,
+        "incidents.AffectedPerson.found_by": NOT_PERSONAL,
+        "incidents.AffectedPerson.added_at": "correspondence",
+        "incidents.AffectedPerson.notice_status": "correspondence",
+        "incidents.AffectedPerson.notice_claimed_at": NOT_PERSONAL,
+        "incidents.AffectedPerson.notice_message_id": "correspondence",
+        "incidents.AffectedPerson.notice_sent_at": "correspondence",
+        "incidents.AffectedPerson.notice_language": "correspondence",
     }
 )
 
