@@ -104,7 +104,7 @@ def _export_head(export_id: int) -> dict[str, Any]:
     )
     if head is None:
         raise NotFoundError("no export with that number in the audit log", field="export_id")
-    return head
+    return dict(head)
 
 
 def in_export(*, export_id: int) -> QuerySet[Person]:
@@ -161,12 +161,12 @@ def exports(*, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
         .annotate(export_id=Min("sequence"), people=Count("id"))
         .order_by("-export_id")[:limit]
     )
-    return list(rows)
+    return [dict(row) for row in rows]
 
 
 def partners(*, actor: Actor) -> list[dict[str, Any]]:
     require_breach_register(actor)
-    return list(Partner.objects.order_by("name").values("id", "name"))
+    return [dict(row) for row in Partner.objects.order_by("name").values("id", "name")]
 
 
 # --- the register ----------------------------------------------------------------------------

@@ -223,9 +223,9 @@ def request_notices(*, actor: Actor, now: dt.datetime, incident_id: int) -> int:
 
 def notice_facts(*, incident_id: int) -> dict[str, Any] | None:
     """What the art. 34 notice says about the breach (art. 34(2)): read by the sending task."""
-    return (
-        Incident.objects.filter(pk=incident_id).values("description", "categories", "consequences", "measures").first()
-    )
+    facts = Incident.objects.filter(pk=incident_id).values("description", "categories", "consequences", "measures")
+    row = facts.first()
+    return dict(row) if row is not None else None
 
 
 def due_notices(*, incident_id: int, now: dt.datetime, after: int = 0, limit: int = CHUNK) -> list[int]:
