@@ -190,3 +190,25 @@ def test_affected_people_are_found_from_the_audit_log_and_the_disclosure_ledger(
     retention.erase_person(actor=_system(), now=now, person_id=per.pk, reason="request")
     assert not AffectedPerson.objects.filter(person_id=per.pk).exists()
     assert selectors.incident(actor=officer, now=now, incident_id=incident.pk)["affected"] == 2
+
+
+def test_what_is_found_later_is_added_never_edited_and_goes_into_the_report(officer, incident, staff_client) -> None:
+    services.add_update(
+        actor=officer, now=AWARE + dt.timedelta(hours=30), incident_id=incident.pk, text="The disk was encrypted."
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.add_update(actor=officer, now=AWARE, incident_id=incident.pk, text=" ")
+    assert refused.value.field == "text"
+    shown = selectors.incident(actor=officer, now=AWARE + dt.timedelta(hours=31), incident_id=incident.pk)
+    assert [u["text"] for u in shown["updates"]] == ["The disk was encrypted."]
+    assert shown["description"] == FACTS["description"], "the facts recorded first stay as they were"
+    with time_machine.travel(AWARE + dt.timedelta(hours=31), tick=False):
+        report = staff_client("privacy_officer").get(f"/incidents/{incident.pk}/report/").content.decode()
+        pdf = staff_client("privacy_officer").get(f"/incidents/{incident.pk}/report.pdf")
+    for text in ("(a) The nature of the breach", "(b) Contact point", "(c) Likely consequences", "(d) Measures"):
+        assert text in report
+    assert "The disk was encrypted." in report
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    actions = list(AuditEntry.objects.filter(subject_type="incident").values_list("action", flat=True))
+    assert actions == ["incident_recorded", "incident_updated"]

@@ -103,6 +103,7 @@ WEB = {
     ("GET", "web:incident"): expect({"privacy_officer"}, 404),
     ("POST", "web:incident-affected"): expect({"privacy_officer"}, 422),
     ("POST", "web:incident-notification"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-update"): expect({"privacy_officer"}, 404),
     ("POST", "web:incident-notices"): expect({"privacy_officer"}, 404),
     ("GET", "web:incident-report"): expect({"privacy_officer"}, 404),
     ("GET", "web:incident-report-pdf"): expect({"privacy_officer"}, 404),
@@ -157,6 +158,7 @@ API = {
     ("GET", "/api/incidents/{incident_id}"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/affected"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/notification"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/updates"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/notices"): expect({"privacy_officer"}, 404),
     # Last: the objection stops the marketing purposes, so reads for them answer 404 after it.
     # Every role that talks to people may take an objection by phone (issue 15, item 2).
@@ -173,6 +175,7 @@ API_BODIES = {
         "measures": "None.",
     },
     ("POST", "/api/incidents/{incident_id}/affected"): {"kind": "export", "export_id": 1},
+    ("POST", "/api/incidents/{incident_id}/updates"): {"text": "More found."},
     ("POST", "/api/incidents/{incident_id}/notification"): {"notified_at": "2026-11-02T10:00:00Z", "reference": "M"},
     ("POST", "/api/partners"): {
         "key": "matrix",
@@ -303,6 +306,7 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:incident": [424242],
         "web:incident-affected": [424242],
         "web:incident-notification": [424242],
+        "web:incident-update": [424242],
         "web:incident-notices": [424242],
         "web:incident-report": [424242],
         "web:incident-report-pdf": [424242],

@@ -56,6 +56,16 @@ class IncidentSummaryOut(Schema):
     authority_notified_at: dt.datetime | None = None
 
 
+class UpdateOut(Schema):
+    text: str
+    recorded_at: dt.datetime
+    recorded_by: str
+
+
+class UpdateIn(_Strict):
+    text: str = Field(max_length=5000, description="What was found since (art. 33(4)); no personal data.")
+
+
 class IncidentOut(IncidentSummaryOut):
     description: str
     occurred_at: dt.datetime | None = None
@@ -67,6 +77,7 @@ class IncidentOut(IncidentSummaryOut):
     authority_reference: str
     late_reason: str
     is_late: bool
+    updates: list[UpdateOut]
     affected: int
     notices: dict[str, int]
 
@@ -159,6 +170,17 @@ def record_notification(request: HttpRequest, incident_id: int, body: Notificati
     actor, now = _actor(request), timezone.now()
     services.record_authority_notification(actor=actor, now=now, incident_id=incident_id, **body.dict())
     return selectors.incident(actor=actor, now=now, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/updates",
+    response={201: IncidentOut, **ERRORS},
+    summary="Add what was found since (art. 33(4))",
+)
+def add_update(request: HttpRequest, incident_id: int, body: UpdateIn) -> Any:
+    actor, now = _actor(request), timezone.now()
+    services.add_update(actor=actor, now=now, incident_id=incident_id, text=body.text)
+    return Status(201, selectors.incident(actor=actor, now=now, incident_id=incident_id))
 
 
 @router.post(

@@ -53,6 +53,19 @@ class Incident(models.Model):
         return f"Incident #{self.pk}"
 
 
+class IncidentUpdate(models.Model):
+    """Information found after the incident was recorded (art. 33(4): provided in phases),
+    appended, never edited; shown with the incident and in the report."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="updates")
+    text = models.TextField()
+    recorded_at = models.DateTimeField()
+    recorded_by_label = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"IncidentUpdate #{self.pk}"
+
+
 class AffectedPerson(models.Model):
     """A person the breach affected, how they were found (the question asked of the audit log
     or the disclosure ledger, no personal data), and the art. 34 notice to them: asked for

@@ -30,7 +30,7 @@ from tillit.audit.models import AuditEntry
 from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.pagination import Page, check_page
-from tillit.incidents.models import AffectedPerson, Incident
+from tillit.incidents.models import AffectedPerson, Incident, IncidentUpdate
 from tillit.people.models import Person
 from tillit.policy import breach
 from tillit.policy import purposes as purpose_rules
@@ -230,6 +230,12 @@ def incident(*, actor: Actor, now: dt.datetime, incident_id: int) -> dict[str, A
         "authority_reference": found.authority_reference,
         "late_reason": found.late_reason,
         "is_late": _clock(found, now).is_late,
+        "updates": [
+            {"text": u["text"], "recorded_at": u["recorded_at"], "recorded_by": u["recorded_by_label"]}
+            for u in IncidentUpdate.objects.filter(incident=found)
+            .order_by("recorded_at", "pk")
+            .values("text", "recorded_at", "recorded_by_label")
+        ],
         "affected": sum(counts.values()),
         "notices": {status or "none": n for status, n in counts.items()},
     }

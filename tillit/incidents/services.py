@@ -3,6 +3,7 @@ transaction each, audited in it. Only the ``breach_register`` tool's roles may w
 
 - ``record_incident``: the facts, written once (the register is append-only: a later finding
   is a new incident).
+- ``add_update``: information found later (art. 33(4)), appended, never edited.
 - ``record_authority_notification``: that the supervisory authority was notified (when, its
   reference), once; after the 72 hours only with the reasons for the delay (art. 33(1)).
 - ``attach_affected``: the people a question finds (``selectors.people_for``), added in
@@ -30,7 +31,7 @@ from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, ValidationError
 from tillit.incidents import selectors
-from tillit.incidents.models import AffectedPerson, Incident
+from tillit.incidents.models import AffectedPerson, Incident, IncidentUpdate
 from tillit.people.models import Person
 from tillit.policy import breach
 
@@ -109,6 +110,27 @@ def _locked(incident_id: int) -> Incident:
     if incident is None:
         raise NotFoundError("no such incident", field="incident_id")
     return incident
+
+
+def add_update(*, actor: Actor, now: dt.datetime, incident_id: int, text: str) -> IncidentUpdate:
+    """Append what was found since (art. 33(4): information in phases); the facts recorded
+    before stay as they were."""
+    selectors.require_breach_register(actor)
+    text = _text(text, "text")
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        update = IncidentUpdate.objects.create(
+            incident=incident, text=text, recorded_at=now, recorded_by_label=actor.label
+        )
+        audit.record(
+            actor=actor,
+            now=now,
+            action="incident_updated",
+            subject_type="incident",
+            subject_id=incident.pk,
+            fields=["text"],
+        )
+    return update
 
 
 def record_authority_notification(

@@ -76,6 +76,14 @@ class NotificationForm(forms.Form):
     )
 
 
+class UpdateForm(forms.Form):
+    text = forms.CharField(
+        label=gettext_lazy("What we have found since (no personal data)"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class StaffQueryForm(forms.Form):
     staff_user_id = forms.IntegerField(label=gettext_lazy("Staff member id"), min_value=1)
     since = forms.DateTimeField(label=gettext_lazy("From"), widget=forms.DateTimeInput(_MOMENT))
@@ -156,6 +164,7 @@ def _detail(request: HttpRequest, actor: Actor, incident_id: int, status: int = 
         "exports": selectors.exports(actor=actor, limit=20),
         "partners": selectors.partners(actor=actor),
         "notification_form": forms_.get("notification_form") or NotificationForm(),
+        "update_form": forms_.get("update_form") or UpdateForm(),
         "staff_form": forms_.get("staff_form") or StaffQueryForm(prefix="staff"),
         "export_form": forms_.get("export_form") or ExportQueryForm(prefix="export"),
         "partner_form": forms_.get("partner_form") or PartnerQueryForm(prefix="partner"),
@@ -213,6 +222,25 @@ def incident_notification(request: HttpRequest, actor: Actor, incident_id: int) 
             messages.success(request, _("The notification to the supervisory authority is recorded."))
             return HttpResponseRedirect(reverse("web:incident", args=[incident_id]))
     return _detail(request, actor, incident_id, status=422, notification_form=form)
+
+
+@staff_view
+@require_POST
+def incident_update(request: HttpRequest, actor: Actor, incident_id: int) -> HttpResponse:
+    """Add what was found since (art. 33(4)); what was recorded before is not changed."""
+    selectors.require_breach_register(actor)
+    form = UpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_update(
+                actor=actor, now=timezone.now(), incident_id=incident_id, text=form.cleaned_data["text"]
+            )
+        except ValidationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The new information is added to the incident."))
+            return HttpResponseRedirect(reverse("web:incident", args=[incident_id]) + "#updates")
+    return _detail(request, actor, incident_id, status=422, update_form=form)
 
 
 @staff_view
