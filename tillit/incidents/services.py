@@ -191,11 +191,16 @@ def attach_affected(*, actor: Actor, now: dt.datetime, incident_id: int, questio
         added = 0
         ids = people.exclude(pk__in=AffectedPerson.objects.filter(incident=incident).values("person_id"))
         for chunk in _chunks(ids.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=CHUNK)):
+            # Lock, then link (house rule 14): the chunk's people in id order, so an erasure
+            # that began meanwhile has either taken them (not found here) or waits for this.
+            present = list(
+                Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True)
+            )
             AffectedPerson.objects.bulk_create(
-                [AffectedPerson(incident=incident, person_id=pid, found_by=found_by, added_at=now) for pid in chunk],
+                [AffectedPerson(incident=incident, person_id=pid, found_by=found_by, added_at=now) for pid in present],
                 ignore_conflicts=True,
             )
-            added += len(chunk)
+            added += len(present)
         audit.record(
             actor=actor,
             now=now,
