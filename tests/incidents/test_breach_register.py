@@ -212,3 +212,19 @@ def test_what_is_found_later_is_added_never_edited_and_goes_into_the_report(offi
     assert pdf.content.startswith(b"%PDF")
     actions = list(AuditEntry.objects.filter(subject_type="incident").values_list("action", flat=True))
     assert actions == ["incident_recorded", "incident_updated"]
+
+
+def test_a_breach_unlikely_to_result_in_a_risk_is_not_notified_with_its_reasons_recorded(officer, incident) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.record_no_risk(actor=officer, now=AWARE, incident_id=incident.pk, reason="")
+    assert refused.value.field == "reason"
+    reason = "The laptop's disk was encrypted and its key was not with it."
+    services.record_no_risk(actor=officer, now=AWARE + dt.timedelta(hours=5), incident_id=incident.pk, reason=reason)
+    with pytest.raises(ConflictError):
+        services.record_no_risk(actor=officer, now=AWARE, incident_id=incident.pk, reason="again")
+    shown = selectors.incident(actor=officer, now=AWARE + dt.timedelta(hours=100), incident_id=incident.pk)
+    assert (shown["clock"], shown["is_late"], shown["no_risk_reason"]) == ("not_required", False, reason)
+    report = selectors.report(actor=officer, now=AWARE, incident_id=incident.pk, language="en")
+    assert report["no_risk_reason"] == reason
+    actions = list(AuditEntry.objects.filter(subject_type="incident").values_list("action", flat=True))
+    assert actions == ["incident_recorded", "incident_no_risk"]

@@ -41,6 +41,13 @@ def test_the_deadline_is_72_real_hours_across_the_end_of_summer_time():
     assert deadline == dt.datetime(2026, 10, 26, 9, 0, tzinfo=OSLO)  # 09:00 on the wall clock, 72 hours on
 
 
+def test_a_documented_no_risk_decision_stops_the_clock_unless_the_authority_was_notified_after_all():
+    stopped = breach.clock(aware_at=AWARE, notified_at=None, now=AWARE + 100 * H, not_required=True)
+    assert (stopped.state, stopped.is_late) == ("not_required", False)
+    notified = breach.clock(aware_at=AWARE, notified_at=AWARE + 80 * H, now=AWARE + 100 * H, not_required=True)
+    assert notified.state == "notified_late"
+
+
 def test_a_notification_is_late_only_after_the_72_hours():
     assert not breach.is_notification_late(aware_at=AWARE, notified_at=AWARE + 72 * H)
     assert breach.is_notification_late(aware_at=AWARE, notified_at=AWARE + 72 * H + dt.timedelta(minutes=1))

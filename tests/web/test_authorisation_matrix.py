@@ -104,6 +104,7 @@ WEB = {
     ("POST", "web:incident-affected"): expect({"privacy_officer"}, 422),
     ("POST", "web:incident-notification"): expect({"privacy_officer"}, 404),
     ("POST", "web:incident-update"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-no-risk"): expect({"privacy_officer"}, 404),
     ("POST", "web:incident-notices"): expect({"privacy_officer"}, 404),
     ("GET", "web:incident-report"): expect({"privacy_officer"}, 404),
     ("GET", "web:incident-report-pdf"): expect({"privacy_officer"}, 404),
@@ -159,6 +160,7 @@ API = {
     ("POST", "/api/incidents/{incident_id}/affected"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/notification"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/updates"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/no-risk"): expect({"privacy_officer"}, 404),
     ("POST", "/api/incidents/{incident_id}/notices"): expect({"privacy_officer"}, 404),
     # Last: the objection stops the marketing purposes, so reads for them answer 404 after it.
     # Every role that talks to people may take an objection by phone (issue 15, item 2).
@@ -176,6 +178,7 @@ API_BODIES = {
     },
     ("POST", "/api/incidents/{incident_id}/affected"): {"kind": "export", "export_id": 1},
     ("POST", "/api/incidents/{incident_id}/updates"): {"text": "More found."},
+    ("POST", "/api/incidents/{incident_id}/no-risk"): {"reason": "Encrypted."},
     ("POST", "/api/incidents/{incident_id}/notification"): {"notified_at": "2026-11-02T10:00:00Z", "reference": "M"},
     ("POST", "/api/partners"): {
         "key": "matrix",
@@ -307,6 +310,7 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:incident-affected": [424242],
         "web:incident-notification": [424242],
         "web:incident-update": [424242],
+        "web:incident-no-risk": [424242],
         "web:incident-notices": [424242],
         "web:incident-report": [424242],
         "web:incident-report-pdf": [424242],

@@ -50,7 +50,7 @@ class IncidentSummaryOut(Schema):
     aware_at: dt.datetime
     recorded_at: dt.datetime
     deadline_at: dt.datetime
-    clock: Literal["running", "overdue", "notified", "notified_late"]
+    clock: Literal["running", "overdue", "notified", "notified_late", "not_required"]
     time_left_seconds: int
     late_by_seconds: int
     authority_notified_at: dt.datetime | None = None
@@ -60,6 +60,10 @@ class UpdateOut(Schema):
     text: str
     recorded_at: dt.datetime
     recorded_by: str
+
+
+class NoRiskIn(_Strict):
+    reason: str = Field(max_length=5000, description="Why the breach is unlikely to result in a risk to people.")
 
 
 class UpdateIn(_Strict):
@@ -76,6 +80,8 @@ class IncidentOut(IncidentSummaryOut):
     recorded_by: str
     authority_reference: str
     late_reason: str
+    no_risk_reason: str
+    no_risk_recorded_at: dt.datetime | None = None
     is_late: bool
     updates: list[UpdateOut]
     affected: int
@@ -169,6 +175,17 @@ def attach_affected(request: HttpRequest, incident_id: int, body: AffectedIn) ->
 def record_notification(request: HttpRequest, incident_id: int, body: NotificationIn) -> Any:
     actor, now = _actor(request), timezone.now()
     services.record_authority_notification(actor=actor, now=now, incident_id=incident_id, **body.dict())
+    return selectors.incident(actor=actor, now=now, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/no-risk",
+    response={200: IncidentOut, **ERRORS},
+    summary="Record that no notification is needed (unlikely to result in a risk, art. 33(1))",
+)
+def record_no_risk(request: HttpRequest, incident_id: int, body: NoRiskIn) -> Any:
+    actor, now = _actor(request), timezone.now()
+    services.record_no_risk(actor=actor, now=now, incident_id=incident_id, reason=body.reason)
     return selectors.incident(actor=actor, now=now, incident_id=incident_id)
 
 

@@ -48,6 +48,9 @@ class Incident(models.Model):
     authority_reference = models.CharField(max_length=100, blank=True)
     late_reason = models.TextField(blank=True)
     notification_recorded_at = models.DateTimeField(null=True, blank=True)
+    # Art. 33(1): no notification when the breach is unlikely to result in a risk; the reasons, once.
+    no_risk_reason = models.TextField(blank=True)
+    no_risk_recorded_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Incident #{self.pk}"

@@ -24,6 +24,8 @@ def clock_words(incident: dict[str, Any]) -> str:
         return _("Overdue by %(span)s: the supervisory authority has not been notified") % {
             "span": _span(incident["late_by_seconds"])
         }
+    if state == "not_required":
+        return _("Not notified: the breach is unlikely to result in a risk to people (reasons recorded)")
     if state == "notified_late":
         return _("Notified %(span)s after the deadline") % {"span": _span(incident["late_by_seconds"])}
     return _("Notified within the 72 hours")

@@ -173,7 +173,12 @@ def partners(*, actor: Actor) -> list[dict[str, Any]]:
 
 
 def _clock(incident: Incident, now: dt.datetime) -> breach.Clock:
-    return breach.clock(aware_at=incident.aware_at, notified_at=incident.authority_notified_at, now=now)
+    return breach.clock(
+        aware_at=incident.aware_at,
+        notified_at=incident.authority_notified_at,
+        now=now,
+        not_required=incident.no_risk_recorded_at is not None,
+    )
 
 
 def _summary(incident: Incident, now: dt.datetime) -> dict[str, Any]:
@@ -229,6 +234,8 @@ def incident(*, actor: Actor, now: dt.datetime, incident_id: int) -> dict[str, A
         "recorded_by": found.recorded_by_label,
         "authority_reference": found.authority_reference,
         "late_reason": found.late_reason,
+        "no_risk_reason": found.no_risk_reason,
+        "no_risk_recorded_at": found.no_risk_recorded_at,
         "is_late": _clock(found, now).is_late,
         "updates": [
             {"text": u["text"], "recorded_at": u["recorded_at"], "recorded_by": u["recorded_by_label"]}

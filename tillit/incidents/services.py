@@ -6,6 +6,8 @@ transaction each, audited in it. Only the ``breach_register`` tool's roles may w
 - ``add_update``: information found later (art. 33(4)), appended, never edited.
 - ``record_authority_notification``: that the supervisory authority was notified (when, its
   reference), once; after the 72 hours only with the reasons for the delay (art. 33(1)).
+- ``record_no_risk``: the documented decision not to notify, because the breach is unlikely
+  to result in a risk to people (art. 33(1)), once; the clock then stops.
 - ``attach_affected``: the people a question finds (``selectors.people_for``), added in
   chunks of one query each, never twice.
 - ``request_notices`` and the claim/re-check/record steps of the art. 34 notice, which
@@ -153,6 +155,7 @@ def record_authority_notification(
         incident = _locked(incident_id)
         if incident.authority_notified_at is not None:
             raise ConflictError("the notification to the authority is already recorded", field="notified_at")
+        # A decision that no notification is needed may be overtaken: notifying is always allowed.
         if notified_at < incident.aware_at:
             raise ValidationError("cannot be before we became aware of the breach", field="notified_at")
         if breach.is_notification_late(aware_at=incident.aware_at, notified_at=notified_at) and not late_reason:
@@ -174,6 +177,32 @@ def record_authority_notification(
             subject_type="incident",
             subject_id=incident.pk,
             fields=["authority_notified_at", "authority_reference", *(["late_reason"] if late_reason else [])],
+        )
+    return incident
+
+
+def record_no_risk(*, actor: Actor, now: dt.datetime, incident_id: int, reason: str) -> Incident:
+    """Document that the breach is unlikely to result in a risk to people's rights and
+    freedoms, so the supervisory authority is not notified (art. 33(1)); the reasons are kept
+    in the register (art. 33(5)). Once, and not after a notification."""
+    selectors.require_breach_register(actor)
+    reason = _text(reason, "reason")
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        if incident.authority_notified_at is not None:
+            raise ConflictError("the authority has already been notified", field="reason")
+        if incident.no_risk_recorded_at is not None:
+            raise ConflictError("the decision not to notify is already recorded", field="reason")
+        incident.no_risk_reason = reason
+        incident.no_risk_recorded_at = now
+        incident.save(update_fields=["no_risk_reason", "no_risk_recorded_at"])
+        audit.record(
+            actor=actor,
+            now=now,
+            action="incident_no_risk",
+            subject_type="incident",
+            subject_id=incident.pk,
+            fields=["no_risk_reason"],
         )
     return incident
 

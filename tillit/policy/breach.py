@@ -13,7 +13,7 @@ from typing import Literal
 
 NOTIFY_WITHIN: dt.timedelta = dt.timedelta(hours=72)
 
-ClockState = Literal["running", "overdue", "notified", "notified_late"]
+ClockState = Literal["running", "overdue", "notified", "notified_late", "not_required"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,18 @@ def notification_deadline(aware_at: dt.datetime) -> dt.datetime:
     return aware_at.astimezone(dt.UTC) + NOTIFY_WITHIN
 
 
-def clock(*, aware_at: dt.datetime, notified_at: dt.datetime | None, now: dt.datetime) -> Clock:
+def clock(
+    *, aware_at: dt.datetime, notified_at: dt.datetime | None, now: dt.datetime, not_required: bool = False
+) -> Clock:
     """The clock at ``now``: running (time left), overdue (not notified and past the deadline,
-    shown as such), notified in time, or notified late (by how much). The deadline itself is
+    shown as such), notified in time, notified late (by how much), or stopped because the
+    controller documented that the breach is unlikely to result in a risk to people
+    (``not_required``; art. 33(1) then asks for no notification). The deadline itself is
     still in time: notified exactly 72 hours after awareness is not late."""
     deadline = notification_deadline(aware_at)
     zero = dt.timedelta(0)
+    if not_required and notified_at is None:
+        return Clock(deadline, "not_required", zero, zero)
     if notified_at is not None:
         if notified_at <= deadline:
             return Clock(deadline, "notified", zero, zero)

@@ -611,6 +611,8 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "incidents.Incident.authority_reference": NOT_PERSONAL,
         "incidents.Incident.late_reason": NOT_PERSONAL,
         "incidents.Incident.notification_recorded_at": NOT_PERSONAL,
+        "incidents.Incident.no_risk_reason": NOT_PERSONAL,
+        "incidents.Incident.no_risk_recorded_at": NOT_PERSONAL,
         "incidents.IncidentUpdate.id": NOT_PERSONAL,
         "incidents.IncidentUpdate.incident": NOT_PERSONAL,
         "incidents.IncidentUpdate.text": NOT_PERSONAL,

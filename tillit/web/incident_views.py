@@ -76,6 +76,14 @@ class NotificationForm(forms.Form):
     )
 
 
+class NoRiskForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Or: why the breach is unlikely to result in a risk to people (no notification needed)"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class UpdateForm(forms.Form):
     text = forms.CharField(
         label=gettext_lazy("What we have found since (no personal data)"),
@@ -165,6 +173,7 @@ def _detail(request: HttpRequest, actor: Actor, incident_id: int, status: int = 
         "partners": selectors.partners(actor=actor),
         "notification_form": forms_.get("notification_form") or NotificationForm(),
         "update_form": forms_.get("update_form") or UpdateForm(),
+        "no_risk_form": forms_.get("no_risk_form") or NoRiskForm(),
         "staff_form": forms_.get("staff_form") or StaffQueryForm(prefix="staff"),
         "export_form": forms_.get("export_form") or ExportQueryForm(prefix="export"),
         "partner_form": forms_.get("partner_form") or PartnerQueryForm(prefix="partner"),
@@ -222,6 +231,25 @@ def incident_notification(request: HttpRequest, actor: Actor, incident_id: int) 
             messages.success(request, _("The notification to the supervisory authority is recorded."))
             return HttpResponseRedirect(reverse("web:incident", args=[incident_id]))
     return _detail(request, actor, incident_id, status=422, notification_form=form)
+
+
+@staff_view
+@require_POST
+def incident_no_risk(request: HttpRequest, actor: Actor, incident_id: int) -> HttpResponse:
+    """Record why no notification is needed (the breach is unlikely to result in a risk)."""
+    selectors.require_breach_register(actor)
+    form = NoRiskForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_no_risk(
+                actor=actor, now=timezone.now(), incident_id=incident_id, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The decision not to notify, and its reasons, are recorded."))
+            return HttpResponseRedirect(reverse("web:incident", args=[incident_id]))
+    return _detail(request, actor, incident_id, status=422, no_risk_form=form)
 
 
 @staff_view

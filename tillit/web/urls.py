@@ -112,6 +112,7 @@ urlpatterns = [
     path(
         "incidents/<int:incident_id>/notification/", incident_views.incident_notification, name="incident-notification"
     ),
+    path("incidents/<int:incident_id>/no-risk/", incident_views.incident_no_risk, name="incident-no-risk"),
     path("incidents/<int:incident_id>/updates/", incident_views.incident_update, name="incident-update"),
     path("incidents/<int:incident_id>/notices/", incident_views.incident_notices, name="incident-notices"),
     path("incidents/<int:incident_id>/report/", incident_views.incident_report_page, name="incident-report"),
