@@ -44,9 +44,11 @@ def test_the_api_walks_an_incident_from_record_to_notices(api_as, staff_actor, i
         staff_actor("privacy_officer"), staff_actor("sales"), AWARE, lise, disclosed_at=AWARE - dt.timedelta(days=1)
     )
     with time_machine.travel(AWARE + dt.timedelta(hours=1), tick=False):
+        naive = post(client, "/api/incidents", {**BODY, "aware_at": "2026-11-23T08:00:00"})
         refused = post(client, "/api/incidents", {**BODY, "categories": ["nam"]})
         created = post(client, "/api/incidents", BODY)
     assert (refused.status_code, refused.json()["field"]) == (422, "categories")
+    assert (naive.status_code, naive.json()["field"]) == (422, "aware_at")
     assert created.status_code == 201
     incident = created.json()
     assert (incident["clock"], incident["time_left_seconds"]) == ("running", 71 * 3600)

@@ -38,7 +38,7 @@ class IncidentIn(_Strict):
     aware_at: dt.datetime = Field(description="When we became aware: the 72-hour clock starts here.")
     occurred_at: dt.datetime | None = None
     categories: list[str] = Field(description="Data categories of the policy concerned.")
-    approximate_people: int = Field(ge=0)
+    approximate_people: int = Field(ge=0, le=2_000_000_000)
     consequences: str = Field(max_length=5000)
     measures: str = Field(max_length=5000)
 

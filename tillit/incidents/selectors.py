@@ -77,7 +77,15 @@ class DisclosedToPartner:
 Question = ReadByStaff | InExport | DisclosedToPartner
 
 
+def check_moment(value: dt.datetime | None, field: str) -> None:
+    """A moment must say its time zone (a naive one cannot be placed against the log)."""
+    if value is not None and value.tzinfo is None:
+        raise ValidationError("must include a time zone (e.g. Z or +01:00)", field=field)
+
+
 def _check_period(since: dt.datetime | None, until: dt.datetime | None) -> None:
+    check_moment(since, "since")
+    check_moment(until, "until")
     if since is not None and until is not None and since >= until:
         raise ValidationError("the start must be before the end", field="until")
 

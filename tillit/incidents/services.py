@@ -41,6 +41,7 @@ CHUNK = 1_000
 # A claim older than this was left by a worker that died; the notice is then sent again (same Message-ID).
 LEASE = dt.timedelta(hours=1)
 TEXT_LIMIT = 5_000
+MAX_PEOPLE = 2_000_000_000  # fits the column on every database
 
 
 def _text(value: str, field: str, *, limit: int = TEXT_LIMIT) -> str:
@@ -76,12 +77,14 @@ def record_incident(
     unknown = [c for c in chosen if c not in known]
     if unknown:
         raise ValidationError(f"unknown category {unknown[0]!r}", field="categories")
+    selectors.check_moment(aware_at, "aware_at")
+    selectors.check_moment(occurred_at, "occurred_at")
     if aware_at > now:
         raise ValidationError("cannot be in the future", field="aware_at")
     if occurred_at is not None and occurred_at > aware_at:
         raise ValidationError("cannot be after we became aware of it", field="occurred_at")
-    if approximate_people < 0:
-        raise ValidationError("cannot be negative", field="approximate_people")
+    if not 0 <= approximate_people <= MAX_PEOPLE:
+        raise ValidationError(f"must be between 0 and {MAX_PEOPLE}", field="approximate_people")
     with transaction.atomic():
         incident = Incident.objects.create(
             title=_text(title, "title", limit=200),
@@ -149,6 +152,7 @@ def record_authority_notification(
     selectors.require_breach_register(actor)
     reference = _text(reference, "reference", limit=100)
     late_reason = (late_reason or "").strip()
+    selectors.check_moment(notified_at, "notified_at")
     if notified_at > now:
         raise ValidationError("cannot be in the future", field="notified_at")
     with transaction.atomic():

@@ -52,7 +52,9 @@ class IncidentForm(forms.Form):
     categories = forms.MultipleChoiceField(
         label=gettext_lazy("Categories of personal data concerned"), widget=forms.CheckboxSelectMultiple
     )
-    approximate_people = forms.IntegerField(label=gettext_lazy("Approximate number of people"), min_value=0)
+    approximate_people = forms.IntegerField(
+        label=gettext_lazy("Approximate number of people"), min_value=0, max_value=2_000_000_000
+    )
     consequences = forms.CharField(
         label=gettext_lazy("Likely consequences"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
