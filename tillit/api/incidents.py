@@ -19,6 +19,7 @@ from tillit.core.actors import Actor
 from tillit.incidents import selectors, services, tasks
 
 router = Router(tags=["breaches"])
+ID_MAX = 2**63 - 1  # the largest id a database column holds
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 413: Error, 422: Error}
 
 
@@ -101,9 +102,9 @@ class AffectedIn(_Strict):
         "export export_id (the sequence number of its first audit entry); partner: everyone disclosed to "
         "partner_id (in [since, until) when given)."
     )
-    staff_user_id: int | None = None
-    export_id: int | None = None
-    partner_id: int | None = None
+    staff_user_id: int | None = Field(default=None, ge=1, le=ID_MAX)
+    export_id: int | None = Field(default=None, ge=1, le=ID_MAX)
+    partner_id: int | None = Field(default=None, ge=1, le=ID_MAX)
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
