@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tillit.marketing",
     "tillit.rights",
     "tillit.capture",
+    "tillit.incidents",
     "tillit.api",
     "tillit.web",
     "tillit.public",
