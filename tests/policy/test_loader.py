@@ -332,12 +332,6 @@ def test_the_consent_lifetime_is_loaded():
             "unknown purpose",
         ),
         (
-            "a purpose not resting on consent",
-            broken(LIFETIMES, LIFETIMES.replace("newsletter = 24", "newsletter = 24, customer_care = 24")),
-            "consent_lifetime.months.customer_care",
-            "does not rest on consent",
-        ),
-        (
             "unknown engagement",
             broken('engagement_inbound_kinds = ["form"', 'engagement_inbound_kinds = ["opened", "form"'),
             "consent_lifetime.engagement_inbound_kinds",

@@ -596,8 +596,8 @@ def _retention(t: _Table) -> s.Retention:
 
 
 def _consent_lifetime(t: _Table, purposes: Mapping[str, s.Purpose]) -> s.ConsentLifetime:
-    """``[consent_lifetime]``: a lifetime in months for exactly the purposes that rest on
-    consent on some channel; the engagement that renews it; the renewal email's window; the
+    """``[consent_lifetime]``: a lifetime in months for every purpose that rests on consent on
+    some channel; the engagement that renews it; the renewal email's window; the
     cookie choice's validity."""
     section = _section(t)
     months_table = t.table("months")
@@ -605,8 +605,8 @@ def _consent_lifetime(t: _Table, purposes: Mapping[str, s.Purpose]) -> s.Consent
     for purpose in list(months_table.data):
         if purpose not in purposes:
             raise PolicyError(months_table.key(purpose), "unknown purpose")
-        if "consent" not in purposes[purpose].bases.values():
-            raise PolicyError(months_table.key(purpose), "the purpose does not rest on consent")
+        # A lifetime for a purpose resting on no consent (e.g. one moved to a legitimate
+        # interest) is not an error: it has no effect until the purpose rests on consent again.
         months[purpose] = months_table.integer(purpose, minimum=1)
     months_table.done()
     for key, purpose_rule in purposes.items():
