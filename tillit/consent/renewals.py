@@ -171,7 +171,7 @@ def claim(*, renewal_id: int, now: dt.datetime) -> Claim | None:
         person_id=renewal.person_id,
         pseudonym=str(person["pseudonym"]),
         name=person["name"],
-        email=person["email"],
+        email=str(person["email"]),
         language=language,
         purpose=renewal.purpose,
         message_id=message_id(renewal_id=renewal_id),
