@@ -131,27 +131,45 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
     current = policy.current()
     checked = 0
     reasons: set[str] = set()
-    for (purpose, channel), products in itertools.product(
-        itertools.product(current.purposes, current.channels), [(), ("infrastructure",), ("payroll", "analytics")]
+    # Judged now, and later when the web consents (6 months) and then every consent (24
+    # months) have lapsed for those who did not engage since (consent lifetime, §5).
+    moments = [now, now + dt.timedelta(days=200), now + dt.timedelta(days=740)]
+    for at, (purpose, channel), products in itertools.product(
+        moments,
+        itertools.product(current.purposes, current.channels),
+        [(), ("infrastructure",), ("payroll", "analytics")],
     ):
+        if at != now and current.purposes[purpose].bases.get(channel) != "consent":
+            continue  # only consents have a lifetime
         in_audience = dict(
-            selectors.audience(purpose=purpose, channel=channel, products=products).values_list("pk", "send_reason")
+            selectors.audience(purpose=purpose, channel=channel, products=products, now=at).values_list(
+                "pk", "send_reason"
+            )
         )
         decisions = {
-            p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel, products=products)
+            p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel, products=products, now=at)
             for p in population
         }
         by_rule = {pk: decision.recorded for pk, decision in decisions.items() if decision.allowed}
-        assert in_audience == by_rule, f"{purpose}/{channel}/{products}: the same people, allowed for the same reason"
+        assert in_audience == by_rule, (
+            f"{at}: {purpose}/{channel}/{products}: the same people, allowed for the same reason"
+        )
         checked += len(by_rule)
         reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
-    assert {"existing_customer", "no_open_dialogue", "objected", "suppressed", "legitimate_interest"} <= reasons
+    assert {
+        "existing_customer",
+        "no_open_dialogue",
+        "objected",
+        "suppressed",
+        "legitimate_interest",
+        "consent_expired",
+    } <= reasons
     answered = [
         p.pk
         for p in population
         if selectors.contact_facts(person_id=p.pk).objected_to_marketing
-        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone").allowed
+        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone", now=now).allowed
     ]
     assert answered, "some objected and then asked us something: they may be answered"
     # The call lists are the audience by phone: the same people, person by person.

@@ -202,3 +202,40 @@ class IndirectNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Art. 14 notice #{self.pk} ({self.status})"
+
+
+# Consent has a lifetime (§5, ``[consent_lifetime]``): the renewal email, asked once.
+
+
+class ConsentRenewal(models.Model):
+    """The one email asking a person to renew a consent before it lapses: for the consent
+    given (or last renewed) at ``given_at`` for a purpose on a channel, at most one row
+    (``consent_renewal_once``), so we ask once. Recorded ``pending``, claimed (``sending``,
+    committed, with ``claimed_at``), re-checked at the attempt, then ``sent``; ``skipped`` when
+    the re-check found the consent gone, lapsed or renewed meanwhile. ``message_id`` is fixed
+    by the row, so a send repeated after a crash carries the same Message-ID."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Due"
+        SENDING = "sending", "Claimed for sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent: no longer due"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10)
+    given_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    recorded_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=5, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "purpose", "channel", "given_at"], name="consent_renewal_once")
+        ]
+        indexes = [models.Index(fields=["status", "claimed_at"], name="consent_renewal_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Consent renewal #{self.pk} ({self.status})"

@@ -402,6 +402,8 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     if not any(not c.consent_required for c in cookies.values()):
         raise PolicyError("cookies", "must define a category of strictly necessary cookies (consent_required = false)")
 
+    consent_lifetime = _consent_lifetime(root.table("consent_lifetime"), purposes)
+
     e = root.table("email_and_phone")
     email_and_phone = s.EmailAndPhone(
         section=_section(e),
@@ -443,6 +445,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         dialogues=dialogue_rules,
         product_categories=s.frozen_map(product_categories),
         products=s.frozen_map(products),
+        consent_lifetime=consent_lifetime,
     )
 
 
@@ -603,6 +606,43 @@ def _retention(t: _Table) -> s.Retention:
         raw_visit_months=raw_visit_months,
         own_records=own_records,
     )
+
+
+def _consent_lifetime(t: _Table, purposes: Mapping[str, s.Purpose]) -> s.ConsentLifetime:
+    """``[consent_lifetime]``: a lifetime in months for every purpose that rests on consent on
+    some channel; the engagement that renews it; the renewal email's window; the
+    cookie choice's validity."""
+    section = _section(t)
+    months_table = t.table("months")
+    months = {}
+    for purpose in list(months_table.data):
+        if purpose not in purposes:
+            raise PolicyError(months_table.key(purpose), "unknown purpose")
+        # A lifetime for a purpose resting on no consent (e.g. one moved to a legitimate
+        # interest) is not an error: it has no effect until the purpose rests on consent again.
+        months[purpose] = months_table.integer(purpose, minimum=1)
+    months_table.done()
+    for key, purpose_rule in purposes.items():
+        if "consent" in purpose_rule.bases.values() and key not in months:
+            raise PolicyError(months_table.key(key), "missing: every purpose resting on consent needs a lifetime")
+    kinds = vocab.INTERACTION_KINDS
+    result = s.ConsentLifetime(
+        section=section,
+        months=s.frozen_map(months),
+        engagement_inbound_kinds=frozenset(
+            t.strings("engagement_inbound_kinds", allowed=kinds, what="interaction kind")
+        ),
+        engagement_answered_outbound_kinds=frozenset(
+            t.strings("engagement_answered_outbound_kinds", allowed=kinds, what="interaction kind")
+        ),
+        renewal_days_before=t.integer("renewal_days_before", minimum=1),
+        cookie_choice_months=t.integer("cookie_choice_months", minimum=1),
+    )
+    t.done()
+    for key, value in result.months.items():
+        if result.renewal_days_before >= value * 28:
+            raise PolicyError(t.key("renewal_days_before"), f"must be shorter than the lifetime of {key}")
+    return result
 
 
 def _check_orgnr(value: str, key: str) -> None:

@@ -244,6 +244,20 @@ class CookieCategory:
 
 
 @dataclass(frozen=True)
+class ConsentLifetime:
+    """§5, §15: how long a consent lasts without renewal or engagement, per purpose resting on
+    consent (``months``); what counts as the person's engagement; when the renewal email may
+    ask (``renewal_days_before`` the consent lapses); how long a cookie choice is valid."""
+
+    section: int = 5
+    months: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    engagement_inbound_kinds: frozenset[str] = frozenset()
+    engagement_answered_outbound_kinds: frozenset[str] = frozenset()
+    renewal_days_before: int = 30
+    cookie_choice_months: int = 6
+
+
+@dataclass(frozen=True)
 class EmailAndPhone:
     section: int
     log_calls_and_emails: bool
@@ -281,6 +295,7 @@ class Policy:
     dialogues: DialogueRules = field(default_factory=DialogueRules)
     product_categories: Mapping[str, ProductCategory] = field(default_factory=lambda: MappingProxyType({}))
     products: Mapping[str, Product] = field(default_factory=lambda: MappingProxyType({}))
+    consent_lifetime: ConsentLifetime = field(default_factory=ConsentLifetime)
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]

@@ -148,6 +148,7 @@ def _banner_texts(language: str) -> dict[str, Any]:
                 "turn a category on here."
             ),
             "changed": _("Our privacy notice has changed since you chose. Please choose again."),
+            "expired": _("It is some time since you made your cookie choices. Please choose again."),
             "accept": _("Accept all"),
             "reject": _("Reject all"),
             "settings": _("Settings"),
@@ -195,7 +196,8 @@ def _state(request: HttpRequest, *, language: str, state: cookie_consent.CookieS
     return {
         "ask": rule.must_ask(has_choice=state is not None, choice_is_current=bool(state and state.is_current), gpc=gpc),
         "gpc": gpc,
-        "changed": state is not None and not state.is_current,
+        "changed": state is not None and not state.is_current and not state.expired,
+        "expired": state is not None and state.expired,
         "choice": None if state is None else {"categories": list(state.categories), "current": state.is_current},
         "allowed": allowed,
         "statistics": visits.statistics_category(),
@@ -214,7 +216,7 @@ def _state(request: HttpRequest, *, language: str, state: cookie_consent.CookieS
 @_cors
 def cookie_state(request: HttpRequest) -> HttpResponse:
     """What the banner needs to show itself (or not) in this browser."""
-    state = cookie_consent.cookie_state(browser_id=_browser_id(request))
+    state = cookie_consent.cookie_state(browser_id=_browser_id(request), now=timezone.now())
     try:
         body = _state(request, language=_language(request), state=state)
     except DomainError as error:
@@ -244,7 +246,7 @@ def cookie_choice(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         return _error(error)
-    state = cookie_consent.cookie_state(browser_id=browser_id)
+    state = cookie_consent.cookie_state(browser_id=browser_id, now=now)
     body = _state(request, language=language, state=state)
     response = JsonResponse(body)
     _set_cookie(response, rule.CONSENT_COOKIE, str(browser_id))

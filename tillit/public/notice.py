@@ -122,6 +122,7 @@ class PurposeView:
     objectable: bool
     marketing: bool
     consent_channels: str
+    consent_months: int = 0  # how long a consent lasts without renewal or engagement (§5)
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ def _purpose_view(current: Policy, purpose: Purpose, language: str) -> PurposeVi
         objectable=purpose.objectable,
         marketing=purpose.marketing,
         consent_channels=_join(consent_channels),
+        consent_months=current.consent_lifetime.months.get(purpose.key, 0),
     )
 
 
@@ -432,6 +434,7 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
         "inform_before_new_purpose": current.notice.inform_before_new_purpose,
         "cookies": cookies,
         "email_and_phone": current.email_and_phone,
+        "cookie_choice_months": current.consent_lifetime.cookie_choice_months,
     }
 
 

@@ -28,6 +28,9 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
   ledger whose content no longer matches its seal (a rewritten wording, a moved date), that is
   gone without an erasure's removal mark, that has no seal (written past the services), or
   whose seal is missing or out of place in its chain (``tillit.audit.ledgers``);
+- ``send_on_expired_consent``: a marketing email sent on consent when that consent had lapsed
+  (§5, ``[consent_lifetime]``: neither given again nor any engagement of the person's within
+  the purpose's lifetime before the send; ``tillit.policy.consent.consent_lapsed``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
   with a category the policy does not define (DESIGN.md rule 6);
 - ``send_after_objection``: a marketing email claimed (sending, sent, bounced) after the person
@@ -86,6 +89,7 @@ KINDS = (
     "ledger_chain_broken",
     "send_after_objection",
     "deadline_differs",
+    "send_on_expired_consent",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -123,6 +127,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from tampered_ledgers()
     yield from sends_after_objection()
     yield from deadlines_differ()
+    yield from sends_on_expired_consent()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -847,3 +852,75 @@ def tampered_ledgers() -> Iterator[Violation]:
     chain or removal mark does not hold, with the entry's id (``consent:#12``)."""
     for problem in ledgers.problems():
         yield Violation(problem.kind, f"{problem.ledger}:#{problem.entry_id}", problem.detail)
+
+
+def sends_on_expired_consent() -> Iterator[Violation]:
+    """Every marketing email sent on consent (the basis recorded with the send) when that
+    consent had lapsed at ``sent_at`` by the policy version in force then (§5, §14), chunk by
+    chunk: per chunk one query for the ledger entries and one for the interactions of its
+    people, judged by ``tillit.policy.consent.consent_lapsed``."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+    except LookupError:
+        return
+    sent = (
+        send_model.objects.filter(status="sent", basis="consent", sent_at__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "person_id", "person__pseudonym", "sent_at", "campaign__purpose")
+    )
+    versions = consent_selectors.published_policies()
+    chunk: list[tuple[Any, ...]] = []
+    for row in sent.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from _check_lapsed(versions, chunk)
+            chunk = []
+    if chunk:
+        yield from _check_lapsed(versions, chunk)
+
+
+def _check_lapsed(versions: list[tuple[dt.datetime, Any]], chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
+    from tillit.policy import consent as consent_rule
+
+    person_ids = {row[1] for row in chunk}
+    latest_at = max(row[3] for row in chunk)
+    entries: dict[tuple[int, str], list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for pid, purpose, at, action in (
+        ConsentEvent.objects.filter(
+            person_id__in=person_ids,
+            purpose__in={row[4] for row in chunk},
+            channel="email",
+            occurred_at__lte=latest_at,
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("person_id", "purpose", "occurred_at", "action")
+    ):
+        entries[(pid, purpose)].append((at, action))
+    contacts: dict[int, list[tuple[dt.datetime, str, str, bool]]] = defaultdict(list)
+    for pid, at, kind, direction, reached in (
+        Interaction.objects.filter(person_id__in=person_ids, occurred_at__lte=latest_at)
+        .exclude(direction="internal")
+        .values_list("person_id", "occurred_at", "kind", "direction", "reached")
+    ):
+        contacts[pid].append((at, kind, direction, reached))
+    for pk, pid, pseudonym, sent_at, purpose in chunk:
+        in_force = consent_selectors.policy_in_force(versions, sent_at)
+        before = [(at, action) for at, action in entries.get((pid, purpose), []) if at <= sent_at]
+        if not before or before[-1][1] != "given":
+            continue  # no consent at all: send_without_basis reports it
+        engaged = [
+            at
+            for at, kind, direction, reached in contacts.get(pid, [])
+            if at <= sent_at and consent_rule.is_engagement(in_force, kind=kind, direction=direction, reached=reached)
+        ]
+        facts = consent_rule.ContactFacts(
+            consents={(purpose, "email"): "given"},
+            consent_given_at={(purpose, "email"): before[-1][0]},
+            engaged_at=max(engaged, default=None),
+        )
+        if consent_rule.consent_lapsed(in_force, facts, purpose, "email", sent_at):
+            yield Violation(
+                "send_on_expired_consent",
+                f"send:#{pk} person:{pseudonym}",
+                "the consent had lapsed (no renewal or engagement within its lifetime)",
+            )

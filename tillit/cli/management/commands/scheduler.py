@@ -14,7 +14,7 @@ from django.utils import timezone
 from tillit.accounts.tasks import remind_mailbox_reviews
 from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
-from tillit.consent.tasks import send_indirect_notices
+from tillit.consent.tasks import ask_to_renew_consents, send_indirect_notices
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.marketing.tasks import forget_unconfirmed_requests
 from tillit.people.tasks import end_lapsed_customer_relationships
@@ -57,6 +57,12 @@ def jobs() -> list[PeriodicJob]:
             name="consent.art14_notices",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(send_indirect_notices.enqueue().id),
+        ),
+        # Consent has a lifetime (§5): ask once, by email, to renew a consent that lapses soon.
+        PeriodicJob(
+            name="consent.renewals",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(ask_to_renew_consents.enqueue().id),
         ),
         PeriodicJob(
             name="marketing.forget_requests",
