@@ -915,7 +915,6 @@ def refusal_message(check: Any) -> str:
     """Why a marketing call may not be made now, for staff (a ``telemarketing.CallCheck``)."""
     import zoneinfo
 
-    from django.utils import formats
     from django.utils import timezone as django_timezone
     from django.utils.translation import gettext as _
 
@@ -933,6 +932,6 @@ def refusal_message(check: Any) -> str:
         zone = rules.timezone if rules else "UTC"
         local = django_timezone.localtime(check.may_start_at, timezone=zoneinfo.ZoneInfo(zone))
         return _("Marketing calls are not permitted now; calls may start at %(start)s.") % {
-            "start": formats.date_format(local, "DATETIME_FORMAT")
+            "start": local.strftime("%Y-%m-%d %H:%M")
         }
     return _("Marketing calls are not permitted now.")
