@@ -135,7 +135,9 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
     numbers = [p.phone for p in population if p.phone]
     older = tmp_path / "older.txt"
     older.write_text("\n".join(numbers))
-    reservations.import_extract(actor=system_actor, now=now, path=older, extracted_on=now.date() - dt.timedelta(days=40))
+    reservations.import_extract(
+        actor=system_actor, now=now, path=older, extracted_on=now.date() - dt.timedelta(days=40)
+    )
     extract = tmp_path / "extract.txt"
     extract.write_text("number\n" + "\n".join(n for n in numbers if rng.random() < 0.5) + "\n+4790000000\n")
     reservations.import_extract(actor=system_actor, now=now, path=extract, extracted_on=now.date())
@@ -157,7 +159,14 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
         checked += len(by_rule)
         reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
-    assert {"existing_customer", "no_open_dialogue", "objected", "suppressed", "legitimate_interest", "reserved"} <= reasons
+    assert {
+        "existing_customer",
+        "no_open_dialogue",
+        "objected",
+        "suppressed",
+        "legitimate_interest",
+        "reserved",
+    } <= reasons
     answered = [
         p.pk
         for p in population

@@ -41,9 +41,7 @@ SATURDAY = dt.datetime(2026, 11, 28, 11, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def callees(system_actor, now) -> dict[str, Person]:
     def make(name: str, phone: str) -> Person:
-        return people.create_person(
-            actor=system_actor, now=now, source="form", values={"name": name, "phone": phone}
-        )
+        return people.create_person(actor=system_actor, now=now, source="form", values={"name": name, "phone": phone})
 
     free = make("Not Reserved", "+4791000001")
     reserved = make("Reserved Prospect", "+4791000002")
@@ -136,7 +134,10 @@ def test_the_call_list_says_when_there_is_no_current_extract(callees, tmp_path, 
         assert "the Reservasjonsregisteret extract is older than the law allows" in response.content.decode()
         assert not Interaction.objects.filter(person=callees["free"]).exists()
         # The sales dialogue call list is not telemarketing and says nothing about it.
-        assert 'data-testid="telemarketing-status"' not in client.get("/call-list/?purpose=sales_dialogue").content.decode()
+        assert (
+            'data-testid="telemarketing-status"'
+            not in client.get("/call-list/?purpose=sales_dialogue").content.decode()
+        )
 
 
 def test_outside_the_hours_the_call_list_says_when_calls_may_start_and_refuses_the_log(callees, tmp_path, staff_client):

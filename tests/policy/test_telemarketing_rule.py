@@ -163,20 +163,24 @@ def test_unless_they_asked_for_calls_or_are_an_existing_customer():
     customer = facts(
         phone_reserved=True,
         is_customer=True,
-        purchases=(Purchase(order="O-1", product="cloud", at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), opt_out_offered=True),),
+        purchases=(
+            Purchase(order="O-1", product="cloud", at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), opt_out_offered=True),
+        ),
     )
     assert consent.may_contact(p, customer, purpose="direct_marketing", channel="phone").allowed
     # Under §13(3) only about similar products: a call that markets payroll does not reach them.
     similar = consent.may_contact(p, customer, purpose="direct_marketing", channel="phone", products=["backup"])
     unrelated = consent.may_contact(p, customer, purpose="direct_marketing", channel="phone", products=["payroll"])
-    assert similar.allowed and not unrelated.allowed
+    assert similar.allowed
+    assert not unrelated.allowed
     ended = dataclasses.replace(customer, is_customer=False)
     assert consent.may_contact(p, ended, purpose="direct_marketing", channel="phone").reason == "reserved"
 
 
 def test_the_policy_cites_the_law_and_a_broken_window_stops_loading():
     text = policy.current().source_text
-    assert "mfl. §14" in text and "Prop. 43 L (2016-2017)" in text
+    assert "mfl. §14" in text
+    assert "Prop. 43 L (2016-2017)" in text
     with pytest.raises(PolicyError, match=r"telemarketing\.ends: must be later than starts"):
         parse_policy(text.replace('ends = "21:00"', 'ends = "08:00"'))
     with pytest.raises(PolicyError, match=r"telemarketing\.days: unknown day 'sonday'"):

@@ -25,8 +25,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from tillit.audit import services as audit
 from tillit import policy
+from tillit.audit import services as audit
 from tillit.consent.models import MarketingCallCheck, ReservationExtract, ReservedNumber
 from tillit.core.actors import Actor
 from tillit.core.errors import DomainError, ValidationError
@@ -161,16 +161,18 @@ class LookupClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(f"{self.base_url}/lookup", data=body, headers=headers, method="POST")
+        request = urllib.request.Request(f"{self.base_url}/lookup", data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked in __init__)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (checked scheme)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 answer = json.loads(response.read())
             extracted_on = dt.date.fromisoformat(answer["extracted_on"])
             reserved = frozenset(str(n) for n in answer["reserved"])
         except urllib.error.HTTPError as error:
             raise LookupFailedError(f"the lookup service answered {error.code}", field="url") from None
         except (OSError, ValueError, KeyError, TypeError):
-            raise LookupFailedError("the lookup service could not be reached or its answer is not readable", field="url")
+            raise LookupFailedError(
+                "the lookup service could not be reached or its answer is not readable", field="url"
+            ) from None
         return LookupAnswer(extracted_on=extracted_on, reserved=reserved)
 
 
@@ -212,7 +214,13 @@ def check_marketing_call(*, now: dt.datetime, person_id: int) -> tuple[rule.Call
 
 
 def record_marketing_call_check(
-    *, now: dt.datetime, person_id: int, interaction_id: int, purpose: str, extract: ReservationExtract, within_hours: bool
+    *,
+    now: dt.datetime,
+    person_id: int,
+    interaction_id: int,
+    purpose: str,
+    extract: ReservationExtract,
+    within_hours: bool,
 ) -> MarketingCallCheck:
     """Store what was checked for a logged marketing call, in the caller's transaction."""
     return MarketingCallCheck.objects.create(

@@ -580,8 +580,6 @@ def numbers_checked(*, person_ids: Iterable[int]) -> set[int]:
     return set(
         Person.objects.filter(pk__in=ids)
         .exclude(phone="")
-        .filter(
-            Exists(ReservedNumber.objects.filter(extract=extract, digest=KeyedDigest("phone", OuterRef("phone"))))
-        )
+        .filter(Exists(ReservedNumber.objects.filter(extract=extract, digest=KeyedDigest("phone", OuterRef("phone")))))
         .values_list("pk", flat=True)
     )

@@ -34,8 +34,8 @@ from django.db.models.functions import Cast, Concat
 
 from tillit import policy
 from tillit.audit import services as audit
-from tillit.consent import selectors as consent_selectors
 from tillit.consent import reservations
+from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, ValidationError
