@@ -163,7 +163,7 @@ class LookupClient:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(f"{self.base_url}/lookup", data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked in __init__)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
                 answer = json.loads(response.read())
             extracted_on = dt.date.fromisoformat(answer["extracted_on"])
             reserved = frozenset(str(n) for n in answer["reserved"])
