@@ -158,7 +158,7 @@ def test_outside_the_hours_the_call_list_says_when_calls_may_start_and_refuses_t
             assert not Interaction.objects.filter(person=callees["free"]).exists()
 
 
-def test_a_marketing_call_within_the_hours_is_logged_with_its_check(callees, tmp_path, staff_client):
+def test_a_marketing_call_within_the_hours_is_logged_with_its_check(callees, tmp_path, staff_client, system_actor):
     with time_machine.travel(TUESDAY_NOON, tick=False):
         client = staff_client("sales")
         import_file(tmp_path, "2026-11-20", "+4791000002")
@@ -174,8 +174,12 @@ def test_a_marketing_call_within_the_hours_is_logged_with_its_check(callees, tmp
         dt.date(2026, 11, 20),
         True,
     )
-    # A call for the sales dialogue is not telemarketing: logged without a check.
     assert MarketingCallCheck.objects.count() == 1
+    # The check goes with the person when they are erased.
+    from tillit.retention import services as retention
+
+    retention.erase_person(actor=system_actor, now=TUESDAY_NOON, person_id=callees["customer"].pk, reason="request")
+    assert not MarketingCallCheck.objects.exists()
 
 
 # --- the lookup service's adapter, against a fake service on loopback ----------------------
