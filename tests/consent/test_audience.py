@@ -1,6 +1,7 @@
 """The set-based audience query and the eligibility rule agree, person by person, for every
 purpose and channel (so every call list and every campaign audience), over a population with
-every kind of history: consents, objections, suppressions, open and closed dialogues opened by
+every kind of history: consents, objections, suppressions, numbers reserved in the
+Reservasjonsregisteret, open and closed dialogues opened by
 staff or by the person's own requests before and after an objection, and orders with and
 without the opt-out offered, in similar and unrelated product categories."""
 
@@ -13,7 +14,7 @@ import random
 import pytest
 
 from tillit import policy
-from tillit.consent import selectors, services
+from tillit.consent import reservations, selectors, services
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.marketing.selectors import callable_people
 from tillit.people import dialogues
@@ -23,7 +24,7 @@ from tillit.people.models import Person, Purchase
 pytestmark = pytest.mark.django_db
 
 
-def test_audience_equals_the_rule_for_everyone(system_actor, now):
+def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
     rng = random.Random(7)
     partial = NoticeVersion.objects.create(
         digest="3" * 64,
@@ -75,6 +76,7 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
                 [
                     ("newsletter", "email"),
                     ("direct_marketing", "email"),
+                    ("direct_marketing", "phone"),
                     ("personalisation", "web"),
                     ("statistics", "web"),
                 ]
@@ -128,6 +130,17 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
                 subscribed_at=now,
                 unsubscribed_at=None if rng.random() < 0.7 else now,
             )
+    # The Reservasjonsregisteret (mfl. §13): about half the numbers are reserved in the
+    # extract in force; an older extract that reserved the others no longer counts.
+    numbers = [p.phone for p in population if p.phone]
+    older = tmp_path / "older.txt"
+    older.write_text("\n".join(numbers))
+    reservations.import_extract(
+        actor=system_actor, now=now, path=older, extracted_on=now.date() - dt.timedelta(days=40)
+    )
+    extract = tmp_path / "extract.txt"
+    extract.write_text("number\n" + "\n".join(n for n in numbers if rng.random() < 0.5) + "\n+4790000000\n")
+    reservations.import_extract(actor=system_actor, now=now, path=extract, extracted_on=now.date())
     current = policy.current()
     checked = 0
     reasons: set[str] = set()
@@ -164,6 +177,7 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         "suppressed",
         "legitimate_interest",
         "consent_expired",
+        "reserved",
     } <= reasons
     answered = [
         p.pk
@@ -182,6 +196,13 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         }
         assert listed == allowed, f"the {purpose} call list is the rule by phone"
         assert listed, f"the {purpose} call list is exercised"
+    reserved_but_called = [
+        p.pk
+        for p in population
+        if selectors.contact_facts(person_id=p.pk).phone_reserved
+        and selectors.eligibility(person_id=p.pk, purpose="direct_marketing", channel="phone").allowed
+    ]
+    assert reserved_but_called, "some reserved numbers are existing customers or asked to be called"
     subscribed = set(
         selectors.audience(purpose="newsletter", channel="email", newsletter="monthly").values_list("pk", flat=True)
     )

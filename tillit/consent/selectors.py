@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Func, OuterRef, Subquery
+from django.db.models import CharField, Exists, Func, OuterRef, Subquery
 
 from tillit import policy
 from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
@@ -164,6 +164,7 @@ def contact_facts(*, person_id: int) -> rule.ContactFacts:
         informed_purposes=informed_purposes(person["notice_version_id"]),
         consent_given_at=consent_dates(person_id=person_id),
         engaged_at=engaged_at(person_id=person_id),
+        phone_reserved=is_reserved(phone=person["phone"]),
     )
 
 
@@ -388,6 +389,8 @@ def audience(
         stopped = Q(objected_to_marketing) | Q(suppressed_q())
         people = people.exclude(stopped & ~Q(Exists(answers)))
     active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
+    if rule_.marketing and channel == "phone":
+        people = exclude_reserved(people, purpose=purpose, products=products, active_customer=active_customer)
     if basis == "consent":
         given = Q(latest_is(purpose, channel, ("given",))) & consent_fresh_q(purpose, channel, now=_now(now))
         allowed = given
@@ -590,3 +593,87 @@ def consent_fresh_q(purpose: str, channel: str, *, now: dt.datetime) -> Any:
     )
     recent_engagement = Interaction.objects.filter(engagement_q(), person=OuterRef("pk"), occurred_at__gt=cutoff)
     return Q(Exists(recent_entry)) | Q(Exists(recent_engagement))
+
+
+# The Reservasjonsregisteret (markedsføringsloven §§12-13): the clause of the rule
+# ``tillit.policy.consent.reservation_allows`` in SQL, and the register data in force.
+
+
+def reservation_extract() -> Any:
+    """The register data in force: the newest extract (file or lookup), or None."""
+    from tillit.consent.models import ReservationExtract
+
+    return ReservationExtract.objects.order_by("-extracted_on", "-pk").first()
+
+
+def is_reserved(*, phone: str | None) -> bool:
+    """Whether a number is reserved against telemarketing in the register data in force."""
+    from tillit.consent.models import ReservedNumber
+
+    extract = reservation_extract()
+    if not phone or extract is None:
+        return False
+    digest = identifier_digest("phone", phone, key=settings.TILLIT_IDENTIFIER_KEY)
+    return ReservedNumber.objects.filter(extract=extract, digest=digest, reserved=True).exists()
+
+
+def reserved_q() -> Any:
+    """A condition on people: their number is reserved in the register data in force."""
+    from django.db.models import Exists, Q
+
+    from tillit.consent.models import ReservedNumber
+
+    extract = reservation_extract()
+    if extract is None:
+        return Q(pk__in=[])
+    return Q(
+        Exists(
+            ReservedNumber.objects.filter(
+                extract=extract, reserved=True, digest=KeyedDigest("phone", OuterRef("phone"))
+            )
+        )
+    )
+
+
+def exclude_reserved(people: Any, *, purpose: str, products: Iterable[str], active_customer: Any) -> Any:
+    """``people`` without those a marketing call may not reach because their number is
+    reserved (``rule.reservation_allows``): kept if their latest ledger event for the purpose
+    by phone is a consent, or they are a current customer (with a purchase of a product similar
+    to ``products`` when a call names them)."""
+    from django.db.models import Exists, Q
+
+    from tillit.people.models import Purchase
+
+    later = ConsentEvent.objects.filter(
+        person=OuterRef("person"), purpose=purpose, channel="phone", occurred_at__gt=OuterRef("occurred_at")
+    )
+    asked = Exists(
+        ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, channel="phone", action="given").exclude(
+            Exists(later)
+        )
+    )
+    customer = Q(active_customer)
+    marketed = tuple(products)
+    if marketed:
+        similar = sorted(rule.similar_products(policy.current(), marketed))
+        customer &= Q(Exists(Purchase.objects.filter(person=OuterRef("pk"), product__in=similar)))
+    return people.exclude(Q(reserved_q()) & ~Q(asked) & ~customer)
+
+
+def numbers_checked(*, person_ids: Iterable[int]) -> set[int]:
+    """Which of these people's numbers the register data in force covers: all of them for a
+    complete extract, else those the lookup was asked about (mfl. §12: checked before a call)."""
+    from tillit.consent.models import ReservedNumber
+
+    ids = list(person_ids)
+    extract = reservation_extract()
+    if extract is None:
+        return set()
+    if extract.complete:
+        return set(ids)
+    return set(
+        Person.objects.filter(pk__in=ids)
+        .exclude(phone="")
+        .filter(Exists(ReservedNumber.objects.filter(extract=extract, digest=KeyedDigest("phone", OuterRef("phone")))))
+        .values_list("pk", flat=True)
+    )

@@ -14,6 +14,9 @@ One function, ``may_contact``, answers for every send, call list and disclosure:
 - a purpose that ``requires = "open_dialogue"`` (§7 "create and maintain a sales dialogue")
   reaches only people in an open dialogue of a kind that serves it: a request they sent us, or
   one staff opened; everyone else only under ``direct_marketing`` and its own rule;
+- a marketing call to a number reserved in the Reservasjonsregisteret is refused unless the
+  person asked for such calls or is an existing customer (markedsføringsloven §13,
+  ``reservation_allows``); when a call may be made is ``tillit.policy.telemarketing``;
 - then the purpose's legal basis for the channel decides:
   * consent: the latest ledger event for the purpose and channel must be "given", and not
     lapsed: a consent lasts the policy's months (``[consent_lifetime]``) from the later of its
@@ -125,6 +128,9 @@ class ContactFacts:
     # the person's latest engagement (``is_engagement``).
     consent_given_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
     engaged_at: dt.datetime | None = None
+    # The person's number is reserved against telemarketing in the Reservasjonsregisteret
+    # extract in force (markedsføringsloven §12).
+    phone_reserved: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,27 @@ def existing_customer_order(policy: Policy, facts: ContactFacts, products: Itera
     return max(offers, key=lambda p: (p.at, p.id), default=None)
 
 
+def reservation_allows(
+    policy: Policy, facts: ContactFacts, *, purpose: str, channel: str, products: Iterable[str] = ()
+) -> bool:
+    """The Reservasjonsregisteret (markedsføringsloven §§12-13; policy ``[telemarketing]``): a
+    marketing call to a reserved number is refused, unless the person asked for such calls (a
+    consent to the purpose by phone in the ledger, §13(2)) or is an existing customer (a current
+    customer relationship, §13(3)), and then, when the call names the products it markets, only
+    with a purchase of a similar one. Anything but a marketing purpose by phone is untouched."""
+    if channel != "phone" or not policy.purposes[purpose].marketing or not facts.phone_reserved:
+        return True
+    if facts.consents.get((purpose, channel)) == "given":
+        return True
+    if not facts.is_customer:
+        return False
+    marketed = tuple(products)
+    if not marketed:
+        return True
+    similar = similar_products(policy, marketed)
+    return any(p.product in similar for p in facts.purchases)
+
+
 def may_contact(
     policy: Policy,
     facts: ContactFacts,
@@ -219,6 +246,8 @@ def may_contact(
         return Eligibility(False, None, "no_open_dialogue")
     if stopped and channel in CONTACT_CHANNELS and basis != "contract" and not answers_own_request(facts, kinds):
         return Eligibility(False, None, stop)
+    if not reservation_allows(policy, facts, purpose=purpose, channel=channel, products=products):
+        return Eligibility(False, None, "reserved")
     latest = facts.consents.get((purpose, channel))
     if basis == "consent":
         lapsed = latest == "given" and now is not None and consent_lapsed(policy, facts, purpose, channel, now)

@@ -413,6 +413,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         mailbox_review_reminder_days=e.integer("mailbox_review_reminder_days", minimum=1),
     )
     e.done()
+    telemarketing = _telemarketing(root.table("telemarketing"))
     root.done()
 
     for role in roles.values():
@@ -446,6 +447,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         product_categories=s.frozen_map(product_categories),
         products=s.frozen_map(products),
         consent_lifetime=consent_lifetime,
+        telemarketing=telemarketing,
     )
 
 
@@ -668,3 +670,53 @@ def load_policy(path: Path) -> s.Policy:
     except UnicodeDecodeError:
         raise PolicyError("", f"policy file {path} is not UTF-8") from None
     return parse_policy(text, digest=hashlib.sha256(data).hexdigest())
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _telemarketing(t: _Table) -> s.Telemarketing:
+    """``[telemarketing]``, §8 by phone (markedsføringsloven §§12-14): the register extract's
+    maximum age, the days and the window of permitted calls in a time zone, the holidays."""
+    import zoneinfo
+
+    def minute(name: str) -> int:
+        value = t.text(name)
+        try:
+            parsed = dt.time.fromisoformat(value)
+        except ValueError:
+            raise PolicyError(t.key(name), f"expected a time HH:MM, got {value!r}") from None
+        return parsed.hour * 60 + parsed.minute
+
+    zone = t.text("timezone")
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(t.key("timezone"), f"unknown time zone {zone!r}") from None
+    days = t.strings("days", allowed=WEEKDAYS, what="day")
+    starts, ends = minute("starts"), minute("ends")
+    if ends <= starts:
+        raise PolicyError(t.key("ends"), "must be later than starts")
+    holidays = []
+    for value in t.strings("holidays", what="holiday"):
+        try:
+            day = dt.date.fromisoformat(f"2000-{value}")  # a leap year: 02-29 is a date
+        except ValueError:
+            raise PolicyError(t.key("holidays"), f"expected a date MM-DD, got {value!r}") from None
+        holidays.append((day.month, day.day))
+    offsets = t._get("easter_holidays", list, "a list of integers", _REQUIRED)
+    for index, offset in enumerate(offsets):
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise PolicyError(f"{t.key('easter_holidays')}[{index}]", f"expected an integer, got {_kind(offset)}")
+    result = s.Telemarketing(
+        section=_section(t),
+        register_max_age_months=t.integer("register_max_age_months", minimum=1),
+        timezone=zone,
+        days=tuple(WEEKDAYS.index(d) for d in days),
+        starts_minute=starts,
+        ends_minute=ends,
+        holidays=tuple(holidays),
+        easter_holidays=tuple(offsets),
+    )
+    t.done()
+    return result

@@ -267,6 +267,23 @@ class EmailAndPhone:
 
 
 @dataclass(frozen=True)
+class Telemarketing:
+    """§8 by phone, markedsføringsloven §§12-14: how old the Reservasjonsregisteret extract may
+    be, and when marketing calls are permitted (weekdays by name, the window as minutes after
+    local midnight, the fixed holidays as (month, day), the movable ones as days from Easter
+    Sunday), in ``timezone``."""
+
+    section: int
+    register_max_age_months: int
+    timezone: str
+    days: tuple[int, ...]  # 0 = Monday
+    starts_minute: int
+    ends_minute: int
+    holidays: tuple[tuple[int, int], ...]
+    easter_holidays: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy. ``digest`` is the SHA-256 of the file it was loaded from."""
 
@@ -296,6 +313,8 @@ class Policy:
     product_categories: Mapping[str, ProductCategory] = field(default_factory=lambda: MappingProxyType({}))
     products: Mapping[str, Product] = field(default_factory=lambda: MappingProxyType({}))
     consent_lifetime: ConsentLifetime = field(default_factory=ConsentLifetime)
+    # §8 by phone (markedsføringsloven §§12-14); the loader requires it.
+    telemarketing: Telemarketing | None = None
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]
