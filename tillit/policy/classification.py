@@ -401,6 +401,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "sharing.Partner.endpoint_url": NOT_PERSONAL,
         "sharing.Partner.signing_secret": NOT_PERSONAL,
         "sharing.Partner.agreement_reference": NOT_PERSONAL,
+        "sharing.Partner.role": NOT_PERSONAL,
         "sharing.Partner.agreement_dated": NOT_PERSONAL,
         "sharing.Partner.created_at": NOT_PERSONAL,
         "sharing.Partner.ended_at": NOT_PERSONAL,
