@@ -113,6 +113,9 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "people.Organization.postcode": "business_address",
         "people.Organization.city": "business_address",
         "people.Organization.country": "business_address",
+        # The form code itself says nothing about a person; a sole proprietorship's form makes
+        # its name and address personal data of its owner (tillit.policy.sole_proprietorship).
+        "people.Organization.organisation_form": NOT_PERSONAL,
         "people.Organization.created_at": NOT_PERSONAL,
         "people.Organization.updated_at": NOT_PERSONAL,
         "people.Person.id": NOT_PERSONAL,

@@ -225,6 +225,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     )
     category_keys = tuple(categories)
     sources = _each(root.tables("sources"), lambda key, t: _source(key, t, languages))
+    sole_proprietorships = _sole_proprietorships(root.table("sole_proprietorships"))
     channels = _each(root.tables("channels"), lambda key, t: s.Channel(key=key, label=t.labels("label", languages)))
     channel_keys = tuple(channels)
     assessments = _each(
@@ -472,6 +473,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         compatibility=s.frozen_map(compatibility),
         impact_assessments=s.frozen_map(impact_assessments),
         joint_controllers=s.frozen_map(joint_controllers),
+        sole_proprietorships=sole_proprietorships,
     )
 
 
@@ -530,6 +532,19 @@ def _check_compatibility(purposes: Mapping[str, s.Purpose], original: tuple[str,
                 "a purpose added after collection (not in notice.original_purposes) that does not rest on "
                 "consent needs a compatibility assessment (art. 6(4))",
             )
+
+
+def _sole_proprietorships(t: _Table) -> s.SoleProprietorships:
+    """``[sole_proprietorships]`` (§6): the register's organisation forms that are a person."""
+    forms = t.strings("forms", what="organisation form")
+    for form in forms:
+        if not form.isascii() or not form.isalnum() or not form.isupper() or len(form) > 10:
+            raise PolicyError(t.key("forms"), f"{form!r} is not a register organisation form code like 'ENK'")
+    result = s.SoleProprietorships(
+        section=_section(t), forms=frozenset(forms), years=t.integer("years_without_person", minimum=1)
+    )
+    t.done()
+    return result
 
 
 def _sub_processor(sub: _Table) -> s.SubProcessor:

@@ -117,6 +117,16 @@ class JointController:
 
 
 @dataclass(frozen=True)
+class SoleProprietorships:
+    """§6, GDPR art. 4(1): the organisation forms that are a natural person (ENK), and how long
+    such an organisation is kept with no person linked to it, after it was last obtained."""
+
+    section: int = 6
+    forms: frozenset[str] = frozenset()
+    years: int = 2
+
+
+@dataclass(frozen=True)
 class Purpose:
     key: str
     section: int
@@ -324,6 +334,7 @@ class Policy:
     compatibility: Mapping[str, CompatibilityAssessment] = field(default_factory=lambda: MappingProxyType({}))
     impact_assessments: Mapping[str, ImpactAssessment] = field(default_factory=lambda: MappingProxyType({}))
     joint_controllers: Mapping[str, JointController] = field(default_factory=lambda: MappingProxyType({}))
+    sole_proprietorships: SoleProprietorships = field(default_factory=SoleProprietorships)
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]
