@@ -169,7 +169,12 @@ def test_when_the_policy_says_notify_the_owner_is_told_of_the_register_data(
     ("old", "new", "key", "problem"),
     [
         ('forms = ["ENK"]', 'forms = ["enk"]', "sole_proprietorships.forms", "not a register organisation form"),
-        ("years_without_person = 2", "years_without_person = 0", "sole_proprietorships.years_without_person", "at least 1"),
+        (
+            "years_without_person = 2",
+            "years_without_person = 0",
+            "sole_proprietorships.years_without_person",
+            "at least 1",
+        ),
         ('forms = ["ENK"]\n', "", "sole_proprietorships.forms", "missing"),
     ],
 )
