@@ -185,3 +185,17 @@ def test_the_loader_names_a_broken_sole_proprietorship_rule(old: str, new: str, 
         parse_policy(text.replace(old, new))
     assert caught.value.key == key
     assert problem in str(caught.value)
+
+
+def test_the_records_of_processing_count_the_owners_and_say_how_long(imported, now) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import translation
+
+    from tillit.sharing import records
+
+    record = records.records_of_processing(now=now)
+    owners = next(s for s in record["data_subjects"] if "sole proprietorships" in s["group"])
+    assert owners["count"] == 1
+    assert any(line.startswith("Sole proprietorships (§6)") and "2 years" in line for line in record["retention"])
+    with translation.override("nb"):
+        norsk = records.records_of_processing(now=now, language="nb")
+    assert any("Innehavere av enkeltpersonforetak" in s["group"] for s in norsk["data_subjects"])

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from tillit import policy
 from tillit.consent.models import NoticeVersion, Subscription
 from tillit.core.words import BASIS_WORDS, PARTNER_ROLE_WORDS, RIGHT_WORDS, transfer_words
-from tillit.people.models import CustomerRelationship, Person
+from tillit.people.models import CustomerRelationship, Organization, Person
 from tillit.policy.schema import Policy
 from tillit.sharing.models import DialogueMember, Disclosure, EventAttendance, Partner
 
@@ -80,6 +80,14 @@ def _retention_words(current: Policy) -> list[str]:
         % {"section": r.customer.section},
         _("Raw website visits: %(months)s months (§%(section)s).") % {"months": r.raw_visit_months, "section": 4},
     ]
+    sole = current.sole_proprietorships
+    words.append(
+        _(
+            "Sole proprietorships (§%(section)s): while a person is linked to them; otherwise %(years)s years "
+            "after the register last gave or changed them."
+        )
+        % {"section": sole.section, "years": sole.years}
+    )
     for hold in r.legal_holds.values():
         words.append(
             _("%(records)s: %(years)s years after the end of the financial year (%(basis)s).")
@@ -231,6 +239,9 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         "partners": Partner.objects.filter(ended_at__isnull=True).count(),
         "disclosures_last_year": Disclosure.objects.filter(disclosed_at__gte=now - dt.timedelta(days=365)).count(),
         "notice_versions": NoticeVersion.objects.count(),
+        "sole_proprietorships": Organization.objects.filter(
+            organisation_form__in=sorted(current.sole_proprietorships.forms)
+        ).count(),
     }
     subjects = [
         {"group": _("Contact persons at businesses (prospects and customers)"), "count": counts["people"]},
@@ -238,6 +249,10 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         {"group": _("Newsletter subscribers"), "count": counts["subscribers"]},
         {"group": _("People in an open dialogue with a partner"), "count": counts["in_partner_dialogues"]},
         {"group": _("Event participants"), "count": counts["event_participants"]},
+        {
+            "group": _("Owners of sole proprietorships from the public register (§6)"),
+            "count": counts["sole_proprietorships"],
+        },
     ]
     return {
         "title": _("Records of processing activities (GDPR art. 30(1))"),
