@@ -35,6 +35,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from tillit import policy
 from tillit.audit import ledgers
@@ -409,15 +410,22 @@ def _erase_unlinked_sole_proprietorships(
     forms = sorted(current.sole_proprietorships.forms)
     if not forms:
         return 0
-    candidates = Organization.objects.filter(organisation_form__in=forms, people__isnull=True)
+    linked = Person.objects.filter(organization_id=OuterRef("pk"))
+    candidates = Organization.objects.filter(organisation_form__in=forms)
     if organization_ids is not None:
         candidates = candidates.filter(pk__in=list(organization_ids))
     else:
         candidates = candidates.filter(updated_at__lte=sole_proprietorship.obtained_before(current, now))
-    ids = list(candidates.select_for_update().values_list("pk", flat=True).order_by("pk"))
+    # Lock, then read: the organisations first, then whether anyone is linked to them now.
+    locked = list(candidates.select_for_update().values_list("pk", flat=True).order_by("pk"))
+    if not locked:
+        return 0
+    ids = list(
+        Organization.objects.filter(pk__in=locked).filter(~Exists(linked)).values_list("pk", flat=True).order_by("pk")
+    )
     if not ids:
         return 0
-    Organization.objects.filter(pk__in=ids, people__isnull=True).delete()
+    Organization.objects.filter(pk__in=ids).delete()
     for organization_id in ids:
         audit_record(
             actor=actor,
