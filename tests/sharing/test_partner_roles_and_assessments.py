@@ -280,3 +280,23 @@ def test_a_sub_processor_change_publishes_a_new_notice_version(use_policy, now):
     record = records.records_of_processing(now=now)
     assert [t["name"] for t in record["transfers"]] == ["Example Backup Inc."]
     assert record["transfers"][0]["transfer_words"].startswith("the European Commission's standard contractual")
+
+
+def test_the_privacy_officer_registers_a_partner_with_its_role_on_the_staff_page(staff_client):  # type: ignore[no-untyped-def]
+    client = staff_client("privacy_officer")
+    form = {
+        "key": "eventpartner",
+        "name": "Eventpartner AS",
+        "contact_email": "privacy@eventpartner.example.com",
+        "agreement_reference": "JCA-2026-04",
+        "agreement_dated": "2026-04-01",
+        "role": "joint_controller",
+    }
+    refused = client.post(reverse("web:partners"), form)
+    assert refused.status_code == 422
+    assert "role: a joint controller needs its arrangement in the privacy policy" in refused.content.decode()
+    assert not Partner.objects.exists()
+    created = client.post(reverse("web:partners"), {**form, "role": "independent_controller"})
+    assert created.status_code == 302
+    page = client.get(reverse("web:partners")).content.decode()
+    assert "an independent controller: it decides itself how it uses the data it receives" in page
