@@ -300,3 +300,26 @@ def test_the_privacy_officer_registers_a_partner_with_its_role_on_the_staff_page
     assert created.status_code == 302
     page = client.get(reverse("web:partners")).content.decode()
     assert "an independent controller: it decides itself how it uses the data it receives" in page
+
+
+def test_verify_reports_a_joint_controller_whose_arrangement_left_the_policy(use_policy, officer, now):  # type: ignore[no-untyped-def]
+    from tillit.sharing import verifier
+
+    use_policy(append=JOINT)
+    services.register_partner(
+        actor=officer,
+        now=NOW,
+        values={
+            "key": "eventpartner",
+            "name": "Eventpartner AS",
+            "contact_email": "privacy@eventpartner.example.com",
+            "agreement_reference": "JCA-2026-04",
+            "agreement_dated": "2026-04-01",
+            "role": "joint_controller",
+        },
+    )
+    assert list(verifier.partner_roles()) == []
+    use_policy()  # the arrangement is taken out of the policy file
+    [violation] = list(verifier.partner_roles())
+    assert violation.kind == "partner_role_without_policy"
+    assert violation.subject == "partner:eventpartner"

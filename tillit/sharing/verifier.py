@@ -59,6 +59,7 @@ from tillit.policy import classification
 from tillit.policy import disclosure as disclosure_rule
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rule
+from tillit.policy.assessments import partner_role_problem
 from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Partner, VerifyRun
 
 KINDS = (
@@ -111,6 +112,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from broken_audit_chain()
     yield from indirect_not_informed(now=now)
     yield from tampered_ledgers()
+    yield from partner_roles()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -653,3 +655,13 @@ def tampered_ledgers() -> Iterator[Violation]:
     chain or removal mark does not hold, with the entry's id (``consent:#12``)."""
     for problem in ledgers.problems():
         yield Violation(problem.kind, f"{problem.ledger}:#{problem.entry_id}", problem.detail)
+
+
+def partner_roles() -> Iterator[Violation]:
+    """Each active partner's role still holds under the policy in force (GDPR art. 26, 28): a
+    joint controller whose arrangement, or a processor whose entry, left the policy file."""
+    current = policy.current()
+    for key, role in Partner.objects.filter(ended_at__isnull=True).order_by("key").values_list("key", "role"):
+        problem = partner_role_problem(current, key=key, role=role)
+        if problem is not None:
+            yield Violation("partner_role_without_policy", f"partner:{key}", problem)
