@@ -30,6 +30,7 @@ from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationE
 from tillit.core.pagination import Page, check_page
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
 from tillit.policy import purposes as purpose_rules
+from tillit.policy.sole_proprietorship import names_a_person
 from tillit.retention.selectors import explain as explain_retention
 
 PERSON = "people.Person"
@@ -363,7 +364,14 @@ def get_organization(
         fields=fields,
     )
     sources = sorted(set(Provenance.objects.filter(organization=organization).values_list("source", flat=True)))
-    return {"purpose": purpose, **_organization_dict(organization, fields), "sources": sources}
+    # §6: a sole proprietorship (ENK) is its owner: its name and address are personal data.
+    personal = names_a_person(policy.current(), organization.organisation_form)
+    return {
+        "purpose": purpose,
+        **_organization_dict(organization, fields),
+        "sources": sources,
+        "sole_proprietorship": personal,
+    }
 
 
 def search_organizations(
