@@ -137,3 +137,23 @@ def test_row_34_the_banner_does_not_capitalise_a_purpose_inside_a_sentence(langu
     assert described
     for description in described:
         assert description[len(lead)].islower(), description
+
+
+@pytest.mark.parametrize(
+    ("language", "channel", "data_used"),
+    [
+        ("sv", "(e-post)", "Uppgifter som används: namn; e-postadress;"),
+        ("nb", "(e-post)", "Opplysninger som brukes: navn; e-postadresse;"),
+    ],
+)
+def test_row_34_the_notice_does_not_capitalise_a_label_inside_a_sentence(language, channel, data_used):
+    """Channel and data category labels joined into the notice's sentences (§5, §7, §11) are
+    written as sv and nb write a word inside a sentence; English keeps its capitals."""
+    from tillit.public.notice import render_notice_text
+
+    with translation.override(language):
+        text = render_notice_text(language)
+    assert channel in text
+    assert data_used in text
+    with translation.override("en"):
+        assert "Data used: Name; Email address;" in render_notice_text("en")

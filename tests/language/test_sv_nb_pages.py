@@ -52,6 +52,7 @@ WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
 # English words that are also Swedish or Norwegian words, names or codes a page rightly shows.
 SHARED = {
     "avara",
+    "datatilsynet",  # the Norwegian supervisory authority: a name in every language
     "tillit",
     "gdpr",
     "nace",

@@ -233,6 +233,15 @@ def _words(table: Mapping[str, Promise], keys: Iterable[str]) -> list[str]:
     return [str(table[key]) if key in table else key for key in keys]
 
 
+def _in_sentence(label: str, language: str) -> str:
+    """A label that stands inside a sentence: Swedish and Norwegian do not capitalise there
+    ("(e-post)", "namn; e-postadress"), English keeps its capital. A label that opens with an
+    abbreviation ("IP-adress") or a name is left as it is (its second letter is a capital)."""
+    if language in ("sv", "nb") and len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def _join(items: Sequence[str]) -> str:
     """Labels in a sentence. A semicolon, since labels themselves may hold commas."""
     return "; ".join(items)
@@ -292,10 +301,12 @@ def _purpose_view(current: Policy, purpose: Purpose, language: str) -> PurposeVi
         key=purpose.key,
         label=_label(purpose.label, language, current),
         bases=tuple(bases),
-        categories=_join([_label(current.categories[c].label, language, current) for c in purpose.categories]),
+        categories=_join(
+            [_in_sentence(_label(current.categories[c].label, language, current), language) for c in purpose.categories]
+        ),
         objectable=purpose.objectable,
         marketing=purpose.marketing,
-        consent_channels=_join(consent_channels),
+        consent_channels=_join([_in_sentence(c, language) for c in consent_channels]),
         consent_months=current.consent_lifetime.months.get(purpose.key, 0),
     )
 
@@ -414,10 +425,16 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
             "sells_data": current.partners.sells_data,
             "requirement": str(REQUIREMENT_WORDS.get(current.partners.requires, current.partners.requires)),
             "categories": _join(
-                [_label(current.categories[c].label, language, current) for c in current.partners.categories]
+                [
+                    _in_sentence(_label(current.categories[c].label, language, current), language)
+                    for c in current.partners.categories
+                ]
             ),
             "event_categories": _join(
-                [_label(current.categories[c].label, language, current) for c in current.partners.event_categories]
+                [
+                    _in_sentence(_label(current.categories[c].label, language, current), language)
+                    for c in current.partners.event_categories
+                ]
             ),
             # GDPR art. 26(2): the essence of each joint controllers' arrangement is published.
             "joint_controllers": [
