@@ -366,6 +366,8 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     r.done()
     _check_email(rights.contact_email, "rights.contact_email")
 
+    restriction = _restriction_rules(root.table("restriction", optional=True), roles, purposes)
+
     n = root.table("notice")
     notice = s.NoticeRules(section=_section(n), inform_before_new_purpose=n.boolean("inform_before_new_purpose"))
     n.done()
@@ -442,7 +444,22 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         dialogues=dialogue_rules,
         product_categories=s.frozen_map(product_categories),
         products=s.frozen_map(products),
+        restriction=restriction,
     )
+
+
+def _restriction_rules(t: _Table, roles: Mapping[str, Any], purposes: Mapping[str, Any]) -> s.RestrictionRules:
+    """``[restriction]`` (GDPR art. 18(2)): the roles that may still read a restricted person
+    and the purposes restricted data may still serve; both must exist in the policy."""
+    if not t.data:
+        return s.RestrictionRules()
+    rules = s.RestrictionRules(
+        section=_section(t),
+        readers=t.strings("readers", allowed=tuple(roles), what="role"),
+        purposes=t.strings("purposes", allowed=tuple(purposes), what="purpose"),
+    )
+    t.done()
+    return rules
 
 
 ART14_CHOICES = ("notify", "exempt")

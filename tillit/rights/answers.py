@@ -710,8 +710,36 @@ def _access_answer(*, person_id: int, language: str, now: dt.datetime, current: 
         },
         "transfers": _transfers(current, language),
         "staff_access": _staff_access(ctx, person_id),
+        "restriction": _restriction(person_id),
     }
     return answer
+
+
+def _restriction(person_id: int) -> dict[str, Any]:
+    """Whether the processing of the person's data is restricted now (GDPR art. 18), since
+    when and on which grounds, in words, and every restriction they had (with its lift)."""
+    from tillit.people.restrictions import restriction_history
+    from tillit.rights.mail import GROUNDS_LABELS
+
+    history = [
+        {
+            "grounds": r["grounds"],
+            "article": r["article"],
+            "words": str(GROUNDS_LABELS.get(r["grounds"], r["grounds"])),
+            "restricted_at": _json_value(r["restricted_at"]),
+            "lifted_at": _json_value(r["lifted_at"]),
+        }
+        for r in restriction_history(person_id=person_id)
+    ]
+    current = next((r for r in history if r["lifted_at"] is None), None)
+    if current is None:
+        words = gettext("The processing of your data is not restricted.")
+    else:
+        words = gettext(
+            "The processing of your data is restricted since %(since)s (GDPR art. %(article)s): we keep your data "
+            "but do not use it, and we tell you before we lift the restriction."
+        ) % {"since": str(current["restricted_at"])[:10], "article": current["article"]}
+    return {"is_restricted": current is not None, "words": words, "history": history}
 
 
 def _category_order(current: Policy, key: str) -> int:
