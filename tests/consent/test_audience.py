@@ -152,7 +152,14 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         checked += len(by_rule)
         reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
-    assert {"existing_customer", "no_open_dialogue", "objected", "suppressed", "legitimate_interest", "restricted"} <= reasons
+    assert {
+        "existing_customer",
+        "no_open_dialogue",
+        "objected",
+        "suppressed",
+        "legitimate_interest",
+        "restricted",
+    } <= reasons
     answered = [
         p.pk
         for p in population

@@ -31,14 +31,21 @@ def test_who_may_read_a_restricted_person(role, purpose, allowed):
 
 
 def test_a_policy_without_readers_lets_only_its_purposes_read():
-    bare = dataclasses.replace(policy.current(), restriction=dataclasses.replace(policy.current().restriction, readers=()))
+    bare = dataclasses.replace(
+        policy.current(), restriction=dataclasses.replace(policy.current().restriction, readers=())
+    )
     assert not rule.may_read_restricted(bare, "privacy_officer", "direct_marketing")
     assert rule.may_read_restricted(bare, "privacy_officer", "data_subject_rights")
 
 
 @pytest.mark.parametrize(
     ("grounds", "holds"),
-    [("accuracy_contested", False), ("unlawful_processing", True), ("legal_claims", True), ("objection_pending", False)],
+    [
+        ("accuracy_contested", False),
+        ("unlawful_processing", True),
+        ("legal_claims", True),
+        ("objection_pending", False),
+    ],
 )
 def test_only_grounds_b_and_c_keep_the_data_past_the_deadline(grounds, holds):
     assert rule.holds_data(grounds) is holds

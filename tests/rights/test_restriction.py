@@ -110,7 +110,9 @@ def test_a_restriction_asked_for_on_the_portal_holds_once_the_person_confirms_it
     assert "The processing of your data is restricted (GDPR art. 18(1)(a))" in answer
     # Stored, not used: sales no longer find the person, the privacy officer still does.
     with pytest.raises(NotFoundError):
-        people_selectors.get_person(actor=staff_actor("sales"), now=now, person_id=person.pk, purpose="direct_marketing")
+        people_selectors.get_person(
+            actor=staff_actor("sales"), now=now, person_id=person.pk, purpose="direct_marketing"
+        )
     seen = people_selectors.get_person(
         actor=staff_actor("privacy_officer"), now=now, person_id=person.pk, purpose="data_subject_rights"
     )
@@ -142,9 +144,7 @@ def test_the_desk_registers_a_restriction_asked_for_by_phone(
 # --- while restricted ------------------------------------------------------------------------
 
 
-def test_a_restricted_person_is_on_no_call_list_and_not_eligible_for_anything_but_their_requests(
-    system_actor, now
-):
+def test_a_restricted_person_is_on_no_call_list_and_not_eligible_for_anything_but_their_requests(system_actor, now):
     kept = make_person(system_actor, now, 3)
     restricted = make_person(system_actor, now, 4)
     before = set(consent_selectors.audience(purpose="direct_marketing", channel="phone").values_list("pk", flat=True))
@@ -184,7 +184,9 @@ def test_nobody_restricted_is_disclosed_to_a_partner(system_actor, now, staff_ac
     dialogue = sharing.open_dialogue(
         actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
     )
-    sharing.add_to_dialogue(actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk])
+    sharing.add_to_dialogue(
+        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
+    )
     restrict(system_actor, now - dt.timedelta(days=2), person)
 
     with pytest.raises(ConflictError) as refused:

@@ -127,7 +127,8 @@ def staff_step_reason(kind: str, *, is_active_customer: bool) -> str | None:
     """Why a verified request of ``kind`` needs the privacy officer, or None when it completes
     by itself. Access, portability, withdrawal, objection to direct marketing and restriction
     always complete by themselves (§13; a restriction protects the person at once, art. 18(1):
-    the privacy officer may lift it later, telling them first). Erasure does too, unless the person is an active customer:
+    the privacy officer may lift it later, telling them first). Erasure does too, unless the
+    person is an active customer:
     the contract and the bookkeeping records it creates are grounds to keep data (art.
     17(3)(b)), so the privacy officer decides what goes and what stays. Rectification always
     needs a decision (art. 16: the proposal is checked), and so does an objection to processing

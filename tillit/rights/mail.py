@@ -37,9 +37,7 @@ GROUNDS_LABELS = {
     "unlawful_processing": gettext_lazy(
         "You should not be using my data, but I do not want it deleted: keep it, unused (art. 18(1)(b))"
     ),
-    "legal_claims": gettext_lazy(
-        "You no longer need my data, but I need it kept for a legal claim (art. 18(1)(c))"
-    ),
+    "legal_claims": gettext_lazy("You no longer need my data, but I need it kept for a legal claim (art. 18(1)(c))"),
     "objection_pending": gettext_lazy(
         "I have objected: stop using my data while you decide on my objection (art. 18(1)(d))"
     ),

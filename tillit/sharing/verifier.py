@@ -687,8 +687,8 @@ def restricted_processing(*, now: dt.datetime) -> Iterator[Violation]:
         sends = send_model.objects.filter(status="sent", sent_at__isnull=False).filter(
             _restricted_at("sent_at", person_id="person_id")
         )
-        for pk, pseudonym, sent_at in sends.order_by("pk").values_list("pk", "person__pseudonym", "sent_at").iterator(
-            chunk_size=CHUNK
+        for pk, pseudonym, sent_at in (
+            sends.order_by("pk").values_list("pk", "person__pseudonym", "sent_at").iterator(chunk_size=CHUNK)
         ):
             yield Violation(
                 "processing_while_restricted",
