@@ -76,3 +76,23 @@ def test_the_call_list_leaves_out_a_restricted_person(system_actor, now, staff_c
     exported = b"".join(export.streaming_content).decode() if export.streaming else export.content.decode()
     assert "+4722334455" in exported
     assert "+4722334466" not in exported
+
+
+def test_verify_reports_a_campaign_email_sent_during_a_restriction(system_actor, now, subscribe, smtp_server):
+    import datetime as dt
+
+    from tillit.people.models import Restriction
+    from tillit.sharing import verifier
+
+    reader = subscribe("reader@example.com")
+    campaign = services.create_campaign(actor=system_actor, now=now, values=campaign_values())
+    services.start_campaign(actor=system_actor, now=now, campaign_id=campaign.pk)
+    send_campaign.call(campaign.pk, 100)
+    assert not list(verifier.restricted_processing(now=now))
+    # The live data disagrees: a restriction recorded from before the send was in force.
+    Restriction.objects.create(person=reader, grounds="accuracy_contested", restricted_at=now - dt.timedelta(days=1))
+
+    found = [v for v in verifier.violations(now=now) if v.kind == "processing_while_restricted"]
+
+    record = SendRecord.objects.get(campaign=campaign, person=reader)
+    assert [v.subject for v in found] == [f"send:#{record.pk} person:{reader.pseudonym}"]

@@ -367,3 +367,36 @@ def test_verify_reports_reads_and_disclosures_during_a_restriction(system_actor,
     subjects = sorted(v.subject.split(" ")[0].split(":")[0] for v in found)
     assert subjects == ["audit", "disclosure"]
     assert any("marketing" in v.detail for v in found)
+
+
+def test_the_privacy_officer_lifts_from_the_request_page_and_the_person_is_told(
+    system_actor, now, staff_client, smtp_server, immediate_tasks
+):
+    person = make_person(system_actor, now, 14, language="nb")
+    client = staff_client("privacy_officer")
+    client.post(
+        "/requests/new/",
+        {
+            "person_id": person.pk,
+            "kind": "restriction",
+            "channel": "letter",
+            "restriction_grounds": "objection_pending",
+        },
+    )
+    Client().post(link_path(smtp_server.messages[-1]))
+    request = DataSubjectRequest.objects.get()
+    before = len(smtp_server.messages)
+
+    response = client.post(f"/requests/{request.pk}/lift-restriction/")
+
+    assert response.status_code == 302
+    assert len(smtp_server.messages) == before + 1
+    notice = smtp_server.messages[-1]
+    assert notice["To"] == "testperson14@example.com"
+    assert "opphever begrensningen" in notice["Subject"]
+    assert restrictions.restriction_in_force(person_id=person.pk) is None
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert 'data-testid="restriction"' not in page, "nothing left to lift"
+    shown = answers.access_answer(person_id=person.pk, language="en", now=now)["restriction"]
+    assert shown["is_restricted"] is False
+    assert [(r["article"], r["lifted_at"] is not None) for r in shown["history"]] == [("18(1)(d)", True)]
