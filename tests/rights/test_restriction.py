@@ -400,3 +400,16 @@ def test_the_privacy_officer_lifts_from_the_request_page_and_the_person_is_told(
     shown = answers.access_answer(person_id=person.pk, language="en", now=now)["restriction"]
     assert shown["is_restricted"] is False
     assert [(r["article"], r["lifted_at"] is not None) for r in shown["history"]] == [("18(1)(d)", True)]
+
+
+def test_the_person_page_tells_the_privacy_officer_and_hides_the_person_from_sales(system_actor, now, staff_client):
+    person = make_person(system_actor, now, 15)
+    restrict(system_actor, now, person, "unlawful_processing")
+
+    page = staff_client("privacy_officer").get(f"/people/{person.pk}/?purpose=data_subject_rights")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'data-testid="restriction"' in text
+    assert "restricted since 2026-11-24 (GDPR art. 18(1)(b))" in text
+    assert staff_client("sales").get(f"/people/{person.pk}/?purpose=sales_dialogue").status_code == 404

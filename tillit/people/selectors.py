@@ -114,7 +114,24 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
         "purpose": purpose,
         **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION)),
         "marketing_blocked": marketing_blocked(person),
+        "restriction": restriction_notice(person.pk),
     }
+
+
+def restriction_notice(person_id: int) -> dict[str, Any] | None:
+    """The restriction of the person's processing in force (GDPR art. 18), with a sentence for
+    staff in the active language, shown with every read of one person (only a reader the
+    policy's ``[restriction]`` allows sees a restricted person at all); None when there is none."""
+    from tillit.people.restrictions import restriction_in_force
+
+    found = restriction_in_force(person_id=person_id)
+    if found is None:
+        return None
+    message = _(
+        "The processing of this person's data is restricted since %(date)s (GDPR art. %(article)s): "
+        "store it, do not use it. No campaign, call list or disclosure."
+    ) % {"date": found.restricted_at.date().isoformat(), "article": restriction_rules.ARTICLE.get(found.grounds, "18")}
+    return {"since": found.restricted_at, "grounds": found.grounds, "message": message}
 
 
 def marketing_blocked(person: Person) -> dict[str, Any] | None:
