@@ -338,6 +338,9 @@ def test_the_access_answer_shows_the_restriction(system_actor, now):
     assert "Restriction of processing" in html
     nb = answers.access_answer(person_id=person.pk, language="nb", now=now)
     assert nb["restriction"]["words"] != answer["restriction"]["words"], "in the person's language"
+    table = next(t for t in nb["personal_data"] if t["table"] == "people.Restriction")
+    assert table["title"] == "Begrensning av behandling"
+    assert {f["label"] for f in table["rows"][0]["fields"]} == {"Grunnlag for begrensningen", "Begrenset siden"}
 
 
 def test_verify_reports_reads_and_disclosures_during_a_restriction(system_actor, now, staff_actor):

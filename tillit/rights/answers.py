@@ -174,6 +174,9 @@ FIELD_WORDS: Mapping[str, Promise] = {
     "people.ProductInterest.recorded_at": _("Recorded"),
     "people.CustomerRelationship.started_at": _("Customer since"),
     "people.CustomerRelationship.ended_at": _("Customer until"),
+    "people.Restriction.grounds": _("Grounds of the restriction"),
+    "people.Restriction.restricted_at": _("Restricted since"),
+    "people.Restriction.lifted_at": _("Restriction lifted"),
     "consent.Subscription.newsletter": _("Newsletter"),
     "consent.Subscription.subscribed_at": _("Subscribed"),
     "consent.Subscription.unsubscribed_at": _("Unsubscribed"),
@@ -206,6 +209,7 @@ TABLE_WORDS: Mapping[str, Promise] = {
     "consent.ConsentEvent": _("Consents, withdrawals and objections"),
     "consent.NoticeDelivery": _("Privacy notices sent to you"),
     "people.Provenance": _("Where each piece of data came from"),
+    "people.Restriction": _("Restriction of processing"),
 }
 # Companion columns read with a field so its code can be explained (not shown on their own).
 COMPANIONS: Mapping[str, tuple[str, ...]] = {
