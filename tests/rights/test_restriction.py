@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from io import StringIO
 
 import jsonschema
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.test import Client
 
 from tillit.audit import services as audit
@@ -370,6 +372,13 @@ def test_verify_reports_reads_and_disclosures_during_a_restriction(system_actor,
     subjects = sorted(v.subject.split(" ")[0].split(":")[0] for v in found)
     assert subjects == ["audit", "disclosure"]
     assert any("marketing" in v.detail for v in found)
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify", stdout=out)
+    assert exited.value.code == 1
+    printed = [line for line in out.getvalue().splitlines() if line.startswith("processing_while_restricted")]
+    assert len(printed) == 2
+    assert "Nummer13" not in out.getvalue(), "pseudonymous ids only"
 
 
 def test_the_privacy_officer_lifts_from_the_request_page_and_the_person_is_told(
