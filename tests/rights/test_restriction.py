@@ -425,3 +425,27 @@ def test_the_person_page_tells_the_privacy_officer_and_hides_the_person_from_sal
     assert 'data-testid="restriction"' in text
     assert "restricted since 2026-11-24 (GDPR art. 18(1)(b))" in text
     assert staff_client("sales").get(f"/people/{person.pk}/?purpose=sales_dialogue").status_code == 404
+
+
+def test_staff_may_not_change_a_restricted_person_but_the_privacy_officer_may(system_actor, now, staff_actor):
+    person = make_person(system_actor, now, 16)
+    restrict(system_actor, now, person)
+
+    with pytest.raises(NotFoundError):
+        people.update_person(
+            actor=staff_actor("sales"),
+            now=now,
+            person_id=person.pk,
+            source="customer_service",
+            changes={"position": "CTO"},
+            purpose="sales_dialogue",
+        )
+    people.update_person(
+        actor=staff_actor("privacy_officer"),
+        now=now,
+        person_id=person.pk,
+        source="customer_service",
+        changes={"position": "CTO"},
+        purpose="data_subject_rights",
+    )
+    assert Person.objects.get(pk=person.pk).position == "CTO"
