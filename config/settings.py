@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tillit.marketing",
     "tillit.rights",
     "tillit.capture",
+    "tillit.incidents",
     "tillit.api",
     "tillit.web",
     "tillit.public",
@@ -296,6 +297,8 @@ TILLIT_EMBED_ORIGINS = env_list("EMBED_ORIGINS", "")
 # the load benchmark sets), and the shared secret the website's chat signs transcripts with.
 TILLIT_FORM_RATE_PER_MINUTE = int(env("FORM_RATE_PER_MINUTE", "20") or 0)
 TILLIT_CHAT_WEBHOOK_SECRET = env("CHAT_WEBHOOK_SECRET", "") or ""
+# The Reservasjonsregisteret's lookup service (markedsføringsloven §12), for `tillit reservations lookup`.
+TILLIT_RESERVATION_LOOKUP_URL = env("RESERVATION_LOOKUP_URL", "") or ""
 # Every public endpoint, per client address and minute (0: off, as the load benchmarks do).
 TILLIT_PUBLIC_RATE_PER_MINUTE = int(env("PUBLIC_RATE_PER_MINUTE", "300") or 0)
 # Rights portal submissions per network (/24) and hour (0: off, for load tests only).

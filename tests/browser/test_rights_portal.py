@@ -55,7 +55,7 @@ def ask(page, live_server, kind_label: str, lang: str = "en") -> None:  # type: 
 
 def test_a_person_asks_for_their_data_and_reads_the_answer(page, live_server, ingrid, smtp_server, csp_errors):
     page.goto(f"{live_server.url}/rights?lang=sv")
-    assert page.locator("h1").inner_text() == "Dina rättigheter för dina personuppgifter"
+    assert page.locator("h1").inner_text() == "Dina rättigheter enligt dataskyddsförordningen"
     ask(page, live_server, "See the data we hold about you (access)")
 
     [verification] = smtp_server.messages

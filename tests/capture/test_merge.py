@@ -106,7 +106,8 @@ def test_merge_moves_everything_to_the_kept_person(pair, staff_actor, now):
     assert Provenance.objects.filter(person=keep, source="form").exists(), "provenance travels with the data"
     assert keep.created_at == now - dt.timedelta(days=100)
     assert keep.last_contact_at is not None
-    assert keep.retain_reason == "customer"
+    # A customer with no active service has a deadline (§9), but a subscriber has none.
+    assert (keep.retain_until, keep.retain_reason) == (None, "subscribed")
     assert not ErasureReceipt.objects.exists(), "a merge is not an erasure"
     assert AuditEntry.objects.filter(action="merge", subject_type="person", subject_id=keep.pk).exists()
     merged = AuditEntry.objects.get(action="merged_into", subject_id=duplicate.pk)

@@ -13,6 +13,7 @@ import time_machine
 from tillit.capture.models import OrderLine, ServiceSubscription
 from tillit.people import services as people
 from tillit.people.models import CustomerRelationship, Interaction, Person, ProductInterest
+from tillit.policy import retention as retention_rules
 from tillit.retention import selectors as retention_selectors
 from tillit.retention import services as retention
 from tillit.retention.models import ErasureReceipt
@@ -53,7 +54,9 @@ def test_the_first_order_starts_the_customer_relationship(api_as, customer, now)
     ]
     assert all(line.customer_pseudonym == customer.pseudonym for line in lines)
     customer.refresh_from_db()
-    assert (customer.retain_until, customer.retain_reason) == (None, "customer")
+    # Orders only, no service: the relationship ends 12 months after the last order (§9).
+    ends = retention_rules.add_months(lines[0].ordered_at, 12)
+    assert (customer.retain_until, customer.retain_reason) == (retention_rules.add_years(ends, 2), "customer_orders")
     assert Interaction.objects.filter(person=customer, kind="order", direction="inbound").count() == 1
     assert set(ProductInterest.objects.filter(person=customer).values_list("status", flat=True)) == {"has"}
     again = dict(ORDER, number="A-1002")

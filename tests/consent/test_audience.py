@@ -1,6 +1,7 @@
 """The set-based audience query and the eligibility rule agree, person by person, for every
 purpose and channel (so every call list and every campaign audience), over a population with
-every kind of history: consents, objections, suppressions, restrictions (art. 18), open and closed dialogues opened by
+every kind of history: consents, objections, suppressions, restrictions (art. 18), numbers
+reserved in the Reservasjonsregisteret, open and closed dialogues opened by
 staff or by the person's own requests before and after an objection, and orders with and
 without the opt-out offered, in similar and unrelated product categories."""
 
@@ -13,7 +14,7 @@ import random
 import pytest
 
 from tillit import policy
-from tillit.consent import selectors, services
+from tillit.consent import reservations, selectors, services
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.marketing.selectors import callable_people
 from tillit.people import dialogues, restrictions
@@ -24,7 +25,7 @@ from tillit.policy import restriction as restriction_rule
 pytestmark = pytest.mark.django_db
 
 
-def test_audience_equals_the_rule_for_everyone(system_actor, now):
+def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
     rng = random.Random(7)
     restricting = random.Random(18)
     partial = NoticeVersion.objects.create(
@@ -77,6 +78,7 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
                 [
                     ("newsletter", "email"),
                     ("direct_marketing", "email"),
+                    ("direct_marketing", "phone"),
                     ("personalisation", "web"),
                     ("statistics", "web"),
                 ]
@@ -134,21 +136,43 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
                 subscribed_at=now,
                 unsubscribed_at=None if rng.random() < 0.7 else now,
             )
+    # The Reservasjonsregisteret (mfl. §13): about half the numbers are reserved in the
+    # extract in force; an older extract that reserved the others no longer counts.
+    numbers = [p.phone for p in population if p.phone]
+    older = tmp_path / "older.txt"
+    older.write_text("\n".join(numbers))
+    reservations.import_extract(
+        actor=system_actor, now=now, path=older, extracted_on=now.date() - dt.timedelta(days=40)
+    )
+    extract = tmp_path / "extract.txt"
+    extract.write_text("number\n" + "\n".join(n for n in numbers if rng.random() < 0.5) + "\n+4790000000\n")
+    reservations.import_extract(actor=system_actor, now=now, path=extract, extracted_on=now.date())
     current = policy.current()
     checked = 0
     reasons: set[str] = set()
-    for (purpose, channel), products in itertools.product(
-        itertools.product(current.purposes, current.channels), [(), ("infrastructure",), ("payroll", "analytics")]
+    # Judged now, and later when the web consents (6 months) and then every consent (24
+    # months) have lapsed for those who did not engage since (consent lifetime, §5).
+    moments = [now, now + dt.timedelta(days=200), now + dt.timedelta(days=740)]
+    for at, (purpose, channel), products in itertools.product(
+        moments,
+        itertools.product(current.purposes, current.channels),
+        [(), ("infrastructure",), ("payroll", "analytics")],
     ):
+        if at != now and current.purposes[purpose].bases.get(channel) != "consent":
+            continue  # only consents have a lifetime
         in_audience = dict(
-            selectors.audience(purpose=purpose, channel=channel, products=products).values_list("pk", "send_reason")
+            selectors.audience(purpose=purpose, channel=channel, products=products, now=at).values_list(
+                "pk", "send_reason"
+            )
         )
         decisions = {
-            p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel, products=products)
+            p.pk: selectors.eligibility(person_id=p.pk, purpose=purpose, channel=channel, products=products, now=at)
             for p in population
         }
         by_rule = {pk: decision.recorded for pk, decision in decisions.items() if decision.allowed}
-        assert in_audience == by_rule, f"{purpose}/{channel}/{products}: the same people, allowed for the same reason"
+        assert in_audience == by_rule, (
+            f"{at}: {purpose}/{channel}/{products}: the same people, allowed for the same reason"
+        )
         checked += len(by_rule)
         reasons |= {d.reason for d in decisions.values()}
     assert checked > 50, "the population exercises the rule"
@@ -159,12 +183,14 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         "suppressed",
         "legitimate_interest",
         "restricted",
+        "consent_expired",
+        "reserved",
     } <= reasons
     answered = [
         p.pk
         for p in population
         if selectors.contact_facts(person_id=p.pk).objected_to_marketing
-        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone").allowed
+        and selectors.eligibility(person_id=p.pk, purpose="sales_dialogue", channel="phone", now=now).allowed
     ]
     assert answered, "some objected and then asked us something: they may be answered"
     # The call lists are the audience by phone: the same people, person by person.
@@ -177,6 +203,13 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now):
         }
         assert listed == allowed, f"the {purpose} call list is the rule by phone"
         assert listed, f"the {purpose} call list is exercised"
+    reserved_but_called = [
+        p.pk
+        for p in population
+        if selectors.contact_facts(person_id=p.pk).phone_reserved
+        and selectors.eligibility(person_id=p.pk, purpose="direct_marketing", channel="phone").allowed
+    ]
+    assert reserved_but_called, "some reserved numbers are existing customers or asked to be called"
     subscribed = set(
         selectors.audience(purpose="newsletter", channel="email", newsletter="monthly").values_list("pk", flat=True)
     )

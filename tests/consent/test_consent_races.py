@@ -165,7 +165,7 @@ def test_the_api_answers_404_to_an_objection_racing_an_erasure(system_actor, now
     )
     response = client.post(
         f"/api/people/{customer.pk}/objection",
-        {"source_kind": "staff", "language": "en"},
+        {"contact_channel": "phone", "language": "en"},
         content_type="application/json",
     )
     other.result()

@@ -5,9 +5,11 @@ the CSV export neutralises formulas; a call logged from it is an interaction."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+import time_machine
 
 from tillit.audit.models import AuditEntry
 from tillit.consent import services as consent_services
@@ -75,7 +77,14 @@ def test_roles_without_phone_numbers_for_such_a_purpose_have_no_call_list(staff_
     assert staff_client("sales").get("/call-list/?purpose=customer_care").status_code == 403
 
 
-def test_a_call_logged_from_the_list_is_an_interaction_that_moves_the_clock(staff_client, population):
+@time_machine.travel(dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC), tick=False)  # a Tuesday, 13:00 in Oslo
+def test_a_call_logged_from_the_list_is_an_interaction_that_moves_the_clock(staff_client, population, now, tmp_path):
+    from tillit.consent import reservations
+    from tillit.core.actors import Actor
+
+    extract = tmp_path / "reserved.txt"
+    extract.write_text("+4799999999\n")
+    reservations.import_extract(actor=Actor.system("tests"), now=now, path=extract, extracted_on=now.date())
     person = population["callable"]
     response = staff_client("sales").post(
         f"/call-list/{person.pk}/log/", {"purpose": "direct_marketing", "reached": "on", "summary": "Interested."}

@@ -97,6 +97,7 @@ def test_foreign_keys_hold_and_times_are_consistent(summary: demo.DemoSummary, n
             "registered",
             "customer",
             "customer_ended",
+            "customer_orders",
             "subscribed",
             "unsubscribed",
         }

@@ -287,3 +287,80 @@ def test_a_good_policy_starts(tmp_path: Path):
     good.write_text(TEXT)
     result = run_tillit("check", policy_path=good)
     assert result.returncode == 0, result.stderr
+
+
+# Consent lifetime (§5, §15; issue 21 part 4): every broken value is one line naming the key.
+LIFETIMES = "months = { direct_marketing = 24, newsletter = 24, statistics = 6, personalisation = 6 }"
+
+
+def test_the_consent_lifetime_is_loaded():
+    policy = load_policy(POLICY_FILE)
+    lifetime = policy.consent_lifetime
+    assert dict(lifetime.months) == {"direct_marketing": 24, "newsletter": 24, "statistics": 6, "personalisation": 6}
+    assert "form" in lifetime.engagement_inbound_kinds
+    assert "visit" not in lifetime.engagement_inbound_kinds
+    assert lifetime.engagement_answered_outbound_kinds == {"call"}
+    assert (lifetime.renewal_days_before, lifetime.cookie_choice_months) == (30, 6)
+
+
+@pytest.mark.parametrize(
+    ("_case", "text", "key", "problem"),
+    [
+        ("section missing", broken("[consent_lifetime]", "[consent_lifetimes]"), "consent_lifetime", "missing"),
+        (
+            "months not a number",
+            broken(LIFETIMES, LIFETIMES.replace("newsletter = 24", 'newsletter = "two years"')),
+            "consent_lifetime.months.newsletter",
+            "expected an integer",
+        ),
+        (
+            "zero months",
+            broken(LIFETIMES, LIFETIMES.replace("newsletter = 24", "newsletter = 0")),
+            "consent_lifetime.months.newsletter",
+            "at least 1",
+        ),
+        (
+            "a consent purpose without a lifetime",
+            broken(LIFETIMES, LIFETIMES.replace("newsletter = 24, ", "")),
+            "consent_lifetime.months.newsletter",
+            "missing",
+        ),
+        (
+            "unknown purpose",
+            broken(LIFETIMES, LIFETIMES.replace("newsletter = 24", "newsletter = 24, newsleter = 24")),
+            "consent_lifetime.months.newsleter",
+            "unknown purpose",
+        ),
+        (
+            "unknown engagement",
+            broken('engagement_inbound_kinds = ["form"', 'engagement_inbound_kinds = ["opened", "form"'),
+            "consent_lifetime.engagement_inbound_kinds",
+            "unknown interaction kind 'opened'",
+        ),
+        (
+            "renewal window as long as the lifetime",
+            broken("renewal_days_before = 30", "renewal_days_before = 900"),
+            "consent_lifetime.renewal_days_before",
+            "shorter than the lifetime",
+        ),
+        (
+            "cookie choice validity broken",
+            broken("cookie_choice_months = 6", 'cookie_choice_months = "half a year"'),
+            "consent_lifetime.cookie_choice_months",
+            "expected an integer",
+        ),
+        (
+            "unknown key",
+            broken("cookie_choice_months = 6", "cookie_choice_months = 6\ncookie_months = 6"),
+            "consent_lifetime.cookie_months",
+            "unknown key",
+        ),
+    ],
+)
+def test_a_broken_consent_lifetime_names_the_key(_case: str, text: str, key: str, problem: str):
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    message = str(caught.value)
+    assert "\n" not in message, "the error is one line"
+    assert caught.value.key == key, message
+    assert problem in message

@@ -53,14 +53,16 @@ REG = at(2020, 1, 1)
             r.DIALOGUE,
         ),
         (
-            "active customer: no deadline",
-            r.RetentionFacts(registered_at=REG, is_customer=True, unsubscribed_at=at(2021, 1, 1)),
+            "active customer with a service: no deadline",
+            r.RetentionFacts(
+                registered_at=REG, is_customer=True, has_active_service=True, unsubscribed_at=at(2021, 1, 1)
+            ),
             None,
             r.CUSTOMER,
         ),
         (
             "active customer beats subscription",
-            r.RetentionFacts(registered_at=REG, is_customer=True, is_subscribed=True),
+            r.RetentionFacts(registered_at=REG, is_customer=True, has_active_service=True, is_subscribed=True),
             None,
             r.CUSTOMER,
         ),
@@ -164,6 +166,7 @@ def test_the_deadline_is_never_before_any_ground_that_still_holds(reg, contact, 
         unsubscribed_at=unsub,
         is_customer=customer,
         customer_ended_at=ended,
+        has_active_service=customer,
     )
     decision = r.retain_until(policy.current(), facts)
     if customer or subscribed:
@@ -173,3 +176,113 @@ def test_the_deadline_is_never_before_any_ground_that_still_holds(reg, contact, 
     for ground in (reg, contact, unsub, ended):
         if ground is not None:
             assert decision.retain_until >= r.add_years(ground, 2)
+
+
+# --- a customer relationship with no active service ends (§9; retention.customer) -------------
+
+ORDER = at(2024, 3, 15)
+
+
+@pytest.mark.parametrize(
+    ("_case", "facts", "ends_at", "until", "reason"),
+    [
+        (
+            "a service keeps the relationship open",
+            r.RetentionFacts(registered_at=REG, is_customer=True, has_active_service=True, last_order_at=ORDER),
+            None,
+            None,
+            r.CUSTOMER,
+        ),
+        (
+            "order only: 12 months after the last order, then 2 years",
+            r.RetentionFacts(registered_at=REG, is_customer=True, customer_since=at(2023, 1, 1), last_order_at=ORDER),
+            at(2025, 3, 15),
+            at(2027, 3, 15),
+            r.CUSTOMER_ORDERS,
+        ),
+        (
+            "no order: from the start of the relationship",
+            r.RetentionFacts(registered_at=REG, is_customer=True, customer_since=at(2024, 6, 1)),
+            at(2025, 6, 1),
+            at(2027, 6, 1),
+            r.CUSTOMER_ORDERS,
+        ),
+        (
+            "a relationship started after the last order counts from its start",
+            r.RetentionFacts(registered_at=REG, is_customer=True, customer_since=at(2024, 9, 1), last_order_at=ORDER),
+            at(2025, 9, 1),
+            at(2027, 9, 1),
+            r.CUSTOMER_ORDERS,
+        ),
+        (
+            "nothing known: from the registration, never without a deadline",
+            r.RetentionFacts(registered_at=REG, is_customer=True),
+            at(2021, 1, 1),
+            at(2023, 1, 1),
+            r.CUSTOMER_ORDERS,
+        ),
+        (
+            "a later contact still wins",
+            r.RetentionFacts(registered_at=REG, is_customer=True, last_order_at=ORDER, last_contact_at=at(2026, 1, 5)),
+            at(2025, 3, 15),
+            at(2028, 1, 5),
+            r.DIALOGUE,
+        ),
+        (
+            "subscribed: no deadline while subscribed",
+            r.RetentionFacts(registered_at=REG, is_customer=True, last_order_at=ORDER, is_subscribed=True),
+            at(2025, 3, 15),
+            None,
+            r.SUBSCRIBED,
+        ),
+        (
+            "28 February + 12 months + 2 years",
+            r.RetentionFacts(registered_at=REG, is_customer=True, last_order_at=at(2023, 2, 28)),
+            at(2024, 2, 28),
+            at(2026, 2, 28),
+            r.CUSTOMER_ORDERS,
+        ),
+        (
+            "29 February order: 28 February a year later",
+            r.RetentionFacts(registered_at=REG, is_customer=True, last_order_at=at(2024, 2, 29)),
+            at(2025, 2, 28),
+            at(2027, 2, 28),
+            r.CUSTOMER_ORDERS,
+        ),
+    ],
+)
+def test_a_relationship_without_a_service_ends_after_the_last_order(_case, facts, ends_at, until, reason):
+    current = policy.current()
+    assert current.retention.customer.months_after_last_order == 12
+    assert r.customer_relationship_ends_at(current, facts) == ends_at
+    decision = r.retain_until(current, facts)
+    assert (decision.retain_until, decision.reason) == (until, reason)
+
+
+def test_an_order_three_years_ago_is_past_the_deadline():
+    now = at(2026, 12, 3)
+    facts = r.RetentionFacts(registered_at=REG, is_customer=True, last_order_at=r.add_years(now, -3))
+    decision = r.retain_until(policy.current(), facts)
+    assert r.is_past_deadline(decision, now)
+    assert not r.is_past_deadline(decision, now - dt.timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("moment", "months", "expected"),
+    [
+        (at(2024, 1, 31), 1, at(2024, 2, 29)),
+        (at(2023, 1, 31), 1, at(2023, 2, 28)),
+        (at(2024, 2, 29), 12, at(2025, 2, 28)),
+        (at(2024, 12, 15), 1, at(2025, 1, 15)),
+        (at(2024, 3, 31, tz=OSLO), -1, at(2024, 2, 29, tz=OSLO)),  # wall clock across summer time
+    ],
+)
+def test_add_months(moment, months, expected):
+    assert r.add_months(moment, months) == expected
+
+
+def test_our_own_records_have_a_lifetime():
+    current = policy.current()
+    now = at(2026, 12, 3)
+    assert r.audit_log_cutoff(current, now) == r.add_months(now, -current.retention.own_records.audit_log_months)
+    assert r.erasure_receipt_cutoff(current, now) == at(2021, 12, 3)

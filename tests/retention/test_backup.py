@@ -87,7 +87,7 @@ def test_the_journal_can_come_from_a_file_when_the_database_is_lost(before_backu
     erase_person(actor=system_actor, now=timezone.now(), person_id=before_backup["erased"].pk, reason="request")
     exported = tillit(tillit_env, "backup", str(journal), "--journal", str(backup))
     assert exported.returncode == 0, exported.stderr
-    assert "1 receipts" in exported.stdout
+    assert "1 erasure receipts" in exported.stdout
     # The database loses its receipts (as if it were lost and rebuilt); the journal file remains.
     ErasureReceipt.objects.all().delete()
     restored = tillit(tillit_env, "restore", str(backup), "--yes", "--journal", str(journal))

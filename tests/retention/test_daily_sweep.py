@@ -20,7 +20,11 @@ DAILY = [
     "rights.expire",
     "capture.raw_visits",
     "consent.art14_notices",
+    "consent.renewals",
     "marketing.forget_requests",
+    "retention.own_records",
+    "accounts.mailbox_reminders",
+    "people.lapsed_customers",
 ]
 
 

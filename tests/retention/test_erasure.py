@@ -10,6 +10,7 @@ import time_machine
 from django.conf import settings
 
 from tillit.audit.models import AuditEntry
+from tillit.capture import services as capture
 from tillit.consent.models import Subscription, SuppressionEntry
 from tillit.core.errors import ConflictError
 from tillit.core.identifiers import identifier_digest
@@ -55,11 +56,12 @@ def test_an_inbound_contact_moves_the_clock_and_our_own_email_does_not(system_ac
     assert person.retain_until.date() == dt.date(2028, 11, 14)
 
 
-def test_a_customer_has_no_deadline_until_the_relationship_ends(system_actor, now):
+def test_a_customer_without_a_service_has_a_deadline_and_ending_the_relationship_keeps_one(system_actor, now):
     person = make_person(system_actor, now)
     people.start_customer_relationship(actor=system_actor, now=now, person_id=person.pk)
     person.refresh_from_db()
-    assert (person.retain_until, person.retain_reason) == (None, "customer")
+    # No service, no order: the relationship ends 12 months after it started, then 2 years.
+    assert (person.retain_until.date(), person.retain_reason) == (dt.date(2029, 11, 24), "customer_orders")
     ended = now + dt.timedelta(days=365)
     people.end_customer_relationship(actor=system_actor, now=ended, person_id=person.pk, ended_at=ended)
     person.refresh_from_db()
@@ -175,14 +177,20 @@ def test_a_second_sweep_waits_its_turn(system_actor, now):
 def test_recompute_all_agrees_with_the_per_person_rule(system_actor, now):
     a = make_person(system_actor, now - dt.timedelta(days=100), n=1)
     b = make_person(system_actor, now - dt.timedelta(days=200), n=2)
-    people.start_customer_relationship(actor=system_actor, now=now, person_id=b.pk)
+    c = make_person(system_actor, now - dt.timedelta(days=300), n=3)
+    capture.start_service(actor=system_actor, now=now, person_id=b.pk, product="Support")
+    people.start_customer_relationship(actor=system_actor, now=now, person_id=c.pk)
+    per_person = {p.pk: (p.retain_until, p.retain_reason) for p in Person.objects.all()}
     Person.objects.update(retain_until=None, retain_reason="")
-    assert services.recompute_all(chunk=1) == 2
+    assert services.recompute_all(chunk=1) == 3
     a.refresh_from_db()
     b.refresh_from_db()
+    c.refresh_from_db()
     assert a.retain_reason == "registered"
     assert a.retain_until.date() == (now - dt.timedelta(days=100)).date().replace(year=2028)
     assert (b.retain_until, b.retain_reason) == (None, "customer")
+    assert (c.retain_until.date(), c.retain_reason) == (dt.date(2029, 11, 24), "customer_orders")
+    assert {p.pk: (p.retain_until, p.retain_reason) for p in Person.objects.all()} == per_person
 
 
 def test_forecast_counts_deadlines_per_month_and_reason(system_actor, now):

@@ -260,6 +260,9 @@ def test_marketing_sends_without_a_basis_and_to_suppressed_addresses(healthy, sy
 def test_the_command_prints_each_violation_and_exits_non_zero(healthy):
     long_ago = NOW - dt.timedelta(days=3 * 365)
     stale = Person.objects.create(name="Glemt", created_at=long_ago, updated_at=long_ago)
+    from tillit.retention.services import recompute_retention
+
+    recompute_retention(person=stale, now=NOW)  # its deadline stored (passed): one violation only
     out = StringIO()
     with pytest.raises(SystemExit) as exited:
         call_command("verify", stdout=out)

@@ -37,6 +37,7 @@ WEB = {
     ("GET", "web:person-edit"): expect(READERS),
     ("POST", "web:person-dialogue-open"): expect(DIALOGUE_ROLES, 302),
     ("POST", "web:person-dialogue-close"): expect(DIALOGUE_ROLES, 302),
+    ("POST", "web:person-end-customer"): expect({"customer_support", "sales"}, 422),
     ("GET", "web:organizations"): expect(READERS),
     ("GET", "web:organization"): expect(READERS),
     ("GET", "web:retention-forecast"): expect({"marketing", "privacy_officer"}),
@@ -98,6 +99,17 @@ WEB = {
     ("POST", "web:verify-now"): expect({"privacy_officer"}, 302),
     ("GET", "web:events"): expect(PARTNER_ROLES),
     ("POST", "web:event-attend"): expect(PARTNER_ROLES, 404),
+    # the breach register (GDPR art. 33-34): the roles with the breach_register tool
+    ("GET", "web:incidents"): expect({"privacy_officer"}),
+    ("GET", "web:incident-new"): expect({"privacy_officer"}),
+    ("GET", "web:incident"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-affected"): expect({"privacy_officer"}, 422),
+    ("POST", "web:incident-notification"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-update"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-no-risk"): expect({"privacy_officer"}, 404),
+    ("POST", "web:incident-notices"): expect({"privacy_officer"}, 404),
+    ("GET", "web:incident-report"): expect({"privacy_officer"}, 404),
+    ("GET", "web:incident-report-pdf"): expect({"privacy_officer"}, 404),
     # Last: an objection stops the marketing purposes (issue 15, item 2: every role that talks
     # to people may take one).
     ("POST", "web:person-objection"): expect(READERS, 302),
@@ -129,6 +141,8 @@ API = {
     ("POST", "/api/people/{person_id}/orders"): expect({"customer_support", "sales"}, 201),
     ("POST", "/api/people/{person_id}/services"): expect({"customer_support", "sales"}, 201),
     ("POST", "/api/services/{service_id}/cancel"): expect({"customer_support", "sales"}, 404),
+    # 200: the order above started a customer relationship.
+    ("POST", "/api/people/{person_id}/customer-relationship/end"): expect({"customer_support", "sales"}),
     ("GET", "/api/rights/requests/{request_id}"): expect({"privacy_officer"}, 404),
     ("POST", "/api/marketing/delivery-notices"): expect({"marketing"}, 422),
     ("GET", "/api/marketing/campaigns/{campaign_id}/progress"): expect({"marketing"}, 404),
@@ -144,11 +158,32 @@ API = {
     ("GET", "/api/records-of-processing"): expect({"privacy_officer"}),
     ("GET", "/api/verify/runs"): expect({"privacy_officer"}),
     ("GET", "/api/verify/runs/latest"): expect({"privacy_officer"}, 404),
+    ("GET", "/api/incidents"): expect({"privacy_officer"}),
+    ("POST", "/api/incidents"): expect({"privacy_officer"}, 201),
+    ("GET", "/api/incidents/{incident_id}"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/affected"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/notification"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/updates"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/no-risk"): expect({"privacy_officer"}, 404),
+    ("POST", "/api/incidents/{incident_id}/notices"): expect({"privacy_officer"}, 404),
     # Last: the objection stops the marketing purposes, so reads for them answer 404 after it.
     # Every role that talks to people may take an objection by phone (issue 15, item 2).
     ("POST", "/api/people/{person_id}/objection"): expect(READERS),
 }
 API_BODIES = {
+    ("POST", "/api/incidents"): {
+        "title": "Matrix breach",
+        "description": "A test breach.",
+        "aware_at": "2026-11-01T10:00:00Z",
+        "categories": ["name"],
+        "approximate_people": 1,
+        "consequences": "None.",
+        "measures": "None.",
+    },
+    ("POST", "/api/incidents/{incident_id}/affected"): {"kind": "export", "export_id": 1},
+    ("POST", "/api/incidents/{incident_id}/updates"): {"text": "More found."},
+    ("POST", "/api/incidents/{incident_id}/no-risk"): {"reason": "Encrypted."},
+    ("POST", "/api/incidents/{incident_id}/notification"): {"notified_at": "2026-11-02T10:00:00Z", "reference": "M"},
     ("POST", "/api/partners"): {
         "key": "matrix",
         "name": "Matrix Partner AS",
@@ -167,6 +202,7 @@ API_BODIES = {
     },
     ("POST", "/api/people/{person_id}/services"): {"product": "Service plan"},
     ("POST", "/api/services/{service_id}/cancel"): {},
+    ("POST", "/api/people/{person_id}/customer-relationship/end"): {"reason": "other"},
     ("POST", "/api/people"): {"name": "Matrix Person"},
     ("POST", "/api/people/search"): {"q": "Matrix"},
     ("POST", "/api/organizations/search"): {"q": "Matrix"},
@@ -243,6 +279,7 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:person-edit": [ids["p"]],
         "web:person-dialogue-open": [ids["p"], "sales"],
         "web:person-dialogue-close": [ids["p"], "sales"],
+        "web:person-end-customer": [ids["p"]],
         "web:organization": [ids["o"]],
         "web:offboard": [ids["u"]],
         "web:quarantine-item": [424242],
@@ -276,6 +313,14 @@ def web_url(name: str, ids: dict[str, int]) -> str:
         "web:notice-ack": [424242],
         "web:verify-run": [424242],
         "web:event-attend": [424242],
+        "web:incident": [424242],
+        "web:incident-affected": [424242],
+        "web:incident-notification": [424242],
+        "web:incident-update": [424242],
+        "web:incident-no-risk": [424242],
+        "web:incident-notices": [424242],
+        "web:incident-report": [424242],
+        "web:incident-report-pdf": [424242],
     }.get(name, [])
     return reverse(name, args=args)
 
@@ -318,6 +363,7 @@ def test_each_role_gets_what_the_policy_allows_in_the_api(role, api_as, records)
             .replace("{service_id}", "424242")
             .replace("{dialogue_id}", "424242")
             .replace("{campaign_id}", "424242")
+            .replace("{incident_id}", "424242")
             .replace("{kind}", "sales")
         )
         body = API_BODIES.get((method, path))
@@ -339,6 +385,7 @@ def test_the_api_refuses_nobody_signed_in(records):
             .replace("{service_id}", "424242")
             .replace("{dialogue_id}", "424242")
             .replace("{campaign_id}", "424242")
+            .replace("{incident_id}", "424242")
             .replace("{kind}", "sales")
         )
         assert Client().generic(method, url).status_code == 401, url

@@ -62,3 +62,22 @@ class MailboxReview(models.Model):
 
     def __str__(self) -> str:
         return f"Mailbox review #{self.pk}"
+
+
+class MailboxReviewReminder(models.Model):
+    """A reminder that a staff member's yearly mailbox review is due on ``due_at`` (§16): claimed
+    (the row is written and committed) before the email goes, so each due date gets one
+    reminder however many workers run the job; ``sent_at`` once the email went."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mailbox_reminders")
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "due_at"], name="accounts_reminder_once_per_due_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Mailbox review reminder #{self.pk}"

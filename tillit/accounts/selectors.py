@@ -13,6 +13,7 @@ from tillit.accounts.services import TOKEN_PREFIX, hash_token
 from tillit.core.actors import Actor
 from tillit.core.errors import PermissionDeniedError
 from tillit.policy import purposes as purpose_rules
+from tillit.policy import staff as staff_rules
 
 
 def actor_for_user(user: User) -> Actor:
@@ -47,10 +48,18 @@ def last_mailbox_review(user_id: int) -> dt.datetime | None:
     return MailboxReview.objects.filter(user_id=user_id).aggregate(last=Max("reviewed_at"))["last"]
 
 
-def mailbox_review_due(*, last: dt.datetime | None, now: dt.datetime) -> bool:
-    """Whether a yearly review (§16: at least every year) is due."""
-    months = policy.current().email_and_phone.mailbox_review_months
-    return last is None or now - last > dt.timedelta(days=round(months * 365.25 / 12))
+def mailbox_review_status(
+    *, user_id: int, now: dt.datetime
+) -> tuple[dt.datetime | None, staff_rules.MailboxReviewState]:
+    """The staff member's last review and when the next is due (§16; ``tillit.policy.staff``)."""
+    row = (
+        User.objects.filter(pk=user_id).annotate(last=Max("mailbox_reviews__reviewed_at")).values("last", "date_joined")
+    )
+    found = row.get()
+    state = staff_rules.mailbox_review_state(
+        policy.current(), last_review_at=found["last"], joined_at=found["date_joined"], now=now
+    )
+    return found["last"], state
 
 
 def mailbox_reviews(*, actor: Actor, now: dt.datetime) -> list[dict[str, object]]:
@@ -59,16 +68,21 @@ def mailbox_reviews(*, actor: Actor, now: dt.datetime) -> list[dict[str, object]
     if not purpose_rules.may_use_tool(policy.current(), actor.role, "audit_log"):
         raise PermissionDeniedError("your role may not see the mailbox reviews")
     rows = User.objects.filter(is_active=True).annotate(last=Max("mailbox_reviews__reviewed_at")).order_by("username")
-    return [
-        {
-            "id": u.pk,
-            "username": u.username,
-            "role": u.role,
-            "last": u.last,
-            "overdue": mailbox_review_due(last=u.last, now=now),
-        }
-        for u in rows
-    ]
+    current = policy.current()
+    result: list[dict[str, object]] = []
+    for u in rows:
+        state = staff_rules.mailbox_review_state(current, last_review_at=u.last, joined_at=u.date_joined, now=now)
+        result.append(
+            {
+                "id": u.pk,
+                "username": u.username,
+                "role": u.role,
+                "last": u.last,
+                "due_at": state.due_at,
+                "overdue": state.is_overdue,
+            }
+        )
+    return result
 
 
 def staff_accounts(*, actor: Actor) -> list[User]:

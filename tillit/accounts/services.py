@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
+import smtplib
 
+from django.apps import apps
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tillit import policy
-from tillit.accounts.models import ApiClient, MailboxReview, StaffHandover, User
+from tillit.accounts import mail
+from tillit.accounts.models import ApiClient, MailboxReview, MailboxReviewReminder, StaffHandover, User
 from tillit.audit import services as audit
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, NotFoundError, ValidationError
+from tillit.policy import staff as staff_rules
 
 TOKEN_PREFIX = "tlt_"
+logger = logging.getLogger(__name__)
 
 
 def hash_token(token: str) -> str:
@@ -155,9 +162,10 @@ def deactivate_staff(*, actor: Actor, now: dt.datetime, user_id: int) -> int:
 
 @transaction.atomic
 def offboard_staff(*, actor: Actor, now: dt.datetime, user_id: int, successor_id: int) -> StaffHandover:
-    """A leaver's account is closed and their person records and logged emails are handed to a
-    colleague (§16: "relevant emails will normally be transferred to colleagues"). The
-    hand-over is recorded with counts."""
+    """A leaver's account is closed and their person records, logged emails and open dialogues
+    are handed to a colleague (§16: "relevant emails will normally be transferred to
+    colleagues"). The hand-over is recorded with counts. (There is no task model yet; when one
+    comes, its open tasks move here too.)"""
     from tillit.people.models import Interaction, Person  # same layer, imported where used
 
     if user_id == successor_id:
@@ -168,9 +176,14 @@ def offboard_staff(*, actor: Actor, now: dt.datetime, user_id: int, successor_id
     leaver = User.objects.filter(pk=user_id).first()
     if leaver is None:
         raise NotFoundError("no such staff account")
+    # The open dialogues with partners they look after (the sharing app's table, read through
+    # the app registry: accounts sits below sharing).
+    dialogue = apps.get_model("sharing", "Dialogue")
+    looked_after = Q(owner_id=leaver.pk) | Q(owner_id__isnull=True, opened_by_id=leaver.pk)
     counts = {
         "people": Person.objects.filter(owner=leaver).update(owner=successor),
         "emails": Interaction.objects.filter(staff=leaver, kind="email").update(staff=successor),
+        "open_dialogues": dialogue.objects.filter(looked_after, closed_at__isnull=True).update(owner_id=successor.pk),
     }
     counts["sessions_ended"] = deactivate_staff(actor=actor, now=now, user_id=leaver.pk)
     handover = StaffHandover.objects.create(leaver=leaver, successor=successor, handed_over_at=now, counts=counts)
@@ -188,6 +201,72 @@ def confirm_mailbox_review(*, actor: Actor, now: dt.datetime) -> MailboxReview:
     review = MailboxReview.objects.create(user_id=actor.user_id, reviewed_at=now)
     audit.record(actor=actor, now=now, action="mailbox_review", subject_type="staff", subject_id=actor.user_id)
     return review
+
+
+def remind_mailbox_reviews(*, actor: Actor, now: dt.datetime) -> int:
+    """Email every active staff member whose mailbox review is due within the policy's reminder
+    period (or overdue) and who has not been reminded of that due date (§16). Each reminder is
+    claimed first (a committed row, unique per staff member and due date), re-checked (still
+    active, still not reviewed) and sent outside any transaction; a claim whose email failed is
+    sent again on the next run. Returns how many emails went. Staff are few: one query for
+    them, the rule per person."""
+    current = policy.current()
+    staff = (
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .annotate(last=Max("mailbox_reviews__reviewed_at"))
+        .values_list("pk", "date_joined", "last")
+    )
+    sent = 0
+    for user_id, joined_at, last in staff:
+        state = staff_rules.mailbox_review_state(current, last_review_at=last, joined_at=joined_at, now=now)
+        if not state.is_reminder_due:
+            continue
+        reminder = _claim_reminder(actor=actor, now=now, user_id=user_id, due_at=state.due_at)
+        if reminder is None:
+            continue
+        email = _still_due(user_id=user_id, due_at=state.due_at, now=now)
+        if email is None:
+            continue
+        try:
+            mail.mailbox_review_reminder(email=email, due_at=state.due_at, reminder_id=reminder.pk).send()
+        except (OSError, smtplib.SMTPException):
+            # The claim stays unsent: the next run tries again. Nobody else waits on this one.
+            logger.warning("mailbox review reminder %s not sent; retried on the next run", reminder.pk)
+            continue
+        MailboxReviewReminder.objects.filter(pk=reminder.pk).update(sent_at=now)
+        sent += 1
+    return sent
+
+
+def _claim_reminder(
+    *, actor: Actor, now: dt.datetime, user_id: int, due_at: dt.datetime
+) -> MailboxReviewReminder | None:
+    """The reminder row for this due date, newly claimed or left unsent by a failed run; None
+    when it was sent already."""
+    try:
+        with transaction.atomic():
+            reminder = MailboxReviewReminder.objects.create(user_id=user_id, due_at=due_at, claimed_at=now)
+            audit.record(actor=actor, now=now, action="remind", subject_type="staff", subject_id=user_id)
+            return reminder
+    except IntegrityError:
+        return MailboxReviewReminder.objects.filter(user_id=user_id, due_at=due_at, sent_at__isnull=True).first()
+
+
+def _still_due(*, user_id: int, due_at: dt.datetime, now: dt.datetime) -> str | None:
+    """The staff member's address if they are still active and the review is still due then."""
+    row = (
+        User.objects.filter(pk=user_id, is_active=True)
+        .annotate(last=Max("mailbox_reviews__reviewed_at"))
+        .values("email", "date_joined", "last")
+        .first()
+    )
+    if row is None or not row["email"]:
+        return None
+    state = staff_rules.mailbox_review_state(
+        policy.current(), last_review_at=row["last"], joined_at=row["date_joined"], now=now
+    )
+    return str(row["email"]) if state.due_at == due_at else None
 
 
 # --- Sign-ins and refusals on the audit chain (checklist 61) ----------------------------------

@@ -20,6 +20,9 @@ from pydantic import ConfigDict, Field
 from tillit.api.schemas import Error
 from tillit.capture import services
 from tillit.core.actors import Actor
+from tillit.core.errors import ValidationError
+from tillit.people import services as people_services
+from tillit.people.models import CustomerRelationship
 
 router = Router(tags=["orders"])
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 413: Error, 422: Error}
@@ -140,4 +143,40 @@ def _service(service: Any) -> dict[str, Any]:
         "product": service.product,
         "started_at": service.started_at,
         "cancelled_at": service.cancelled_at,
+    }
+
+
+class EndRelationshipIn(_Strict):
+    reason: str = Field(
+        max_length=30,
+        description="Why it ends: customer_asked, no_longer_buying, business_closed or other.",
+    )
+    ended_at: dt.datetime | None = None
+
+
+class EndRelationshipOut(Schema):
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    reason: str
+    retain_until: dt.datetime | None = Field(description="The person's deadline now (§9).")
+
+
+@router.post("/people/{person_id}/customer-relationship/end", response={200: EndRelationshipOut, **ERRORS})
+def end_customer_relationship(request: HttpRequest, person_id: int, payload: EndRelationshipIn) -> dict[str, Any]:
+    """End the person's customer relationship, with a reason; from then the dialogue rule's
+    two years run (§9). 409 if there is no active relationship."""
+    if payload.reason not in CustomerRelationship.STAFF_END_REASONS:
+        raise ValidationError(f"one of {', '.join(CustomerRelationship.STAFF_END_REASONS)}", field="reason")
+    relationship = people_services.end_customer_relationship(
+        actor=_actor(request),
+        now=timezone.now(),
+        person_id=person_id,
+        ended_at=payload.ended_at,
+        reason=payload.reason,
+    )
+    return {
+        "started_at": relationship.started_at,
+        "ended_at": relationship.ended_at,
+        "reason": relationship.end_reason,
+        "retain_until": relationship.person.retain_until,
     }

@@ -443,3 +443,8 @@ api.add_router("/", sharing_router)
 from tillit.api.dialogues import router as dialogues_router  # noqa: E402
 
 api.add_router("/", dialogues_router)
+
+# The breach register (GDPR art. 33-34): its own router, same error handling.
+from tillit.api.incidents import router as incidents_router  # noqa: E402
+
+api.add_router("/", incidents_router)

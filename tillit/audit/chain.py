@@ -60,3 +60,9 @@ def entry_hash(content: Mapping[str, Any], *, sequence: int, prev_hash: str) -> 
     document["prev_hash"] = prev_hash
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def checkpoint_message(*, through_sequence: int, through_hash: str, entries: int, pruned_at: dt.datetime) -> str:
+    """What a pruning checkpoint's signature covers: the cut (the last pruned entry's number
+    and hash), how many entries went, and when."""
+    return f"tillit-audit-checkpoint:1:{through_sequence}:{through_hash}:{entries}:{canonical_at(pruned_at)}"

@@ -1,8 +1,9 @@
 """The audit log: who read, exported or changed what, when, and for which purpose.
 
 Entries hold ids and field names, never personal values. They are only ever inserted
-(``tillit.audit.services.record`` and ``record_many``); nothing in the code updates or deletes
-them. Each entry is numbered (``sequence``: 1, 2, 3 ... without gaps) and hash-chained to the
+(``tillit.audit.services.record`` and ``record_many``); nothing in the code updates them, and
+only ``tillit.audit.pruning`` deletes them, past the policy's period and behind a signed
+``AuditCheckpoint``. Each entry is numbered (``sequence``: 1, 2, 3 ... without gaps) and hash-chained to the
 one before it (``prev_hash``, ``hash``; see ``tillit.audit.chain``), so ``tillit audit verify``
 detects an edited, deleted or reordered entry.
 """
@@ -81,3 +82,22 @@ class LedgerRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"Removal of {self.ledger} #{self.entry_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A cut in the audit log: every entry up to ``through_sequence`` was pruned (past the
+    policy's ``retention.own_records.audit_log_months``), and this row keeps the hash of the
+    last one, so ``tillit audit verify`` proves the remaining chain from here. ``signature`` is
+    an HMAC of the cut under the server's secret key: a row forged to hide deleted entries does
+    not verify. Only ever inserted, by ``tillit.audit.pruning.prune_audit_log``."""
+
+    through_sequence = models.BigIntegerField(unique=True)
+    through_hash = models.CharField(max_length=64)
+    through_at = models.DateTimeField()
+    entries = models.PositiveIntegerField()
+    cutoff = models.DateTimeField()
+    pruned_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint through #{self.through_sequence}"

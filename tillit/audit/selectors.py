@@ -67,6 +67,20 @@ def verify_chain(
         return _check(rows, anchor=anchor, progress=progress, total=total)
 
 
+def _resume(sequence: int) -> ChainReport | tuple[int, str]:
+    """Where the chain starts when its first entry is ``sequence``: at 1 from ``GENESIS``, or
+    after a signed pruning checkpoint (``tillit.audit.pruning``); a report of the deleted
+    entries when neither holds."""
+    from tillit.audit import pruning
+
+    if sequence == 1:
+        return 1, GENESIS
+    resumed = pruning.checkpoint_before(sequence)
+    if resumed is None:
+        return ChainReport(entries=1, broken_at=pruning.last_proven_cut() + 1, kind="deleted")
+    return sequence, resumed
+
+
 def _check(
     rows: Generator[dict[str, Any], None, None],
     *,
@@ -79,6 +93,12 @@ def _check(
         progress(0, total)
     for row in rows:
         seen += 1
+        if seen == 1:
+            # Entries pruned past their period leave a signed checkpoint to start from.
+            start = _resume(row["sequence"])
+            if isinstance(start, ChainReport):
+                return start
+            expected, running = start
         if progress and seen % VERIFY_CHUNK == 0:
             progress(seen, max(total, seen))
         sequence = row["sequence"]
@@ -108,9 +128,17 @@ def _check(
         return ChainReport(entries=seen, broken_at=sequence, kind=kind)
     if progress:
         progress(seen, max(total, seen))
+    if seen == 0 and _was_pruned():
+        return ChainReport(entries=0, broken_at=1, kind="deleted")  # pruning always keeps the head
     if anchor is not None and anchor[0] >= expected:
         return ChainReport(entries=seen, broken_at=expected, kind="deleted")  # the newest entries are gone
     return ChainReport(entries=seen, last_sequence=expected - 1, last_hash=running)
+
+
+def _was_pruned() -> bool:
+    from tillit.audit.models import AuditCheckpoint
+
+    return AuditCheckpoint.objects.exists()
 
 
 def _stream() -> Generator[dict[str, Any], None, None]:

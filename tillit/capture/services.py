@@ -40,6 +40,7 @@ from tillit.people.models import Person, ProductInterest
 from tillit.policy import capture as rules
 from tillit.policy import retention as retention_rules
 from tillit.retention import selectors as retention_selectors
+from tillit.retention import services as retention
 
 logger = logging.getLogger(__name__)
 
@@ -1142,6 +1143,9 @@ def start_service(
     person = _person_row(person_id)
     service = ServiceSubscription.objects.create(person_id=person.pk, product=product, started_at=started_at)
     started = _start_customer(actor=actor, now=now, person_id=person.pk, at=started_at)
+    if not started:
+        # An order-only customer's deadline (§9) goes: an active service keeps the relationship open.
+        retention.lock_and_recompute_retention(person_id=person.pk, now=now)
     audit.record(
         actor=actor,
         now=now,
@@ -1180,7 +1184,11 @@ def cancel_service(
     others = ServiceSubscription.objects.filter(person_id=service.person_id, cancelled_at__isnull=True).exists()
     if not others and CustomerRelationship.objects.filter(person_id=service.person_id, ended_at__isnull=True).exists():
         people.end_customer_relationship(
-            actor=actor, now=now, person_id=service.person_id, ended_at=max(cancelled_at, service.started_at)
+            actor=actor,
+            now=now,
+            person_id=service.person_id,
+            ended_at=max(cancelled_at, service.started_at),
+            reason=CustomerRelationship.EndReason.SERVICE_CANCELLED,
         )
         ended = True
     audit.record(

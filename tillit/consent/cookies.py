@@ -38,7 +38,8 @@ class CookieState:
     notice_version_id: int
     chosen_at: dt.datetime
     gpc: bool
-    is_current: bool  # made under the notice version in force
+    is_current: bool  # made under the notice version in force, and not run out
+    expired: bool = False  # older than the policy's cookie_choice_months: the banner asks again
 
     def allows(self, category: str) -> bool:
         return rule.may_use_category(
@@ -78,8 +79,10 @@ def parse_browser_id(value: str | None) -> uuid.UUID | None:
         return None
 
 
-def cookie_state(*, browser_id: uuid.UUID | None) -> CookieState | None:
-    """The browser's latest choice, or None if it never chose (or is unknown)."""
+def cookie_state(*, browser_id: uuid.UUID | None, now: dt.datetime | None = None) -> CookieState | None:
+    """The browser's latest choice, or None if it never chose (or is unknown). A choice older
+    than the policy's validity (``rule.choice_expired`` at ``now``, the clock's when not
+    given) is ``expired`` and no longer current: it allows nothing, and the banner asks."""
     if browser_id is None:
         return None
     latest = (
@@ -90,12 +93,18 @@ def cookie_state(*, browser_id: uuid.UUID | None) -> CookieState | None:
     )
     if latest is None:
         return None
+    if now is None:
+        from django.utils import timezone
+
+        now = timezone.now()
+    expired = rule.choice_expired(policy.current(), latest["chosen_at"], now)
     return CookieState(
         categories=tuple(latest["categories"]),
         notice_version_id=latest["notice_version_id"],
         chosen_at=latest["chosen_at"],
         gpc=latest["gpc"],
-        is_current=latest["notice_version_id"] == selectors.current_notice_id(),
+        is_current=latest["notice_version_id"] == selectors.current_notice_id() and not expired,
+        expired=expired,
     )
 
 

@@ -75,3 +75,29 @@ def indirect_notice_message(
     message.extra_headers["Auto-Submitted"] = "auto-generated"
     message.extra_headers["Message-ID"] = message_id
     return message
+
+
+def renewal_message(
+    *, email: str, name: str, language: str, pseudonym: str, purpose: str, message_id: str
+) -> EmailMultiAlternatives:
+    """The one email asking the person to renew a consent that lapses soon (§5,
+    ``[consent_lifetime]``): what they agreed to, that it ends unless they renew it, the link to
+    their own consent page to keep (or withdraw) it, and that we will not ask again."""
+    current = policy.current()
+    language = language if language in current.languages else current.default_language
+    rule = current.purposes[purpose]
+    with translation.override(language):
+        context = {
+            "name": name,
+            "purpose": rule.label.get(language, rule.label["en"]),
+            "months": current.consent_lifetime.months[purpose],
+            "consent_url": consent_page_url(pseudonym) + f"?lang={language}",
+            "notice_url": privacy_notice_url(language),
+            "controller": current.controller,
+        }
+        subject = render_to_string("consent/email/renewal_subject.txt", context).strip()
+        text = render_to_string("consent/email/renewal.txt", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[email])
+    message.extra_headers["Auto-Submitted"] = "auto-generated"
+    message.extra_headers["Message-ID"] = message_id
+    return message

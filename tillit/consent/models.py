@@ -202,3 +202,98 @@ class IndirectNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Art. 14 notice #{self.pk} ({self.status})"
+
+
+# Consent has a lifetime (§5, ``[consent_lifetime]``): the renewal email, asked once.
+
+
+class ConsentRenewal(models.Model):
+    """The one email asking a person to renew a consent before it lapses: for the consent
+    given (or last renewed) at ``given_at`` for a purpose on a channel, at most one row
+    (``consent_renewal_once``), so we ask once. Recorded ``pending``, claimed (``sending``,
+    committed, with ``claimed_at``), re-checked at the attempt, then ``sent``; ``skipped`` when
+    the re-check found the consent gone, lapsed or renewed meanwhile. ``message_id`` is fixed
+    by the row, so a send repeated after a crash carries the same Message-ID."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Due"
+        SENDING = "sending", "Claimed for sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent: no longer due"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10)
+    given_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    recorded_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=5, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "purpose", "channel", "given_at"], name="consent_renewal_once")
+        ]
+        indexes = [models.Index(fields=["status", "claimed_at"], name="consent_renewal_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Consent renewal #{self.pk} ({self.status})"
+
+
+# --- The Reservasjonsregisteret (markedsføringsloven §§12-13, policy [telemarketing]) -------
+
+
+class ReservationExtract(models.Model):
+    """One set of data from the Reservasjonsregisteret (Brønnøysundregistrene): a file extract
+    of every reserved number (``complete``), or the answer of the official lookup service for
+    the numbers we asked about. The newest is in force; ``extracted_on`` is the day the
+    register's data is from (mfl. §12: not older than a month on the day of a call)."""
+
+    class Source(models.TextChoices):
+        FILE = "file", "Extract file"
+        LOOKUP = "lookup", "Lookup service"
+
+    extracted_on = models.DateField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    complete = models.BooleanField()
+    reserved_count = models.PositiveIntegerField(default=0)
+    checked_count = models.PositiveIntegerField(default=0)
+    imported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Reservasjonsregisteret {self.source} of {self.extracted_on}"
+
+
+class ReservedNumber(models.Model):
+    """A number in an extract, as a keyed hash of the normalised number (never the number):
+    reserved against telemarketing, or (from a lookup) checked and not reserved."""
+
+    extract = models.ForeignKey(ReservationExtract, on_delete=models.CASCADE, related_name="numbers")
+    digest = models.CharField(max_length=64)
+    reserved = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["extract", "digest"], name="consent_reserved_number_once")]
+
+    def __str__(self) -> str:
+        return f"{'Reserved' if self.reserved else 'Checked'} number in extract {self.extract_id}"
+
+
+class MarketingCallCheck(models.Model):
+    """What was checked for one logged marketing call (markedsføringsloven §§12, 14): the
+    register data it was checked against (its source and date) and whether it was within the
+    permitted calling hours."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    interaction = models.OneToOneField(
+        "people.Interaction", on_delete=models.CASCADE, related_name="marketing_call_check"
+    )
+    purpose = models.CharField(max_length=40)
+    register_source = models.CharField(max_length=10)
+    register_extracted_on = models.DateField()
+    within_hours = models.BooleanField()
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Marketing call check #{self.pk}"

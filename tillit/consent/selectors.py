@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Func, OuterRef, Subquery
+from django.db.models import CharField, Exists, Func, OuterRef, Subquery
 
 from tillit import policy
 from tillit.consent.models import ConsentEvent, NoticeVersion, SuppressionEntry
@@ -164,13 +164,19 @@ def contact_facts(*, person_id: int) -> rule.ContactFacts:
         ),
         informed_purposes=informed_purposes(person["notice_version_id"]),
         restricted=bool(restricted_ids([person_id])),
+        consent_given_at=consent_dates(person_id=person_id),
+        engaged_at=engaged_at(person_id=person_id),
+        phone_reserved=is_reserved(phone=person["phone"]),
     )
 
 
-def eligibility(*, person_id: int, purpose: str, channel: str, products: Iterable[str] = ()) -> rule.Eligibility:
+def eligibility(
+    *, person_id: int, purpose: str, channel: str, products: Iterable[str] = (), now: dt.datetime | None = None
+) -> rule.Eligibility:
     """May we contact this person for ``purpose`` on ``channel`` now? (tillit.policy.consent)
     ``products``: the product or category keys the contact markets (the existing-customer
-    exception holds only for similar products)."""
+    exception holds only for similar products). ``now``: the moment judged (the consent
+    lifetime); the clock's when not given."""
     from tillit.core.errors import ValidationError
 
     if purpose not in policy.current().purposes:
@@ -180,7 +186,12 @@ def eligibility(*, person_id: int, purpose: str, channel: str, products: Iterabl
     products = tuple(products)
     check_products(products)
     return rule.may_contact(
-        policy.current(), contact_facts(person_id=person_id), purpose=purpose, channel=channel, products=products
+        policy.current(),
+        contact_facts(person_id=person_id),
+        purpose=purpose,
+        channel=channel,
+        products=products,
+        now=_now(now),
     )
 
 
@@ -287,14 +298,22 @@ def missing_purposes(version_id: int | None) -> list[str]:
     return [p for p in policy.current().purposes if p not in named]
 
 
-def audience(*, purpose: str, channel: str, newsletter: str | None = None, products: Iterable[str] = ()) -> Any:
+def audience(
+    *,
+    purpose: str,
+    channel: str,
+    newsletter: str | None = None,
+    products: Iterable[str] = (),
+    now: dt.datetime | None = None,
+) -> Any:
     """Everyone we may contact for ``purpose`` on ``channel`` now, as one set-based query (a
     queryset of people), for sends and call lists: the same rule as ``tillit.policy.consent.
     may_contact``, expressed in SQL (a test keeps the two in agreement). With ``newsletter``,
     only its open subscribers; ``products``: what a campaign markets (the existing-customer
     exception). Each person carries ``send_reason``: why the rule allows them, in the reason
     codes of the rule's ``Eligibility`` (``Eligibility.recorded``: with the order for the
-    existing-customer exception), recorded with every send."""
+    existing-customer exception), recorded with every send. ``now``: the moment judged (the
+    consent lifetime, ``consent_fresh_q``); the clock's when not given."""
     from django.db.models import Case, CharField, Exists, Q, Value, When
     from django.db.models.functions import Concat
 
@@ -374,8 +393,10 @@ def audience(*, purpose: str, channel: str, newsletter: str | None = None, produ
         stopped = Q(objected_to_marketing) | Q(suppressed_q())
         people = people.exclude(stopped & ~Q(Exists(answers)))
     active_customer = Exists(CustomerRelationship.objects.filter(person=OuterRef("pk"), ended_at=None))
+    if rule_.marketing and channel == "phone":
+        people = exclude_reserved(people, purpose=purpose, products=products, active_customer=active_customer)
     if basis == "consent":
-        given = Q(latest_is(purpose, channel, ("given",)))
+        given = Q(latest_is(purpose, channel, ("given",))) & consent_fresh_q(purpose, channel, now=_now(now))
         allowed = given
         withdrawn = latest_is(purpose, channel, ("withdrawn", "objected"))
         # Why each person may be contacted: the same reason codes as the rule's Eligibility.
@@ -500,3 +521,163 @@ def policy_in_force(versions: list[tuple[dt.datetime, Policy]], at: dt.datetime 
     """The policy version in force at ``at`` (``tillit.policy.versions.in_force``), or the
     policy loaded now when none was published."""
     return policy_versions.in_force(versions, at, fallback=policy.current())
+
+
+# Consent has a lifetime (§5, ``[consent_lifetime]``; tillit.policy.consent.consent_lapsed).
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    from django.utils import timezone
+
+    return now if now is not None else timezone.now()
+
+
+def engagement_q(prefix: str = "") -> Any:
+    """A condition on interactions (or, with ``prefix``, on rows reaching them): the person's
+    own engagement (``tillit.policy.consent.is_engagement``)."""
+    from django.db.models import Q
+
+    lifetime = policy.current().consent_lifetime
+    return Q(
+        **{
+            f"{prefix}direction": "inbound",
+            f"{prefix}kind__in": sorted(lifetime.engagement_inbound_kinds),
+        }
+    ) | Q(
+        **{
+            f"{prefix}direction": "outbound",
+            f"{prefix}reached": True,
+            f"{prefix}kind__in": sorted(lifetime.engagement_answered_outbound_kinds),
+        }
+    )
+
+
+def engaged_at(*, person_id: int) -> dt.datetime | None:
+    """When the person last engaged with us (an interaction ``is_engagement`` counts)."""
+    from django.db.models import Max
+
+    from tillit.people.models import Interaction
+
+    found: dt.datetime | None = Interaction.objects.filter(engagement_q(), person_id=person_id).aggregate(
+        at=Max("occurred_at")
+    )["at"]
+    return found
+
+
+def consent_dates(*, person_id: int) -> dict[tuple[str, str], dt.datetime]:
+    """When the latest ledger entry per (purpose, channel) was made (with ``consent_state``:
+    when the consent in force was given or last renewed)."""
+    latest = (
+        ConsentEvent.objects.filter(person_id=person_id, purpose=OuterRef("purpose"), channel=OuterRef("channel"))
+        .order_by("-occurred_at", "-pk")
+        .values("occurred_at")[:1]
+    )
+    rows = (
+        ConsentEvent.objects.filter(person_id=person_id)
+        .values("purpose", "channel")
+        .distinct()
+        .annotate(at=Subquery(latest))
+    )
+    return {(r["purpose"], r["channel"]): r["at"] for r in rows}
+
+
+def consent_fresh_q(purpose: str, channel: str, *, now: dt.datetime) -> Any:
+    """A condition on people: their consent for ``purpose`` on ``channel`` has not lapsed at
+    ``now``: a ledger entry for it, or an engagement, after the cutoff (the SQL twin of
+    ``tillit.policy.consent.consent_lapsed``, applied with "the latest entry is given")."""
+    from django.db.models import Exists, Q
+
+    from tillit.people.models import Interaction
+
+    cutoff = rule.consent_cutoff(policy.current(), purpose, now)
+    if cutoff is None:
+        return Q()
+    recent_entry = ConsentEvent.objects.filter(
+        person=OuterRef("pk"), purpose=purpose, channel=channel, occurred_at__gt=cutoff
+    )
+    recent_engagement = Interaction.objects.filter(engagement_q(), person=OuterRef("pk"), occurred_at__gt=cutoff)
+    return Q(Exists(recent_entry)) | Q(Exists(recent_engagement))
+
+
+# The Reservasjonsregisteret (markedsføringsloven §§12-13): the clause of the rule
+# ``tillit.policy.consent.reservation_allows`` in SQL, and the register data in force.
+
+
+def reservation_extract() -> Any:
+    """The register data in force: the newest extract (file or lookup), or None."""
+    from tillit.consent.models import ReservationExtract
+
+    return ReservationExtract.objects.order_by("-extracted_on", "-pk").first()
+
+
+def is_reserved(*, phone: str | None) -> bool:
+    """Whether a number is reserved against telemarketing in the register data in force."""
+    from tillit.consent.models import ReservedNumber
+
+    extract = reservation_extract()
+    if not phone or extract is None:
+        return False
+    digest = identifier_digest("phone", phone, key=settings.TILLIT_IDENTIFIER_KEY)
+    return ReservedNumber.objects.filter(extract=extract, digest=digest, reserved=True).exists()
+
+
+def reserved_q() -> Any:
+    """A condition on people: their number is reserved in the register data in force."""
+    from django.db.models import Exists, Q
+
+    from tillit.consent.models import ReservedNumber
+
+    extract = reservation_extract()
+    if extract is None:
+        return Q(pk__in=[])
+    return Q(
+        Exists(
+            ReservedNumber.objects.filter(
+                extract=extract, reserved=True, digest=KeyedDigest("phone", OuterRef("phone"))
+            )
+        )
+    )
+
+
+def exclude_reserved(people: Any, *, purpose: str, products: Iterable[str], active_customer: Any) -> Any:
+    """``people`` without those a marketing call may not reach because their number is
+    reserved (``rule.reservation_allows``): kept if their latest ledger event for the purpose
+    by phone is a consent, or they are a current customer (with a purchase of a product similar
+    to ``products`` when a call names them)."""
+    from django.db.models import Exists, Q
+
+    from tillit.people.models import Purchase
+
+    later = ConsentEvent.objects.filter(
+        person=OuterRef("person"), purpose=purpose, channel="phone", occurred_at__gt=OuterRef("occurred_at")
+    )
+    asked = Exists(
+        ConsentEvent.objects.filter(person=OuterRef("pk"), purpose=purpose, channel="phone", action="given").exclude(
+            Exists(later)
+        )
+    )
+    customer = Q(active_customer)
+    marketed = tuple(products)
+    if marketed:
+        similar = sorted(rule.similar_products(policy.current(), marketed))
+        customer &= Q(Exists(Purchase.objects.filter(person=OuterRef("pk"), product__in=similar)))
+    return people.exclude(Q(reserved_q()) & ~Q(asked) & ~customer)
+
+
+def numbers_checked(*, person_ids: Iterable[int]) -> set[int]:
+    """Which of these people's numbers the register data in force covers: all of them for a
+    complete extract, else those the lookup was asked about (mfl. §12: checked before a call)."""
+    from tillit.consent.models import ReservedNumber
+
+    ids = list(person_ids)
+    extract = reservation_extract()
+    if extract is None:
+        return set()
+    if extract.complete:
+        return set(ids)
+    return set(
+        Person.objects.filter(pk__in=ids)
+        .exclude(phone="")
+        .filter(Exists(ReservedNumber.objects.filter(extract=extract, digest=KeyedDigest("phone", OuterRef("phone")))))
+        .values_list("pk", flat=True)
+    )

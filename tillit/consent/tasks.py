@@ -81,3 +81,41 @@ def send_indirect_notices() -> dict[str, int]:
             indirect.mark_sent(actor=actor, now=timezone.now(), notice_id=notice_id, language=found.language)
             sent += 1
     return {**counts, "sent": sent, "failed": failed, "unreachable": unreachable}
+
+
+@task()
+def ask_to_renew_consents() -> dict[str, int]:
+    """The daily consent-lifetime job (§5, ``[consent_lifetime]``): record each consent by
+    email that lapses within the policy's days (once per giving), then send each due email:
+    claimed with the rule asked again under the person's lock (committed), sent outside any
+    transaction with a fixed Message-ID, recorded. A failed send gives the claim back."""
+    from tillit.consent import renewals
+
+    actor = Actor.system("consent-renewal")
+    recorded = renewals.record_due(now=timezone.now())
+    sent = failed = skipped = 0
+    after = 0
+    while batch := renewals.due_batch(now=timezone.now(), after=after):
+        after = batch[-1]
+        for renewal_id in batch:
+            claim = renewals.claim(renewal_id=renewal_id, now=timezone.now())
+            if claim is None:
+                skipped += 1  # another worker has it, or it is no longer due
+                continue
+            message = mail.renewal_message(
+                email=claim.email,
+                name=claim.name,
+                language=claim.language,
+                pseudonym=claim.pseudonym,
+                purpose=claim.purpose,
+                message_id=claim.message_id,
+            )
+            try:
+                message.send()
+            except OSError:  # the mail server refused or was unreachable: try again next time
+                renewals.release(renewal_id=renewal_id)
+                failed += 1
+                continue
+            renewals.mark_sent(actor=actor, now=timezone.now(), renewal_id=renewal_id, language=claim.language)
+            sent += 1
+    return {"recorded": recorded, "sent": sent, "failed": failed, "skipped": skipped}

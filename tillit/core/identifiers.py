@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 
 import phonenumbers
+import stdnum
 from email_validator import EmailNotValidError, validate_email
 from stdnum import exceptions as stdnum_errors
 from stdnum.no import orgnr as no_orgnr
@@ -106,3 +107,27 @@ def truncate_ip(value: str | None) -> str:
         return ""
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def format_organisation_number(number: str, country: str) -> str:
+    """The organisation number as it is usually written for people to read (§1): 923130969 -> "923 130 969"."""
+    try:
+        module = stdnum.get_cc_module(country.lower(), "orgnr")
+    except (ImportError, ValueError):
+        module = None
+    formatter = getattr(module, "format", None)
+    if formatter is None:
+        return number
+    try:
+        return str(formatter(number))
+    except Exception:  # a number stdnum cannot format is shown as written in the policy
+        return number
+
+
+def format_phone(number: str) -> str:
+    """The phone number in international format for people to read (§1): +4770310086 -> "+47 70 31 00 86"."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

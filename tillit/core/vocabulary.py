@@ -45,4 +45,5 @@ TOOLS: Final = (
     "capture_forms",
     "partners",
     "records_of_processing",
+    "breach_register",
 )

@@ -260,6 +260,47 @@ def call_list_rows(*, actor: Actor, now: dt.datetime, purpose: str | None) -> It
         page += 1
 
 
+@dataclass(frozen=True)
+class CallingStatus:
+    """What the call list says about marketing calls now (markedsføringsloven §§12, 14): the
+    register data in force (its source and day, and the last day it may be called from),
+    whether it is current, whether calls are permitted now, and when they may start."""
+
+    applies: bool
+    register_source: str = ""
+    register_extracted_on: dt.date | None = None
+    register_valid_until: dt.date | None = None
+    register_current: bool = False
+    within_hours: bool = False
+    may_start_at: dt.datetime | None = None
+
+
+def calling_status(*, purpose: str, now: dt.datetime) -> CallingStatus:
+    """The telemarketing rules for a call list of ``purpose`` at ``now`` (only a purpose the
+    policy marks ``marketing`` is telemarketing; the others are not limited by them)."""
+    from tillit.policy import telemarketing
+
+    rules = policy.current().telemarketing
+    if rules is None or not policy.current().purposes[purpose].marketing:
+        return CallingStatus(applies=False)
+    extract = consent_selectors.reservation_extract()
+    extracted_on = extract.extracted_on if extract else None
+    return CallingStatus(
+        applies=True,
+        register_source=extract.source if extract else "",
+        register_extracted_on=extracted_on,
+        register_valid_until=telemarketing.register_valid_until(rules, extracted_on) if extracted_on else None,
+        register_current=telemarketing.register_is_current(rules, extracted_on, now),
+        within_hours=telemarketing.within_calling_hours(rules, now),
+        may_start_at=telemarketing.calls_may_start(rules, now),
+    )
+
+
+def numbers_checked(person_ids: Sequence[int]) -> set[int]:
+    """Which of the listed people's numbers the register data in force covers."""
+    return consent_selectors.numbers_checked(person_ids=person_ids)
+
+
 def call_log_purpose(actor: Actor, purpose: str) -> str:
     """The purpose a call from the list is logged under: the list's own if the role keeps calls
     (the ``correspondence`` category) for it, else the first call purpose of the role that does."""

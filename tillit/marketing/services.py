@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Concat
 
 from tillit import policy
 from tillit.audit import services as audit
+from tillit.consent import reservations
 from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
@@ -872,14 +873,65 @@ def log_call(
     purpose = selectors.checked_call_purpose(actor, purpose)
     if not selectors.callable_people(purpose).filter(pk=person_id).exists():
         raise NotFoundError("this person is not on the call list")
-    interaction = people_services.record_interaction(
-        actor=actor,
-        now=now,
-        person_id=person_id,
-        kind="call",
-        direction="outbound",
-        reached=reached,
-        summary=summary,
-        purpose=selectors.call_log_purpose(actor, purpose),
-    )
+    if not policy.current().purposes[purpose].marketing:
+        return people_services.record_interaction(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            kind="call",
+            direction="outbound",
+            reached=reached,
+            summary=summary,
+            purpose=selectors.call_log_purpose(actor, purpose),
+        ).pk
+    # A marketing call (markedsføringsloven §§12, 14): checked against the register data in
+    # force and the calling hours; refused if it breaks them, else the check is stored with it.
+    check, extract = reservations.check_marketing_call(now=now, person_id=person_id)
+    if not check.allowed or extract is None:
+        raise ValidationError(refusal_message(check), field="called_at", code=f"telemarketing_{check.reason}")
+    with transaction.atomic():
+        interaction = people_services.record_interaction(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            kind="call",
+            direction="outbound",
+            reached=reached,
+            summary=summary,
+            purpose=selectors.call_log_purpose(actor, purpose),
+        )
+        reservations.record_marketing_call_check(
+            now=now,
+            person_id=person_id,
+            interaction_id=interaction.pk,
+            purpose=purpose,
+            extract=extract,
+            within_hours=check.within_hours,
+        )
     return interaction.pk
+
+
+def refusal_message(check: Any) -> str:
+    """Why a marketing call may not be made now, for staff (a ``telemarketing.CallCheck``)."""
+    import zoneinfo
+
+    from django.utils import timezone as django_timezone
+    from django.utils.translation import gettext as _
+
+    if check.reason == "register_missing":
+        return _("Marketing calls are refused: no extract of the Reservasjonsregisteret has been imported.")
+    if check.reason == "register_stale":
+        return _(
+            "Marketing calls are refused: the Reservasjonsregisteret extract is older than the law allows. "
+            "Import a current one."
+        )
+    if check.reason == "register_unchecked":
+        return _("Marketing calls are refused: this number was not checked against the Reservasjonsregisteret.")
+    if check.may_start_at is not None:
+        rules = policy.current().telemarketing
+        zone = rules.timezone if rules else "UTC"
+        local = django_timezone.localtime(check.may_start_at, timezone=zoneinfo.ZoneInfo(zone))
+        return _("Marketing calls are not permitted now; calls may start at %(start)s.") % {
+            "start": local.strftime("%Y-%m-%d %H:%M")
+        }
+    return _("Marketing calls are not permitted now.")

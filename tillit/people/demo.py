@@ -427,11 +427,19 @@ class _Dialect:
     null: str | None
     time_suffix: str  # after "YYYY-MM-DD HH:MM:SS"; the values are UTC
     escape: Callable[[str], str]
+    # A UUID from its 32 hex digits, as Django stores a UUIDField there.
+    uuid: Callable[[str], str]
 
 
-POSTGRES = _Dialect(null="\\N", time_suffix="+00", escape=_copy_escape)
-# Django stores aware datetimes on SQLite as naive UTC text, "YYYY-MM-DD HH:MM:SS".
-SQLITE = _Dialect(null=None, time_suffix="", escape=_identity)
+def _uuid_with_dashes(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+POSTGRES = _Dialect(null="\\N", time_suffix="+00", escape=_copy_escape, uuid=_uuid_with_dashes)
+# Django stores aware datetimes on SQLite as naive UTC text, "YYYY-MM-DD HH:MM:SS", and a
+# UUIDField as 32 hex digits without dashes (a pseudonym with dashes would never match a
+# lookup, so the links in a demo person's emails would fail).
+SQLITE = _Dialect(null=None, time_suffix="", escape=_identity, uuid=_identity)
 
 
 # --- pools -------------------------------------------------------------------------------------
@@ -710,9 +718,10 @@ class _Generator:
 
             is_customer = rand() < SHARE_CUSTOMERS
             ended_s: int | None = None
+            started_s: int | None = None
             active_customer = False
             if is_customer:
-                started = created + int(rand() * span)
+                started = started_s = created + int(rand() * span)
                 if rand() < SHARE_CUSTOMERS_ENDED:
                     ended_s = started + int(rand() * (now_s - started))
                 else:
@@ -803,6 +812,9 @@ class _Generator:
                     unsubscribed_at=None if unsubscribed_s is None else _utc(unsubscribed_s),
                     is_customer=active_customer,
                     customer_ended_at=None if ended_s is None else _utc(ended_s),
+                    # Demo customers use no service and have no order lines: their open
+                    # relationship ends months after it started (§9, retention.customer).
+                    customer_since=None if started_s is None or not active_customer else _utc(started_s),
                 ),
             )
             until = null if decision.retain_until is None else timestamp(int(decision.retain_until.timestamp()))
@@ -822,7 +834,7 @@ class _Generator:
             person_rows.append(
                 (
                     pid,
-                    f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                    self.dialect.uuid(h),
                     f"{first} {last}",
                     f"{first_slug}.{last_slug}.{pid}@{domain}",
                     phone,

@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Organization(models.Model):
@@ -132,9 +133,23 @@ class Interaction(models.Model):
 class CustomerRelationship(models.Model):
     """A period in which the person is a customer (§9: no deadline while it is active)."""
 
+    class EndReason(models.TextChoices):
+        SERVICE_CANCELLED = "service_cancelled", _("The last service was cancelled")
+        CUSTOMER_ASKED = "customer_asked", _("The customer asked to end it")
+        NO_LONGER_BUYING = "no_longer_buying", _("The customer no longer buys from us")
+        BUSINESS_CLOSED = "business_closed", _("The business closed or was taken over")
+        LAPSED = "lapsed", _("No active service and no recent order (privacy policy §9)")
+        OTHER = "other", _("Other")
+
+    # The reasons staff give; the other two are set by the system (cancelling the last
+    # service, the daily job for lapsed relationships).
+    STAFF_END_REASONS = ("customer_asked", "no_longer_buying", "business_closed", "other")
+
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="customer_relationships")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Why it ended (a choice, never free text: no personal data in it).
+    end_reason = models.CharField(max_length=30, choices=EndReason.choices, blank=True, db_default="")
 
     class Meta:
         constraints = [

@@ -482,9 +482,12 @@ def person_choices(*, actor: Actor, now: dt.datetime, person_id: int, purpose: s
             Subscription.objects.filter(person_id=person_id).values("newsletter", "subscribed_at", "unsubscribed_at")
         )
     if "customer_records" in categories:
-        result["customer_relationships"] = list(
-            CustomerRelationship.objects.filter(person_id=person_id).values("started_at", "ended_at")
-        )
+        result["customer_relationships"] = [
+            {**row, "end_reason": CustomerRelationship.EndReason(row["end_reason"]).label if row["end_reason"] else ""}
+            for row in CustomerRelationship.objects.filter(person_id=person_id).values(
+                "started_at", "ended_at", "end_reason"
+            )
+        ]
     return result
 
 

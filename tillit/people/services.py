@@ -35,9 +35,11 @@ from tillit.people.models import (
     QuarantinedText,
 )
 from tillit.people.selectors import may_review_quarantine
+from tillit.policy import capture as capture_rules
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import retention as retention_rules
 from tillit.policy import sensitive
+from tillit.retention import selectors as retention_selectors
 from tillit.retention.services import recompute_retention
 
 PERSON_FIELDS = ("name", "email", "phone", "position", "organization_id", "language")
@@ -523,9 +525,20 @@ def start_customer_relationship(
 
 @transaction.atomic
 def end_customer_relationship(
-    *, actor: Actor, now: dt.datetime, person_id: int, ended_at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person_id: int,
+    ended_at: dt.datetime | None = None,
+    reason: str = CustomerRelationship.EndReason.OTHER,
 ) -> CustomerRelationship:
-    """The customer relationship ends; from the end date the dialogue rules apply (§9)."""
+    """The customer relationship ends, for ``reason`` (one of ``CustomerRelationship.EndReason``);
+    from the end date the dialogue rules apply (§9). Staff need a role that records orders and
+    services (customer care, ``tillit.policy.capture.may_record_orders``)."""
+    if actor.kind != "system" and not capture_rules.may_record_orders(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not end customer relationships")
+    if reason not in CustomerRelationship.EndReason.values:
+        raise ValidationError("unknown reason", field="reason")
     person = Person.objects.select_for_update().filter(pk=person_id).first()
     if person is None:
         raise NotFoundError("no such person")
@@ -535,8 +548,11 @@ def end_customer_relationship(
     ended_at = ended_at or now
     if ended_at < relationship.started_at:
         raise ValidationError("cannot end before the relationship started", field="ended_at")
+    if ended_at > now + dt.timedelta(minutes=5):
+        raise ValidationError("cannot be in the future", field="ended_at")
     relationship.ended_at = ended_at
-    relationship.save(update_fields=["ended_at"])
+    relationship.end_reason = reason
+    relationship.save(update_fields=["ended_at", "end_reason"])
     recompute_retention(person=person, now=now)
     audit.record(
         actor=actor,
@@ -544,9 +560,49 @@ def end_customer_relationship(
         action="update",
         subject_type="customer_relationship",
         subject_id=relationship.pk,
-        fields=["ended_at"],
+        purpose="customer_care" if actor.kind != "system" else "",
+        fields=["ended_at", "end_reason"],
     )
+    relationship.person = person
     return relationship
+
+
+def end_lapsed_customer_relationships(*, actor: Actor, now: dt.datetime) -> int:
+    """Daily: close every customer relationship that has ended by the rule (§9: no active
+    service and no order for ``retention.customer.months_after_last_order`` months), dated the
+    day it ended, so every reader (the person page, the existing-customer exception, the
+    records of processing) sees it ended. The deadline does not move: the rule already
+    counted from that day. Returns how many ended."""
+    ended = 0
+    for person_id in retention_selectors.lapsed_customer_candidates(now=now):
+        ended += end_lapsed_customer_relationship(actor=actor, now=now, person_id=person_id)
+    return ended
+
+
+@transaction.atomic
+def end_lapsed_customer_relationship(*, actor: Actor, now: dt.datetime, person_id: int) -> bool:
+    """End one person's relationship if it has lapsed by the rule: lock, then read the facts."""
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        return False
+    facts = retention_selectors.retention_facts(person_id=person_id)
+    ends_at = retention_rules.customer_relationship_ends_at(policy.current(), facts)
+    relationship = CustomerRelationship.objects.filter(person=person, ended_at__isnull=True).first()
+    if ends_at is None or ends_at > now or relationship is None:
+        return False
+    relationship.ended_at = max(ends_at, relationship.started_at)
+    relationship.end_reason = CustomerRelationship.EndReason.LAPSED
+    relationship.save(update_fields=["ended_at", "end_reason"])
+    recompute_retention(person=person, now=now)
+    audit.record(
+        actor=actor,
+        now=now,
+        action="update",
+        subject_type="customer_relationship",
+        subject_id=relationship.pk,
+        fields=["ended_at", "end_reason"],
+    )
+    return True
 
 
 # --- the sensitive data guard's quarantine (§16) ---------------------------------------------

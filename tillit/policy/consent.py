@@ -16,8 +16,13 @@ One function, ``may_contact``, answers for every send, call list and disclosure:
   one staff opened; everyone else only under ``direct_marketing`` and its own rule;
 - a person whose processing is restricted (GDPR art. 18) is contacted for nothing but a legal
   obligation (answering their own requests);
+- a marketing call to a number reserved in the Reservasjonsregisteret is refused unless the
+  person asked for such calls or is an existing customer (markedsføringsloven §13,
+  ``reservation_allows``); when a call may be made is ``tillit.policy.telemarketing``;
 - then the purpose's legal basis for the channel decides:
-  * consent: the latest ledger event for the purpose and channel must be "given". For email
+  * consent: the latest ledger event for the purpose and channel must be "given", and not
+    lapsed: a consent lasts the policy's months (``[consent_lifetime]``) from the later of its
+    giving (or renewal) and the person's last engagement (``consent_lapsed``). For email
     marketing the policy may allow the existing-customer exception (mfl. §15(3)): only by
     email, only to a current customer, only for products similar to (in the same product
     category as) what they bought in an order that offered them a free and simple way to
@@ -123,6 +128,13 @@ class ContactFacts:
     informed_purposes: frozenset[str] = frozenset()
     # The processing of the person's data is restricted (GDPR art. 18): stored, not used.
     restricted: bool = False
+    # Consent lifetime (§5): when each (purpose, channel)'s latest ledger entry was made, and
+    # the person's latest engagement (``is_engagement``).
+    consent_given_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    engaged_at: dt.datetime | None = None
+    # The person's number is reserved against telemarketing in the Reservasjonsregisteret
+    # extract in force (markedsføringsloven §12).
+    phone_reserved: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,12 +194,41 @@ def existing_customer_order(policy: Policy, facts: ContactFacts, products: Itera
     return max(offers, key=lambda p: (p.at, p.id), default=None)
 
 
-def may_contact(
+def reservation_allows(
     policy: Policy, facts: ContactFacts, *, purpose: str, channel: str, products: Iterable[str] = ()
+) -> bool:
+    """The Reservasjonsregisteret (markedsføringsloven §§12-13; policy ``[telemarketing]``): a
+    marketing call to a reserved number is refused, unless the person asked for such calls (a
+    consent to the purpose by phone in the ledger, §13(2)) or is an existing customer (a current
+    customer relationship, §13(3)), and then, when the call names the products it markets, only
+    with a purchase of a similar one. Anything but a marketing purpose by phone is untouched."""
+    if channel != "phone" or not policy.purposes[purpose].marketing or not facts.phone_reserved:
+        return True
+    if facts.consents.get((purpose, channel)) == "given":
+        return True
+    if not facts.is_customer:
+        return False
+    marketed = tuple(products)
+    if not marketed:
+        return True
+    similar = similar_products(policy, marketed)
+    return any(p.product in similar for p in facts.purchases)
+
+
+def may_contact(
+    policy: Policy,
+    facts: ContactFacts,
+    *,
+    purpose: str,
+    channel: str,
+    products: Iterable[str] = (),
+    now: dt.datetime | None = None,
 ) -> Eligibility:
     """Whether the person may be contacted (or profiled, on the web channel) for ``purpose``
     on ``channel`` now, and on which basis. ``products``: the product or category keys the
-    contact markets (a campaign's); the existing-customer exception needs them."""
+    contact markets (a campaign's); the existing-customer exception needs them. ``now``: the
+    moment judged, for the consent lifetime (``consent_lapsed``; without it the lifetime is not
+    judged, which only the verifier's older checks rely on: it has a check of its own)."""
     if purpose not in policy.purposes:
         raise KeyError(f"unknown purpose {purpose!r}")
     rule = policy.purposes[purpose]
@@ -211,9 +252,12 @@ def may_contact(
         return Eligibility(False, None, "no_open_dialogue")
     if stopped and channel in CONTACT_CHANNELS and basis != "contract" and not answers_own_request(facts, kinds):
         return Eligibility(False, None, stop)
+    if not reservation_allows(policy, facts, purpose=purpose, channel=channel, products=products):
+        return Eligibility(False, None, "reserved")
     latest = facts.consents.get((purpose, channel))
     if basis == "consent":
-        if latest == "given":
+        lapsed = latest == "given" and now is not None and consent_lapsed(policy, facts, purpose, channel, now)
+        if latest == "given" and not lapsed:
             return Eligibility(True, "consent", "consent")
         if latest in ("withdrawn", "objected"):
             return Eligibility(False, None, "withdrawn")
@@ -223,7 +267,7 @@ def may_contact(
             order = existing_customer_order(policy, facts, products)
             if order is not None:
                 return Eligibility(True, "legitimate_interest", EXISTING_CUSTOMER, order=order.order)
-        return Eligibility(False, None, "no_consent")
+        return Eligibility(False, None, CONSENT_EXPIRED if lapsed else "no_consent")
     if basis == "legitimate_interest":
         if latest in ("withdrawn", "objected"):
             return Eligibility(False, None, "objected")
@@ -233,3 +277,57 @@ def may_contact(
             return Eligibility(True, basis, "contract")
         return Eligibility(False, None, "not_customer")
     return Eligibility(False, None, "unknown_basis")
+
+
+# Consent has a lifetime (§5; GDPR art. 7; mfl. §15; policy ``[consent_lifetime]``).
+CONSENT_EXPIRED: Final = "consent_expired"
+
+
+def consent_cutoff(policy: Policy, purpose: str, now: dt.datetime) -> dt.datetime | None:
+    """A consent for ``purpose`` whose latest giving (or renewal) and the person's latest
+    engagement both happened at or before this moment has lapsed at ``now``: ``now`` minus the
+    purpose's lifetime in months, in the controller's time zone (a day the month lacks becomes
+    its last: 29 February 2028 - 24 months is 28 February 2026). None: no lifetime."""
+    from tillit.policy.retention import subtract_months
+
+    months = policy.consent_lifetime.months.get(purpose)
+    return None if months is None else subtract_months(now, months)
+
+
+def is_engagement(policy: Policy, *, kind: str, direction: str, reached: bool) -> bool:
+    """Whether an interaction is the person's own engagement with us, which keeps their
+    consents alive: an inbound form, download, email, call, chat, order or event attendance,
+    or an outbound call they answered (the policy's lists). Our own emails and campaign sends
+    never count, and opens or clicks are not recorded at all."""
+    rule = policy.consent_lifetime
+    if direction == "inbound":
+        return kind in rule.engagement_inbound_kinds
+    if direction == "outbound":
+        return reached and kind in rule.engagement_answered_outbound_kinds
+    return False
+
+
+def consent_lapsed(policy: Policy, facts: ContactFacts, purpose: str, channel: str, now: dt.datetime) -> bool:
+    """Whether the consent for ``purpose`` on ``channel`` has lapsed at ``now``: neither it
+    was given (or renewed) nor did the person engage with us after ``consent_cutoff``. A
+    consent whose date is unknown counts as lapsed (the safe reading)."""
+    cutoff = consent_cutoff(policy, purpose, now)
+    if cutoff is None:
+        return False
+    given_at = facts.consent_given_at.get((purpose, channel))
+    if given_at is None:
+        return True
+    last = max(given_at, facts.engaged_at) if facts.engaged_at is not None else given_at
+    return last <= cutoff
+
+
+def renewal_due(policy: Policy, facts: ContactFacts, purpose: str, channel: str, now: dt.datetime) -> bool:
+    """Whether the renewal email may ask for this consent now: it still counts, and it lapses
+    within the policy's ``renewal_days_before`` days. Never after it lapsed: asking for consent
+    by email is itself marketing, lawful only while the consent still counts."""
+    if facts.consents.get((purpose, channel)) != "given" or consent_cutoff(policy, purpose, now) is None:
+        return False
+    soon = now + dt.timedelta(days=policy.consent_lifetime.renewal_days_before)
+    return not consent_lapsed(policy, facts, purpose, channel, now) and consent_lapsed(
+        policy, facts, purpose, channel, soon
+    )

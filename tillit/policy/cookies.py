@@ -5,6 +5,8 @@ information; the ePrivacy directive art. 5(3) as in the Norwegian Electronic Com
 - Only the ``necessary`` category (``consent_required = false``) is set without consent.
 - Every other category needs a choice made by a positive act, under the notice version in
   force; a new notice version asks again (the old choice no longer counts).
+- A choice (accept or reject) is valid ``[consent_lifetime] cookie_choice_months`` months;
+  then it no longer counts and the banner asks again (``choice_expired``).
 - Global Privacy Control (``Sec-GPC: 1``) is a refusal of every category that needs consent
   until the visitor actively accepts one (§15 as published: "If you have actively accepted a
   category of cookies on this website, we respect that choice for that category"). Only a
@@ -17,6 +19,7 @@ Pure: the facts come in as arguments; no database, no clock.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Final
 
@@ -108,3 +111,13 @@ def cookie_max_age_seconds(policy: Policy, name: str) -> int:
             if cookie.name == name:
                 return cookie.duration_days * 86_400
     raise KeyError(name)
+
+
+def choice_expired(policy: Policy, chosen_at: dt.datetime, now: dt.datetime) -> bool:
+    """Whether a cookie choice made at ``chosen_at`` has run out at ``now``: it is valid the
+    policy's ``cookie_choice_months`` (in the controller's time zone; exactly at the end it no
+    longer counts, and the banner asks again). A refusal runs out too: we ask again, once per
+    period, never sooner."""
+    from tillit.policy.retention import subtract_months
+
+    return chosen_at <= subtract_months(now, policy.consent_lifetime.cookie_choice_months)

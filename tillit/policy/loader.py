@@ -404,14 +404,18 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     if not any(not c.consent_required for c in cookies.values()):
         raise PolicyError("cookies", "must define a category of strictly necessary cookies (consent_required = false)")
 
+    consent_lifetime = _consent_lifetime(root.table("consent_lifetime"), purposes)
+
     e = root.table("email_and_phone")
     email_and_phone = s.EmailAndPhone(
         section=_section(e),
         log_calls_and_emails=e.boolean("log_calls_and_emails"),
         mailbox_review_months=e.integer("mailbox_review_months", minimum=1),
         sensitive_data_by_email=e.boolean("sensitive_data_by_email"),
+        mailbox_review_reminder_days=e.integer("mailbox_review_reminder_days", minimum=1),
     )
     e.done()
+    telemarketing = _telemarketing(root.table("telemarketing"))
     root.done()
 
     for role in roles.values():
@@ -445,6 +449,8 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         product_categories=s.frozen_map(product_categories),
         products=s.frozen_map(products),
         restriction=restriction,
+        consent_lifetime=consent_lifetime,
+        telemarketing=telemarketing,
     )
 
 
@@ -580,7 +586,11 @@ def _retention(t: _Table) -> s.Retention:
     )
     nl.done()
     cu = t.table("customer")
-    customer = s.CustomerRetention(section=_section(cu), while_active=cu.boolean("while_active"))
+    customer = s.CustomerRetention(
+        section=_section(cu),
+        while_active=cu.boolean("while_active"),
+        months_after_last_order=cu.integer("months_after_last_order", minimum=1),
+    )
     cu.done()
     holds_table = t.table("legal_holds", optional=True)
     holds = {}
@@ -599,6 +609,13 @@ def _retention(t: _Table) -> s.Retention:
     rv.integer("section")
     raw_visit_months = rv.integer("months", minimum=1)
     rv.done()
+    own = t.table("own_records")
+    own_records = s.OwnRecordsRetention(
+        section=_section(own),
+        audit_log_months=own.integer("audit_log_months", minimum=1),
+        erasure_receipt_months=own.integer("erasure_receipt_months", minimum=1),
+    )
+    own.done()
     t.done()
     return s.Retention(
         dialogue=dialogue,
@@ -606,7 +623,45 @@ def _retention(t: _Table) -> s.Retention:
         customer=customer,
         legal_holds=s.frozen_map(holds),
         raw_visit_months=raw_visit_months,
+        own_records=own_records,
     )
+
+
+def _consent_lifetime(t: _Table, purposes: Mapping[str, s.Purpose]) -> s.ConsentLifetime:
+    """``[consent_lifetime]``: a lifetime in months for every purpose that rests on consent on
+    some channel; the engagement that renews it; the renewal email's window; the
+    cookie choice's validity."""
+    section = _section(t)
+    months_table = t.table("months")
+    months = {}
+    for purpose in list(months_table.data):
+        if purpose not in purposes:
+            raise PolicyError(months_table.key(purpose), "unknown purpose")
+        # A lifetime for a purpose resting on no consent (e.g. one moved to a legitimate
+        # interest) is not an error: it has no effect until the purpose rests on consent again.
+        months[purpose] = months_table.integer(purpose, minimum=1)
+    months_table.done()
+    for key, purpose_rule in purposes.items():
+        if "consent" in purpose_rule.bases.values() and key not in months:
+            raise PolicyError(months_table.key(key), "missing: every purpose resting on consent needs a lifetime")
+    kinds = vocab.INTERACTION_KINDS
+    result = s.ConsentLifetime(
+        section=section,
+        months=s.frozen_map(months),
+        engagement_inbound_kinds=frozenset(
+            t.strings("engagement_inbound_kinds", allowed=kinds, what="interaction kind")
+        ),
+        engagement_answered_outbound_kinds=frozenset(
+            t.strings("engagement_answered_outbound_kinds", allowed=kinds, what="interaction kind")
+        ),
+        renewal_days_before=t.integer("renewal_days_before", minimum=1),
+        cookie_choice_months=t.integer("cookie_choice_months", minimum=1),
+    )
+    t.done()
+    for key, value in result.months.items():
+        if result.renewal_days_before >= value * 28:
+            raise PolicyError(t.key("renewal_days_before"), f"must be shorter than the lifetime of {key}")
+    return result
 
 
 def _check_orgnr(value: str, key: str) -> None:
@@ -632,3 +687,53 @@ def load_policy(path: Path) -> s.Policy:
     except UnicodeDecodeError:
         raise PolicyError("", f"policy file {path} is not UTF-8") from None
     return parse_policy(text, digest=hashlib.sha256(data).hexdigest())
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _telemarketing(t: _Table) -> s.Telemarketing:
+    """``[telemarketing]``, §8 by phone (markedsføringsloven §§12-14): the register extract's
+    maximum age, the days and the window of permitted calls in a time zone, the holidays."""
+    import zoneinfo
+
+    def minute(name: str) -> int:
+        value = t.text(name)
+        try:
+            parsed = dt.time.fromisoformat(value)
+        except ValueError:
+            raise PolicyError(t.key(name), f"expected a time HH:MM, got {value!r}") from None
+        return parsed.hour * 60 + parsed.minute
+
+    zone = t.text("timezone")
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(t.key("timezone"), f"unknown time zone {zone!r}") from None
+    days = t.strings("days", allowed=WEEKDAYS, what="day")
+    starts, ends = minute("starts"), minute("ends")
+    if ends <= starts:
+        raise PolicyError(t.key("ends"), "must be later than starts")
+    holidays = []
+    for value in t.strings("holidays", what="holiday"):
+        try:
+            day = dt.date.fromisoformat(f"2000-{value}")  # a leap year: 02-29 is a date
+        except ValueError:
+            raise PolicyError(t.key("holidays"), f"expected a date MM-DD, got {value!r}") from None
+        holidays.append((day.month, day.day))
+    offsets = t._get("easter_holidays", list, "a list of integers", _REQUIRED)
+    for index, offset in enumerate(offsets):
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise PolicyError(f"{t.key('easter_holidays')}[{index}]", f"expected an integer, got {_kind(offset)}")
+    result = s.Telemarketing(
+        section=_section(t),
+        register_max_age_months=t.integer("register_max_age_months", minimum=1),
+        timezone=zone,
+        days=tuple(WEEKDAYS.index(d) for d in days),
+        starts_minute=starts,
+        ends_minute=ends,
+        holidays=tuple(holidays),
+        easter_holidays=tuple(offsets),
+    )
+    t.done()
+    return result

@@ -2,8 +2,11 @@
 
 A person is kept until the *latest* of the grounds that still hold:
 
-- **customer**: while a customer relationship is active there is no deadline; when it ends,
-  the end date starts the same clock as a contact (§9, last paragraph);
+- **customer**: while a customer relationship with an active service lasts there is no
+  deadline; when it ends, the end date starts the same clock as a contact (§9, last
+  paragraph). A relationship with no active service (a customer who only orders) ends
+  ``retention.customer.months_after_last_order`` months after the last order (or its start,
+  if it has none), so it always has a deadline (``customer_relationship_ends_at``);
 - **subscribed**: while subscribed to a newsletter there is no deadline; after unsubscribing,
   ``unsubscribed_at`` + 2 years (§9, third paragraph);
 - **dialogue**: the last contact the person took part in + 2 years (§9, second paragraph).
@@ -36,8 +39,9 @@ SUBSCRIBED = "subscribed"
 DIALOGUE = "dialogue"
 UNSUBSCRIBED = "unsubscribed"
 CUSTOMER_ENDED = "customer_ended"
+CUSTOMER_ORDERS = "customer_orders"
 REGISTERED = "registered"
-REASONS = (CUSTOMER, SUBSCRIBED, DIALOGUE, UNSUBSCRIBED, CUSTOMER_ENDED, REGISTERED)
+REASONS = (CUSTOMER, SUBSCRIBED, DIALOGUE, UNSUBSCRIBED, CUSTOMER_ENDED, CUSTOMER_ORDERS, REGISTERED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class RetentionFacts:
     unsubscribed_at: dt.datetime | None = None
     is_customer: bool = False
     customer_ended_at: dt.datetime | None = None
+    # The open relationship: when it started, whether a service is active, the last order.
+    customer_since: dt.datetime | None = None
+    has_active_service: bool = False
+    last_order_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +88,21 @@ def counts_as_contact(policy: Policy, *, kind: str, direction: str, reached: boo
     return False
 
 
+def customer_relationship_ends_at(policy: Policy, facts: RetentionFacts) -> dt.datetime | None:
+    """When an open customer relationship with no active service ends (§9): ``months_after_last_order``
+    months after the last order, or after the relationship started if that is later (or if
+    there is no order; the registration if neither is known). None when the person is not a
+    customer, or has an active service (then it lasts until the last service is cancelled)."""
+    if not facts.is_customer or facts.has_active_service:
+        return None
+    anchors = [at for at in (facts.last_order_at, facts.customer_since) if at is not None]
+    anchor = max(anchors) if anchors else facts.registered_at
+    return add_months(anchor, policy.retention.customer.months_after_last_order)
+
+
 def retain_until(policy: Policy, facts: RetentionFacts) -> RetentionDecision:
     """The deadline and the ground that sets it (the latest of those that hold)."""
-    if facts.is_customer and policy.retention.customer.while_active:
+    if facts.is_customer and facts.has_active_service and policy.retention.customer.while_active:
         return RetentionDecision(None, CUSTOMER)
     if facts.is_subscribed:
         return RetentionDecision(None, SUBSCRIBED)
@@ -96,6 +116,9 @@ def retain_until(policy: Policy, facts: RetentionFacts) -> RetentionDecision:
         )
     if facts.customer_ended_at is not None:
         candidates.append((add_years(facts.customer_ended_at, years), CUSTOMER_ENDED))
+    lapses_at = customer_relationship_ends_at(policy, facts)
+    if lapses_at is not None:
+        candidates.append((add_years(lapses_at, years), CUSTOMER_ORDERS))
     # The latest deadline wins; on a tie, the ground listed first in REASONS names it.
     until, reason = max(candidates, key=lambda c: (c[0], -REASONS.index(c[1])))
     return RetentionDecision(until, reason)
@@ -117,8 +140,14 @@ def legal_hold_until(policy: Policy, hold: str, record_at: dt.datetime) -> dt.da
 def subtract_months(moment: dt.datetime, months: int, tz: dt.tzinfo = CONTROLLER_TIME_ZONE) -> dt.datetime:
     """The same wall-clock moment ``months`` earlier in ``tz``; a day the month lacks becomes
     its last day (31 March - 1 month is 28 or 29 February)."""
+    return add_months(moment, -months, tz)
+
+
+def add_months(moment: dt.datetime, months: int, tz: dt.tzinfo = CONTROLLER_TIME_ZONE) -> dt.datetime:
+    """The same wall-clock moment ``months`` later in ``tz`` (earlier when negative); a day the
+    month lacks becomes its last day (31 January + 1 month is 28 or 29 February)."""
     local = moment.astimezone(tz)
-    index = local.year * 12 + (local.month - 1) - months
+    index = local.year * 12 + (local.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
     next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
@@ -133,3 +162,16 @@ def raw_visits_cutoff(policy: Policy, now: dt.datetime) -> dt.datetime:
     the moment returned is past its deadline. Only the daily counts outlive it (no personal
     data)."""
     return subtract_months(now, policy.retention.raw_visit_months)
+
+
+def audit_log_cutoff(policy: Policy, now: dt.datetime) -> dt.datetime:
+    """Audit entries are kept ``retention.own_records.audit_log_months`` months (§9; the
+    reasoning is in the policy file): an entry made before the moment returned is past its
+    deadline and may be pruned, behind a signed checkpoint at the cut."""
+    return subtract_months(now, policy.retention.own_records.audit_log_months)
+
+
+def erasure_receipt_cutoff(policy: Policy, now: dt.datetime) -> dt.datetime:
+    """Erasure receipts are kept ``retention.own_records.erasure_receipt_months`` months: a
+    receipt of an erasure before the moment returned is past its deadline."""
+    return subtract_months(now, policy.retention.own_records.erasure_receipt_months)

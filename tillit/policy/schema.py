@@ -106,6 +106,17 @@ class NewsletterRetention:
 class CustomerRetention:
     section: int
     while_active: bool
+    # A relationship with no active service ends this many months after the last order.
+    months_after_last_order: int
+
+
+@dataclass(frozen=True)
+class OwnRecordsRetention:
+    """How long our own proof is kept: the audit log and the erasure receipts."""
+
+    section: int
+    audit_log_months: int
+    erasure_receipt_months: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ class Retention:
     customer: CustomerRetention
     legal_holds: Mapping[str, LegalHold]
     raw_visit_months: int
+    own_records: OwnRecordsRetention
 
 
 @dataclass(frozen=True)
@@ -241,11 +253,43 @@ class CookieCategory:
 
 
 @dataclass(frozen=True)
+class ConsentLifetime:
+    """§5, §15: how long a consent lasts without renewal or engagement, per purpose resting on
+    consent (``months``); what counts as the person's engagement; when the renewal email may
+    ask (``renewal_days_before`` the consent lapses); how long a cookie choice is valid."""
+
+    section: int = 5
+    months: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    engagement_inbound_kinds: frozenset[str] = frozenset()
+    engagement_answered_outbound_kinds: frozenset[str] = frozenset()
+    renewal_days_before: int = 30
+    cookie_choice_months: int = 6
+
+
+@dataclass(frozen=True)
 class EmailAndPhone:
     section: int
     log_calls_and_emails: bool
     mailbox_review_months: int
     sensitive_data_by_email: bool
+    mailbox_review_reminder_days: int
+
+
+@dataclass(frozen=True)
+class Telemarketing:
+    """§8 by phone, markedsføringsloven §§12-14: how old the Reservasjonsregisteret extract may
+    be, and when marketing calls are permitted (weekdays by name, the window as minutes after
+    local midnight, the fixed holidays as (month, day), the movable ones as days from Easter
+    Sunday), in ``timezone``."""
+
+    section: int
+    register_max_age_months: int
+    timezone: str
+    days: tuple[int, ...]  # 0 = Monday
+    starts_minute: int
+    ends_minute: int
+    holidays: tuple[tuple[int, int], ...]
+    easter_holidays: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -278,6 +322,9 @@ class Policy:
     product_categories: Mapping[str, ProductCategory] = field(default_factory=lambda: MappingProxyType({}))
     products: Mapping[str, Product] = field(default_factory=lambda: MappingProxyType({}))
     restriction: RestrictionRules = field(default_factory=RestrictionRules)
+    consent_lifetime: ConsentLifetime = field(default_factory=ConsentLifetime)
+    # §8 by phone (markedsføringsloven §§12-14); the loader requires it.
+    telemarketing: Telemarketing | None = None
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]

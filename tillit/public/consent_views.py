@@ -4,6 +4,8 @@ to withdraw as to give). A GET never changes anything, so link scanners cannot w
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
@@ -91,7 +93,7 @@ def _consent_page(request: HttpRequest, token: str) -> HttpResponse:
                 "token": token,
                 "choices": choices,
                 "lang": language,
-                "given": [(p, _labels(language)[p]) for p in choices["given"]],
+                "given": [(p, _labels(language)[p], renewal_wording(p, language)) for p in choices["given"]],
                 "newsletters": marketing_selectors.newsletter_choices(person_id=person_id, language=language),
             },
         )
@@ -133,6 +135,8 @@ def _consent_action(request: HttpRequest, token: str) -> HttpResponse:
         purpose = request.POST.get("purpose") or None
         if purpose is not None and purpose not in policy.current().purposes:
             return render(request, "public/consent_bad_link.html", {"message": "unknown purpose"}, status=422)
+        if action == "renew":
+            return _renew(request, person_id=person_id, purpose=purpose, language=language, actor=actor, now=now)
         result = services.withdraw_consent(
             actor=actor,
             now=now,
@@ -152,3 +156,56 @@ def _consent_action(request: HttpRequest, token: str) -> HttpResponse:
             "public/consent_done.html",
             {"result": result, "changed": result.changed, "kept": kept, "lang": language},
         )
+
+
+def renewal_wording(purpose: str, language: str) -> str:
+    """The exact statement the person confirms by pressing "Keep it" (recorded with the
+    consent, GDPR art. 7(1)), in ``language``."""
+    from django.utils.translation import gettext
+
+    current = policy.current()
+    with translation.override(language):
+        return gettext("Yes, %(controller)s may continue to: %(purpose)s. I can withdraw this at any time.") % {
+            "controller": current.controller.name,
+            "purpose": _labels(language)[purpose],
+        }
+
+
+def _renew(
+    request: HttpRequest, *, person_id: int, purpose: str | None, language: str, actor: Actor, now: Any
+) -> HttpResponse:
+    """Keep a consent (the renewal email's link, §5 ``[consent_lifetime]``): record it again,
+    by the person's own act, on every channel where it is given now."""
+    if purpose is None:
+        return render(request, "public/consent_bad_link.html", {"message": "purpose: required"}, status=422)
+    current = policy.current()
+    state = selectors.consent_state(person_id=person_id)
+    channels = [
+        c
+        for (p, c), action in sorted(state.items())
+        if p == purpose and action == "given" and current.purposes[p].bases.get(c) == "consent"
+    ]
+    for channel in channels:
+        services.record_consent(
+            actor=actor,
+            now=now,
+            person_id=person_id,
+            purpose=purpose,
+            channel=channel,
+            source_kind="email_link",
+            wording=renewal_wording(purpose, language),
+            language=language,
+            evidence_ip=request.META.get("REMOTE_ADDR"),
+            evidence_user_agent=request.headers.get("User-Agent", ""),
+        )
+    return render(
+        request,
+        "public/consent_done.html",
+        {
+            "renew_asked": True,
+            "renewed": bool(channels),
+            "renewed_label": _labels(language)[purpose],
+            "changed": True,
+            "lang": language,
+        },
+    )

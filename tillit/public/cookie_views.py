@@ -116,9 +116,10 @@ def _banner_texts(language: str) -> dict[str, Any]:
         for key, category in current.cookies.items():
             purpose = current.purposes.get(category.purpose or "")
             if purpose is not None:
-                description = _("Used for: %(purpose)s.") % {
-                    "purpose": purpose.label.get(language, purpose.label["en"])
-                }
+                label = purpose.label.get(language, purpose.label["en"])
+                if language != "en":  # a label inside a sentence: sv and nb do not capitalise it
+                    label = label[:1].lower() + label[1:]
+                description = _("Used for: %(purpose)s.") % {"purpose": label}
             else:
                 description = _("The website needs these to work; they are always on.")
             categories.append(
@@ -128,7 +129,8 @@ def _banner_texts(language: str) -> dict[str, Any]:
                     "description": description,
                     "required": not category.consent_required,
                     "cookies": [
-                        {"name": c.name, "purpose": c.purpose, "days": c.duration_days} for c in category.cookies
+                        {"name": c.name, "purpose": notice.policy_text(c.purpose, language), "days": c.duration_days}
+                        for c in category.cookies
                     ],
                 }
             )
@@ -146,6 +148,7 @@ def _banner_texts(language: str) -> dict[str, Any]:
                 "turn a category on here."
             ),
             "changed": _("Our privacy notice has changed since you chose. Please choose again."),
+            "expired": _("It is some time since you made your cookie choices. Please choose again."),
             "accept": _("Accept all"),
             "reject": _("Reject all"),
             "settings": _("Settings"),
@@ -193,7 +196,8 @@ def _state(request: HttpRequest, *, language: str, state: cookie_consent.CookieS
     return {
         "ask": rule.must_ask(has_choice=state is not None, choice_is_current=bool(state and state.is_current), gpc=gpc),
         "gpc": gpc,
-        "changed": state is not None and not state.is_current,
+        "changed": state is not None and not state.is_current and not state.expired,
+        "expired": state is not None and state.expired,
         "choice": None if state is None else {"categories": list(state.categories), "current": state.is_current},
         "allowed": allowed,
         "statistics": visits.statistics_category(),
@@ -212,7 +216,7 @@ def _state(request: HttpRequest, *, language: str, state: cookie_consent.CookieS
 @_cors
 def cookie_state(request: HttpRequest) -> HttpResponse:
     """What the banner needs to show itself (or not) in this browser."""
-    state = cookie_consent.cookie_state(browser_id=_browser_id(request))
+    state = cookie_consent.cookie_state(browser_id=_browser_id(request), now=timezone.now())
     try:
         body = _state(request, language=_language(request), state=state)
     except DomainError as error:
@@ -242,7 +246,7 @@ def cookie_choice(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         return _error(error)
-    state = cookie_consent.cookie_state(browser_id=browser_id)
+    state = cookie_consent.cookie_state(browser_id=browser_id, now=now)
     body = _state(request, language=language, state=state)
     response = JsonResponse(body)
     _set_cookie(response, rule.CONSENT_COOKIE, str(browser_id))

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-import phonenumbers
-import stdnum
 from django.conf import settings
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -42,6 +40,7 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
+from tillit.core.identifiers import format_organisation_number, format_phone
 from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
 from tillit.policy.schema import Policy, Purpose
 
@@ -123,6 +122,7 @@ class PurposeView:
     objectable: bool
     marketing: bool
     consent_channels: str
+    consent_months: int = 0  # how long a consent lasts without renewal or engagement (§5)
 
 
 @dataclass(frozen=True)
@@ -220,30 +220,6 @@ def policy_free_texts(current: Policy) -> list[str]:
     return sorted(set(texts))
 
 
-def format_organisation_number(number: str, country: str) -> str:
-    """The organisation number as it is usually written (§1): 923130969 -> "923 130 969"."""
-    try:
-        module = stdnum.get_cc_module(country.lower(), "orgnr")
-    except (ImportError, ValueError):
-        module = None
-    formatter = getattr(module, "format", None)
-    if formatter is None:
-        return number
-    try:
-        return str(formatter(number))
-    except Exception:  # a number stdnum cannot format is shown as written in the policy
-        return number
-
-
-def format_phone(number: str) -> str:
-    """The phone number in international format (§1): +4770310086 -> "+47 70 31 00 86"."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
 def country_name(code: str) -> str:
     word = COUNTRY_WORDS.get(code.upper())
     return str(word) if word is not None else code
@@ -320,6 +296,7 @@ def _purpose_view(current: Policy, purpose: Purpose, language: str) -> PurposeVi
         objectable=purpose.objectable,
         marketing=purpose.marketing,
         consent_channels=_join(consent_channels),
+        consent_months=current.consent_lifetime.months.get(purpose.key, 0),
     )
 
 
@@ -420,6 +397,9 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
             "newsletter_years": retention.newsletter.years_after_unsubscribe,
             "customer_while_active": retention.customer.while_active,
             "raw_visit_months": retention.raw_visit_months,
+            "customer_months": retention.customer.months_after_last_order,
+            "audit_log_months": retention.own_records.audit_log_months,
+            "erasure_receipt_months": retention.own_records.erasure_receipt_months,
             "legal_holds": [
                 LegalHoldView(
                     records=_join(_words(RECORD_WORDS, hold.records)),
@@ -454,6 +434,7 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
         "inform_before_new_purpose": current.notice.inform_before_new_purpose,
         "cookies": cookies,
         "email_and_phone": current.email_and_phone,
+        "cookie_choice_months": current.consent_lifetime.cookie_choice_months,
     }
 
 

@@ -47,3 +47,30 @@ class ErasureNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure notice to {self.recipient_kind} {self.recipient_key}"
+
+
+class JournalEntry(models.Model):
+    """One change a restored backup must not lose: an erasure receipt, a suppression entry, a
+    consent ledger entry (given, withdrawn, objected), a subscription opened or closed, or a choice
+    made in the cookie banner. The
+    database writes it (triggers, ``tillit.retention.journal``) in the transaction of the
+    change, so no path can forget it. It holds no data, only which row changed, and, on
+    PostgreSQL, the id of the transaction that changed it: a backup records the snapshot it was
+    taken in, and the journal since the backup is every entry that snapshot could not see
+    (commit order, not the clock). On SQLite, where one writer commits at a time, the entry's
+    id is already in commit order."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=12)
+    ref_id = models.BigIntegerField()
+    txid = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # A marketing send's claim (kind "claim") on PostgreSQL: what the claiming transaction
+    # could see when it wrote the claim, so ``tillit verify`` can tell, in commit order,
+    # whether an objection had committed before it.
+    snapshot = models.TextField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "ref_id"], name="retention_journal_ref_idx")]
+
+    def __str__(self) -> str:
+        return f"Journal entry #{self.pk} ({self.kind})"

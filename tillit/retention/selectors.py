@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import connection
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncMonth
@@ -40,12 +41,16 @@ def retention_state(*, person_id: int) -> tuple[rule.RetentionFacts, tuple[dt.da
         CustomerRelationship._meta.db_table,
         Subscription._meta.db_table,
     )
+    service, order = _customer_tables()
     sql = (
         f"SELECT p.created_at, p.last_contact_at, p.retain_until, p.retain_reason, "  # noqa: S608 (model names)
         f"EXISTS (SELECT 1 FROM {customer} c WHERE c.person_id = p.id AND c.ended_at IS NULL), "
         f"(SELECT MAX(c.ended_at) FROM {customer} c WHERE c.person_id = p.id), "
         f"EXISTS (SELECT 1 FROM {subscription} s WHERE s.person_id = p.id AND s.unsubscribed_at IS NULL), "
-        f"(SELECT MAX(s.unsubscribed_at) FROM {subscription} s WHERE s.person_id = p.id) "
+        f"(SELECT MAX(s.unsubscribed_at) FROM {subscription} s WHERE s.person_id = p.id), "
+        f"(SELECT MIN(c.started_at) FROM {customer} c WHERE c.person_id = p.id AND c.ended_at IS NULL), "
+        f"EXISTS (SELECT 1 FROM {service} v WHERE v.person_id = p.id AND v.cancelled_at IS NULL), "
+        f"(SELECT MAX(o.ordered_at) FROM {order} o WHERE o.person_id = p.id) "
         f"FROM {person} p WHERE p.id = %s"
     )
     with connection.cursor() as cursor:
@@ -62,7 +67,8 @@ def retention_state(*, person_id: int) -> tuple[rule.RetentionFacts, tuple[dt.da
             value = dt.datetime.fromisoformat(value)
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
-    created_at, last_contact_at, retain_until, retain_reason, is_customer, ended, is_subscribed, left = row
+    created_at, last_contact_at, retain_until, retain_reason, is_customer, ended, is_subscribed, left = row[:8]
+    since, has_service, last_order = row[8:]
     facts = rule.RetentionFacts(
         registered_at=moment(created_at),  # type: ignore[arg-type]
         last_contact_at=moment(last_contact_at),
@@ -70,15 +76,27 @@ def retention_state(*, person_id: int) -> tuple[rule.RetentionFacts, tuple[dt.da
         unsubscribed_at=moment(left),
         is_customer=bool(is_customer),
         customer_ended_at=moment(ended),
+        customer_since=moment(since),
+        has_active_service=bool(has_service),
+        last_order_at=moment(last_order),
     )
     return facts, (moment(retain_until), retain_reason)
+
+
+def _customer_tables() -> tuple[str, str]:
+    """The tables of services and order lines (the capture app records them; read here by
+    name through the app registry, as the rule needs them but retention sits below capture)."""
+    return (
+        apps.get_model("capture", "ServiceSubscription")._meta.db_table,
+        apps.get_model("capture", "OrderLine")._meta.db_table,
+    )
 
 
 def retention_facts_chunk(
     *, after_id: int, limit: int, only_id: int | None = None
 ) -> list[tuple[int, rule.RetentionFacts]]:
     """Facts for up to ``limit`` people with id > ``after_id``, in id order, from three
-    aggregate queries (people, customer relationships, subscriptions)."""
+    aggregate queries (people, customer relationships, services, orders, subscriptions)."""
     from tillit.consent.models import Subscription
 
     people = Person.objects.filter(pk__gt=after_id).order_by("pk")
@@ -92,8 +110,25 @@ def retention_facts_chunk(
         r["person_id"]: r
         for r in CustomerRelationship.objects.filter(person_id__gte=low, person_id__lte=high)
         .values("person_id")
-        .annotate(open=Count("pk", filter=Q(ended_at__isnull=True)), ended=Max("ended_at"))
+        .annotate(
+            open=Count("pk", filter=Q(ended_at__isnull=True)),
+            ended=Max("ended_at"),
+            since=Min("started_at", filter=Q(ended_at__isnull=True)),
+        )
     }
+    service_model = apps.get_model("capture", "ServiceSubscription")
+    order_model = apps.get_model("capture", "OrderLine")
+    with_service = set(
+        service_model.objects.filter(person_id__gte=low, person_id__lte=high, cancelled_at__isnull=True)
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
+    last_orders = dict(
+        order_model.objects.filter(person_id__gte=low, person_id__lte=high)
+        .values("person_id")
+        .annotate(last=Max("ordered_at"))
+        .values_list("person_id", "last")
+    )
     subscriptions = {
         r["person_id"]: r
         for r in Subscription.objects.filter(person_id__gte=low, person_id__lte=high)
@@ -114,10 +149,32 @@ def retention_facts_chunk(
                     unsubscribed_at=subscription["left"] if subscription else None,
                     is_customer=bool(customer and customer["open"]),
                     customer_ended_at=customer["ended"] if customer else None,
+                    customer_since=customer["since"] if customer else None,
+                    has_active_service=pid in with_service,
+                    last_order_at=last_orders.get(pid),
                 ),
             )
         )
     return result
+
+
+def lapsed_customer_candidates(*, now: dt.datetime) -> list[int]:
+    """People with an open customer relationship, no active service and no order or start for
+    at least ``retention.customer.months_after_last_order`` months (two days to spare for the
+    calendar): the rule (``customer_relationship_ends_at``) decides for each."""
+    service, order = _customer_tables()
+    customer = CustomerRelationship._meta.db_table
+    cut = rule.add_months(now, -policy.current().retention.customer.months_after_last_order) + dt.timedelta(days=2)
+    sql = (
+        f"SELECT c.person_id FROM {customer} c WHERE c.ended_at IS NULL AND c.started_at <= %s "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {service} v WHERE v.person_id = c.person_id AND v.cancelled_at IS NULL) "
+        f"AND NOT EXISTS (SELECT 1 FROM {order} o WHERE o.person_id = c.person_id AND o.ordered_at > %s) "
+        "ORDER BY c.person_id"
+    )
+    value = connection.ops.adapt_datetimefield_value(cut)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, value])
+        return sorted({int(row[0]) for row in cursor.fetchall()})
 
 
 def sweep_preview(*, now: dt.datetime) -> dict[str, int]:
@@ -198,8 +255,13 @@ def explain(reason: str, until: dt.datetime | None) -> str:
         rule.UNSUBSCRIBED: _("Kept until %(date)s: 2 years after unsubscribing from the newsletter (§9)."),
         rule.CUSTOMER_ENDED: _("Kept until %(date)s: 2 years after the customer relationship ended (§9)."),
         rule.REGISTERED: _("Kept until %(date)s: 2 years after registration, with no contact since (§9)."),
+        rule.CUSTOMER_ORDERS: _(
+            "Kept until %(date)s: a customer with no active service is a customer until %(months)s months "
+            "after the last order, then 2 years follow (§9)."
+        ),
     }
-    return texts.get(reason, _("Kept until %(date)s (§9).")) % {"date": date}
+    months = policy.current().retention.customer.months_after_last_order
+    return texts.get(reason, _("Kept until %(date)s (§9).")) % {"date": date, "months": months}
 
 
 def oldest_deadline() -> dt.datetime | None:

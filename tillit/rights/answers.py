@@ -42,9 +42,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tillit import policy
@@ -197,6 +197,75 @@ FIELD_WORDS: Mapping[str, Promise] = {
     "consent.NoticeDelivery.channel": _("Channel"),
     "people.QuarantinedText.subject": _("Subject"),
     "people.QuarantinedText.text": _("Text held back for review"),
+    "people.Provenance.field": _("Data item"),
+    "people.Provenance.source": _("Source"),
+    "people.Provenance.detail": _("Details"),
+    "people.Provenance.recorded_at": _("Recorded"),
+    "people.Dialogue.kind": _("Kind of dialogue"),
+    "people.Dialogue.opened_at": _("Opened"),
+    "people.Dialogue.closed_at": _("Ended"),
+    "people.Purchase.order_number": _("Order number"),
+    "people.Purchase.product": _("Product or service"),
+    "people.Purchase.purchased_at": _("Bought"),
+    "people.Purchase.opt_out_wording": _("The way to refuse marketing you were offered"),
+    "people.Purchase.opt_out_language": _("Language"),
+    "people.Purchase.opt_out_refused": _("You refused marketing"),
+    "consent.IndirectNotice.source": _("Source"),
+    "consent.IndirectNotice.obtained_at": _("Obtained"),
+    "consent.IndirectNotice.status": _("Status"),
+    "consent.IndirectNotice.exemption": _("Exemption claimed"),
+    "consent.IndirectNotice.recorded_at": _("Recorded"),
+    "consent.IndirectNotice.claimed_at": _("Prepared for sending"),
+    "consent.IndirectNotice.sent_at": _("Sent"),
+    "consent.IndirectNotice.language": _("Language"),
+    "marketing.SubscriptionRequest.newsletter": _("Newsletter"),
+    "marketing.SubscriptionRequest.email": _("Email address"),
+    "marketing.SubscriptionRequest.name": _("Name"),
+    "marketing.SubscriptionRequest.language": _("Language"),
+    "marketing.SubscriptionRequest.source_kind": _("Where"),
+    "marketing.SubscriptionRequest.wording": _("The exact wording you were shown"),
+    "marketing.SubscriptionRequest.requested_at": _("Requested"),
+    "marketing.SubscriptionRequest.confirmed_at": _("Confirmed"),
+    "marketing.SubscriptionRequest.evidence_ip": _("IP address (shortened)"),
+    "marketing.SubscriptionRequest.evidence_user_agent": _("Browser"),
+    "marketing.SendRecord.campaign": _("Campaign"),
+    "marketing.SendRecord.status": _("Status"),
+    "marketing.SendRecord.reason": _("Reason"),
+    "marketing.SendRecord.basis": _("Legal basis concerned"),
+    "marketing.SendRecord.message_id": _("Message identifier"),
+    "marketing.SendRecord.sent_at": _("Sent"),
+    "sharing.DialogueMember.added_at": _("Added"),
+    "sharing.DialogueMember.removed_at": _("Removed"),
+    "sharing.EventAttendance.attended_at": _("Attended"),
+    "capture.Visit.visited_at": _("When"),
+    "capture.Visit.day": _("Day"),
+    "capture.Visit.visitor_id": _("Browser identifier"),
+    "capture.Visit.url": _("Web address"),
+    "capture.Visit.path": _("Page"),
+    "capture.Visit.referrer": _("Came from"),
+    "capture.Visit.ip": _("IP address (shortened)"),
+    "capture.Visit.browser": _("Browser"),
+    "capture.Visit.operating_system": _("Operating system"),
+    "capture.Visit.language": _("Language"),
+    "capture.VisitorLink.visitor_id": _("Browser identifier"),
+    "capture.VisitorLink.linked_at": _("Linked"),
+    "capture.FormSubmission.submitted_at": _("Sent"),
+    "capture.FormSubmission.answers": _("Your answers"),
+    "capture.OrderLine.order_number": _("Order number"),
+    "capture.OrderLine.ordered_at": _("Ordered"),
+    "capture.OrderLine.product": _("Product or service"),
+    "capture.OrderLine.quantity": _("Quantity"),
+    "capture.OrderLine.unit_price": _("Unit price"),
+    "capture.OrderLine.currency": _("Currency"),
+    "capture.ServiceSubscription.product": _("Product or service"),
+    "capture.ServiceSubscription.started_at": _("Started"),
+    "capture.ServiceSubscription.cancelled_at": _("Cancelled"),
+}
+# The site's languages by name, in the reader's language (Django's own names spell "Bokmal").
+LANGUAGE_WORDS: Mapping[str, Promise] = {
+    "en": _("English"),
+    "sv": _("Swedish"),
+    "nb": _("Norwegian (Bokmål)"),
 }
 TABLE_WORDS: Mapping[str, Promise] = {
     "people.Person": _("About you"),
@@ -210,6 +279,18 @@ TABLE_WORDS: Mapping[str, Promise] = {
     "consent.NoticeDelivery": _("Privacy notices sent to you"),
     "people.Provenance": _("Where each piece of data came from"),
     "people.Restriction": _("Restriction of processing"),
+    "people.Dialogue": _("Dialogues with you"),
+    "people.Purchase": _("Your purchases"),
+    "consent.IndirectNotice": _("Notices we sent about data we did not get from you"),
+    "marketing.SubscriptionRequest": _("Your requests to subscribe"),
+    "marketing.SendRecord": _("Marketing emails we sent you"),
+    "sharing.DialogueMember": _("Dialogues with our partners you took part in"),
+    "sharing.EventAttendance": _("Events you attended"),
+    "capture.Visit": _("Visits to our website"),
+    "capture.VisitorLink": _("Your browser linked to you"),
+    "capture.FormSubmission": _("Forms you sent us"),
+    "capture.OrderLine": _("Order lines (what was ordered, when and at what price)"),
+    "capture.ServiceSubscription": _("Services you subscribe to"),
 }
 # Companion columns read with a field so its code can be explained (not shown on their own).
 COMPANIONS: Mapping[str, tuple[str, ...]] = {
@@ -434,6 +515,9 @@ def _country(code: str) -> str:
 
 
 def _language_name(code: str) -> str:
+    word = LANGUAGE_WORDS.get(code)
+    if word is not None:
+        return str(word)
     try:
         return str(translation.get_language_info(code)["name_translated"])
     except KeyError:
@@ -476,11 +560,18 @@ class _Context:
     organisation_names: dict[int, str]
 
 
+def _local_date(moment: dt.datetime | dt.date) -> str:
+    """A day as the reader's language writes it ("3 december 2026", "3. desember 2026")."""
+    if isinstance(moment, dt.datetime):
+        moment = moment.astimezone(retention_rules.CONTROLLER_TIME_ZONE).date()
+    return str(formats.date_format(moment, "DATE_FORMAT"))
+
+
 def _notice_words(notice: dict[str, Any] | None) -> str:
     if notice is None:
         return ""
     return gettext("The privacy notice published on %(date)s (content hash %(hash)s)") % {
-        "date": notice["published_at"].astimezone(retention_rules.CONTROLLER_TIME_ZONE).date().isoformat(),
+        "date": _local_date(notice["published_at"]),
         "hash": notice["digest"][:8],
     }
 
@@ -510,6 +601,13 @@ def _explain_value(ctx: _Context, table: str, name: str, value: Any, row: Mappin
         ) % {"code": value, "version": version or gettext("(version not recorded)")}
     if key == "people.Organization.org_number":
         return gettext("The number that identifies your business in the public business register.")
+    if table == "people.Provenance" and name == "field":
+        if value == PROVENANCE_ALL_FIELDS:
+            return gettext("All the details in the record")
+        word = FIELD_WORDS.get(f"{PERSON_KEY}.{value}") or FIELD_WORDS.get(f"people.Organization.{value}")
+        return str(word) if word is not None else None
+    if table == "people.Provenance" and name == "source":
+        return str(_source(ctx, str(value))["label"])
     if name == "kind" and str(value) in KIND_WORDS:
         return _word(KIND_WORDS, value)
     if name == "direction":
@@ -535,6 +633,26 @@ def _explain_value(ctx: _Context, table: str, name: str, value: Any, row: Mappin
         return _word(INTEREST_WORDS, value)
     if key == "consent.NoticeDelivery.channel" and value in current.channels:
         return _label(current.channels[value].label, ctx.language, current)
+    if key == "people.Dialogue.kind":
+        purpose = dict(getattr(current.partners, "dialogues", {}) or {}).get(str(value), "")
+        if purpose in current.purposes:
+            return gettext("A dialogue for: %(purpose)s") % {
+                "purpose": _label(current.purposes[purpose].label, ctx.language, current)
+            }
+    if name in ("source", "source_kind") and str(value) in current.sources:
+        return _label(current.sources[str(value)].label, ctx.language, current)
+    return _choice_word(table, name, value)
+
+
+def _choice_word(table: str, name: str, value: Any) -> str | None:
+    """The model's own word for a stored choice (a status, a kind), when it has one."""
+    model = _model(table)
+    field = _concrete(model, name) if model is not None else None
+    if field is None or not field.choices:
+        return None
+    for choice, word in field.flatchoices:
+        if str(choice) == str(value):
+            return str(word)
     return None
 
 
@@ -902,6 +1020,34 @@ def _recipients(current: Policy, language: str, disclosures: list[dict[str, Any]
     }
 
 
+def _retention_words(reason: str, until: dt.datetime | None) -> str:
+    """Why we still keep the reader's data and until when, addressed to them (§9); the staff
+    pages say the same of "the person" (``retention.selectors.explain``)."""
+    if until is None:
+        if reason == retention_rules.CUSTOMER:
+            return gettext("Kept while your customer relationship is active (section 9 of the privacy notice).")
+        if reason == retention_rules.SUBSCRIBED:
+            return gettext("Kept while you subscribe to a newsletter, then 2 years (section 9 of the privacy notice).")
+        return explain(reason, until)
+    texts = {
+        retention_rules.DIALOGUE: gettext(
+            "Kept until %(date)s: 2 years after the last contact you took part in (section 9 of the privacy notice)."
+        ),
+        retention_rules.UNSUBSCRIBED: gettext(
+            "Kept until %(date)s: 2 years after you unsubscribed from the newsletter (section 9 of the privacy notice)."
+        ),
+        retention_rules.CUSTOMER_ENDED: gettext(
+            "Kept until %(date)s: 2 years after your customer relationship ended (section 9 of the privacy notice)."
+        ),
+        retention_rules.REGISTERED: gettext(
+            "Kept until %(date)s: 2 years after you were registered, with no contact since (section 9 of the "
+            "privacy notice)."
+        ),
+    }
+    text = texts.get(reason, gettext("Kept until %(date)s (section 9 of the privacy notice)."))
+    return text % {"date": _local_date(until)}
+
+
 def _retention(
     ctx: _Context,
     person: Mapping[str, Any],
@@ -910,7 +1056,7 @@ def _retention(
 ) -> list[dict[str, Any]]:
     current = ctx.current
     until, reason = person.get("retain_until"), person.get("retain_reason") or ""
-    words = explain(reason, until)
+    words = _retention_words(reason, until)
     orders = [row["occurred_at"] for row in interactions if row.get("kind") == "order" and row.get("occurred_at")]
     order_categories = (
         {c for c, tables in present.items() if "people.Interaction" in tables} | {"customer_records"}
@@ -931,7 +1077,7 @@ def _retention(
                         "financial year, even if everything else about you is erased earlier: %(basis)s."
                     )
                     % {
-                        "date": held_until.astimezone(retention_rules.CONTROLLER_TIME_ZONE).date().isoformat(),
+                        "date": _local_date(held_until),
                         "years": hold.years,
                         "basis": policy_text(hold.basis, ctx.language),
                     },
@@ -957,10 +1103,14 @@ def _retention(
 def _rights(current: Policy) -> dict[str, Any]:
     return {
         "available": [{"key": right, "words": _word(RIGHT_WORDS, right)} for right in current.rights.available],
-        "how": gettext(
-            "Write to %(email)s or use the rights page on our website. We answer within %(months)s month(s); "
+        "how": ngettext(
+            "Write to %(email)s or use the rights page on our website. We answer within %(months)s month; "
             "for complex requests we may extend this by %(extension)s months, and we will tell you why within "
-            "the first month. Using your rights is free."
+            "the first month. Using your rights is free.",
+            "Write to %(email)s or use the rights page on our website. We answer within %(months)s months; "
+            "for complex requests we may extend this by %(extension)s months, and we will tell you why within "
+            "the first month. Using your rights is free.",
+            current.rights.response_months,
         )
         % {
             "email": current.rights.contact_email,
@@ -1085,6 +1235,8 @@ def render_access_html(answer: Mapping[str, Any], language: str) -> str:
     if language not in current.languages:
         language = current.default_language
     shown = {"people.Interaction", "consent.ConsentEvent", "consent.Subscription"}
+    names = _newsletter_names(language)
+    subscriptions = [{**s, "name": names.get(s["newsletter"], s["newsletter"])} for s in answer["subscriptions"]]
     with translation.override(language):
         return render_to_string(
             "rights/access.html",
@@ -1093,8 +1245,19 @@ def render_access_html(answer: Mapping[str, Any], language: str) -> str:
                 "language": language,
                 "css": _public_css(),
                 "tables": [t for t in answer["personal_data"] if t["table"] not in shown and t["rows"]],
+                "subscriptions": subscriptions,
             },
         )
+
+
+def _newsletter_names(language: str) -> dict[str, str]:
+    """The newsletters by their name in ``language`` (a subscription stores the key)."""
+    from tillit.marketing import selectors as marketing_selectors
+
+    return {
+        n.key: marketing_selectors.label(n.name, language)
+        for n in marketing_selectors.newsletters(include_archived=True)
+    }
 
 
 def render_access_pdf(answer: Mapping[str, Any], language: str) -> bytes:

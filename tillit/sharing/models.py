@@ -70,6 +70,9 @@ class Dialogue(models.Model):
     opened_by_id = models.BigIntegerField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by_id = models.BigIntegerField(null=True, blank=True)
+    # The staff member who looks after it, when not the one who opened it: set when a leaver's
+    # open dialogues are handed to a colleague (§16; accounts.services.offboard_staff).
+    owner_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["partner", "closed_at"], name="sharing_dialogue_partner_idx")]

@@ -9,6 +9,8 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
 
 - ``past_deadline``: a person the retention rule (§9), applied to the live facts (the
   interactions themselves, subscriptions, customer relationships), says is past the deadline;
+- ``customer_without_deadline``: a customer with no active service whose relationship has
+  ended by the rule (no order for the policy's months) but who has no deadline (§9);
 - ``consent_without_wording`` / ``consent_without_notice``: a consent ledger entry without the
   wording shown, or without the notice version in force (GDPR art. 7(1));
 - ``send_without_basis``: a marketing email sent without a legal basis recorded at send time;
@@ -26,8 +28,15 @@ force when they happened (``consent.selectors.published_policies``, §14), not b
   ledger whose content no longer matches its seal (a rewritten wording, a moved date), that is
   gone without an erasure's removal mark, that has no seal (written past the services), or
   whose seal is missing or out of place in its chain (``tillit.audit.ledgers``);
+- ``send_on_expired_consent``: a marketing email sent on consent when that consent had lapsed
+  (§5, ``[consent_lifetime]``: neither given again nor any engagement of the person's within
+  the purpose's lifetime before the send; ``tillit.policy.consent.consent_lapsed``);
 - ``unclassified_field``: a model field missing from the classification registry, or classified
-  with a category the policy does not define (DESIGN.md rule 6).
+  with a category the policy does not define (DESIGN.md rule 6);
+- ``send_after_objection``: a marketing email claimed (sending, sent, bounced) after the person
+  objected to it, withdrew its purpose on email, or left its newsletter (issue 24);
+- ``deadline_differs``: a stored retention deadline that the rule, applied to the person's facts
+  now, puts elsewhere: too early (an erasure the facts do not allow) or too late (issue 24).
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Par
 
 KINDS = (
     "past_deadline",
+    "customer_without_deadline",
     "consent_without_wording",
     "consent_without_notice",
     "send_without_basis",
@@ -78,6 +88,9 @@ KINDS = (
     "ledger_entry_deleted",
     "ledger_entry_inserted",
     "ledger_chain_broken",
+    "send_after_objection",
+    "deadline_differs",
+    "send_on_expired_consent",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -105,6 +118,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     """Every violation, check by check, streamed."""
     yield from unclassified_fields()
     yield from past_deadline(now=now)
+    yield from customers_without_deadline(now=now)
     yield from consents_without_evidence()
     yield from marketing_sends()
     yield from disclosures()
@@ -113,6 +127,9 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from indirect_not_informed(now=now)
     yield from tampered_ledgers()
     yield from restricted_processing(now=now)
+    yield from sends_after_objection()
+    yield from deadlines_differ()
+    yield from sends_on_expired_consent()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -265,6 +282,46 @@ def past_deadline(*, now: dt.datetime) -> Iterator[Violation]:
                 "past_deadline",
                 f"person:{_pseudonym(pseudonym)}",
                 f"{decision.reason} deadline {decision.retain_until:%Y-%m-%d}",
+            )
+
+
+def customers_without_deadline(*, now: dt.datetime) -> Iterator[Violation]:
+    """Customers whose relationship has ended by the rule (no active service, no order for
+    ``retention.customer.months_after_last_order`` months; ``customer_relationship_ends_at``)
+    but who are still stored without a deadline, so no sweep would ever release them (§9)."""
+    from tillit.capture.models import OrderLine, ServiceSubscription
+
+    current = policy.current()
+    person, customer = Person._meta.db_table, CustomerRelationship._meta.db_table
+    service, order = ServiceSubscription._meta.db_table, OrderLine._meta.db_table
+    subscription = Subscription._meta.db_table
+    sql = (
+        f"SELECT p.pseudonym, p.created_at, r.since, "  # noqa: S608 (model tables)
+        f"(SELECT MAX(o.ordered_at) FROM {order} o WHERE o.person_id = p.id) "
+        f"FROM {person} p "
+        f"JOIN (SELECT person_id, MIN(started_at) AS since FROM {customer} WHERE ended_at IS NULL "
+        f"  GROUP BY person_id) r ON r.person_id = p.id "
+        f"WHERE p.retain_until IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {service} v WHERE v.person_id = p.id AND v.cancelled_at IS NULL) "
+        # A subscriber has no deadline while subscribed (§9), customer or not.
+        f"AND NOT EXISTS (SELECT 1 FROM {subscription} s WHERE s.person_id = p.id AND s.unsubscribed_at IS NULL) "
+        "ORDER BY p.id"
+    )
+    for pseudonym, created_at, since, last_order in _rows(sql, []):
+        ends_at = retention_rule.customer_relationship_ends_at(
+            current,
+            retention_rule.RetentionFacts(
+                registered_at=_moment(created_at),  # type: ignore[arg-type]
+                is_customer=True,
+                customer_since=_moment(since),
+                last_order_at=_moment(last_order),
+            ),
+        )
+        if ends_at is not None and ends_at <= now:
+            yield Violation(
+                "customer_without_deadline",
+                f"person:{_pseudonym(pseudonym)}",
+                f"no active service and no order since; the relationship ended {ends_at:%Y-%m-%d}",
             )
 
 
@@ -647,6 +704,148 @@ def indirect_not_informed(*, now: dt.datetime) -> Iterator[Violation]:
         yield from judge(chunk)
 
 
+def sends_after_objection() -> Iterator[Violation]:
+    """Marketing emails claimed (``sending``, ``sent`` or ``bounced``) after the person said no:
+    an objection to direct marketing or to the campaign's purpose, or a withdrawal of that
+    purpose on email, still in force at the claim (no later ledger entry for the same purpose
+    and channel by then); or, for a newsletter, their subscription to it closed by then.
+
+    "After" is commit order where the database noted the claim (``retention.JournalEntry``,
+    kind ``claim``): on PostgreSQL, the ledger entry's transaction was visible to the claiming
+    one; on SQLite, its journal entry comes first. So a batch that began before an objection,
+    and claimed a message after the objection committed, is reported even though the send
+    records the batch's earlier moment. A send without a noted claim is judged by the moment
+    it recorded (``sent_at``), and so is the subscription. One set-based query, streamed."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+        campaign_model = apps.get_model("marketing", "Campaign")
+        newsletter_model = apps.get_model("marketing", "NewsletterList")
+        journal_model = apps.get_model("retention", "JournalEntry")
+    except LookupError:
+        return
+    from tillit.consent.selectors import ALL_CHANNELS
+
+    send, campaign, newsletter, journal = (
+        send_model._meta.db_table,
+        campaign_model._meta.db_table,
+        newsletter_model._meta.db_table,
+        journal_model._meta.db_table,
+    )
+    person, event, subscription = Person._meta.db_table, ConsentEvent._meta.db_table, Subscription._meta.db_table
+    claimed = ["sending", "sent", "bounced"]
+
+    def committed_before_claim(entry: str) -> str:
+        """The journal entry ``entry`` (of a ledger row) committed before the claim ``cj``;
+        a ledger row older than the journal has none, and came before every noted claim."""
+        if connection.vendor == "postgresql":
+            seen = f"pg_visible_in_snapshot(({entry}.txid::text)::xid8, cj.snapshot::pg_snapshot)"
+        else:
+            seen = f"{entry}.id < cj.id"
+        return f"({entry}.id IS NULL OR {seen})"
+
+    # An objection to direct marketing stops every marketing purpose of the policy (art. 21(3)).
+    marketing = sorted(key for key, purpose in policy.current().purposes.items() if purpose.marketing) or ["-"]
+    refused = (
+        "e.channel IN ('email', %s) AND ((e.action = 'objected' AND (e.purpose = c.purpose OR "
+        f"(e.purpose = 'direct_marketing' AND c.purpose IN ({', '.join(['%s'] * len(marketing))})))) "
+        "OR (e.action = 'withdrawn' AND e.purpose = c.purpose))"
+    )
+    later = (
+        f"FROM {event} later "
+        "WHERE later.person_id = e.person_id AND later.purpose = e.purpose AND later.channel = e.channel "
+        "AND (later.occurred_at > e.occurred_at OR (later.occurred_at = e.occurred_at AND later.id > e.id))"
+    )
+    noted = f"SELECT 1 FROM {journal} n WHERE n.kind = 'claim' AND n.ref_id = s.id"  # noqa: S608
+    sql = (
+        # Claims the database noted: commit order.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {journal} cj "  # noqa: S608 (model tables)
+        f"JOIN {send} s ON s.id = cj.ref_id JOIN {campaign} c ON c.id = s.campaign_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND {refused} "
+        f"LEFT JOIN {journal} ej ON ej.kind = 'consent' AND ej.ref_id = e.id "
+        f"WHERE cj.kind = 'claim' AND s.status IN (%s, %s, %s) AND {committed_before_claim('ej')} "
+        f"AND NOT EXISTS (SELECT 1 {later} AND NOT EXISTS (SELECT 1 FROM {journal} lj "
+        f"  WHERE lj.kind = 'consent' AND lj.ref_id = later.id AND NOT {committed_before_claim('lj')})) "
+        "UNION ALL "
+        # Sends without a noted claim: the moment they recorded.
+        f"SELECT s.id, p.pseudonym, e.action, e.purpose FROM {send} s "
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {event} e ON e.person_id = s.person_id AND e.occurred_at <= s.sent_at AND {refused} "
+        f"WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND NOT EXISTS ({noted}) "
+        f"AND NOT EXISTS (SELECT 1 {later} AND later.occurred_at <= s.sent_at) "
+        "UNION ALL "
+        f"SELECT s.id, p.pseudonym, 'unsubscribed', n.key FROM {send} s "
+        f"JOIN {campaign} c ON c.id = s.campaign_id JOIN {newsletter} n ON n.id = c.newsletter_id "
+        f"JOIN {person} p ON p.id = s.person_id "
+        f"JOIN {subscription} u ON u.person_id = s.person_id AND u.newsletter = n.key "
+        "WHERE s.status IN (%s, %s, %s) AND s.sent_at IS NOT NULL AND u.unsubscribed_at IS NOT NULL "
+        "AND u.unsubscribed_at <= s.sent_at AND u.subscribed_at <= u.unsubscribed_at "
+        "ORDER BY 1"
+    )
+    params = [ALL_CHANNELS, *marketing, *claimed, ALL_CHANNELS, *marketing, *claimed, *claimed]
+    said = {"objected": "objected to", "withdrawn": "withdrew", "unsubscribed": "left the newsletter"}
+    last = None
+    for pk, pseudonym, action, what in _rows(sql, params):
+        if pk == last:
+            continue  # one violation per send, however many refusals came before it
+        last = pk
+        yield Violation(
+            "send_after_objection",
+            f"send:#{pk} person:{_pseudonym(pseudonym)}",
+            f"claimed after the person {said[action]} {what}",
+        )
+
+
+def deadlines_differ() -> Iterator[Violation]:
+    """Every stored deadline against the rule applied to the person's facts now, chunk by chunk:
+    the facts of a chunk come from the same aggregate queries that recompute them
+    (``retention.selectors.retention_facts_chunk``), the rule (``retain_until``) decides, and
+    a difference is confirmed by one statement that reads the facts and the stored deadline
+    together (so a change committed in between is not reported)."""
+    from tillit.retention import selectors as retention_selectors
+
+    current = policy.current()
+    last_id = 0
+    while True:
+        chunk = retention_selectors.retention_facts_chunk(after_id=last_id, limit=CHUNK)
+        if not chunk:
+            return
+        stored = {
+            pk: (pseudonym, until, reason)
+            for pk, pseudonym, until, reason in Person.objects.filter(
+                pk__gte=chunk[0][0], pk__lte=chunk[-1][0]
+            ).values_list("pk", "pseudonym", "retain_until", "retain_reason")
+        }
+        for pk, facts in chunk:
+            decision = retention_rule.retain_until(current, facts)
+            if pk not in stored or stored[pk][1:] == (decision.retain_until, decision.reason):
+                continue
+            try:
+                facts, (until, reason) = retention_selectors.retention_state(person_id=pk)
+            except LookupError:
+                continue  # erased in between
+            decision = retention_rule.retain_until(current, facts)
+            if (until, reason) == (decision.retain_until, decision.reason):
+                continue
+            should = decision.retain_until
+            if until == should:
+                how = "another reason"
+            elif until is not None and (should is None or until < should):
+                how = "too early"  # an erasure the facts do not allow
+            else:
+                how = "too late"  # kept longer than the facts allow
+            yield Violation(
+                "deadline_differs",
+                f"person:{_pseudonym(stored[pk][0])}",
+                f"{how}: stored {_day(until)} ({reason or '-'}), the facts say {_day(should)} ({decision.reason})",
+            )
+        last_id = chunk[-1][0]
+
+
+def _day(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else "none"
+
+
 def newest_runs(limit: int = 10) -> list[VerifyRun]:
     return list(VerifyRun.objects.order_by("-started_at", "-pk")[:limit])
 
@@ -659,6 +858,78 @@ def tampered_ledgers() -> Iterator[Violation]:
     chain or removal mark does not hold, with the entry's id (``consent:#12``)."""
     for problem in ledgers.problems():
         yield Violation(problem.kind, f"{problem.ledger}:#{problem.entry_id}", problem.detail)
+
+
+def sends_on_expired_consent() -> Iterator[Violation]:
+    """Every marketing email sent on consent (the basis recorded with the send) when that
+    consent had lapsed at ``sent_at`` by the policy version in force then (§5, §14), chunk by
+    chunk: per chunk one query for the ledger entries and one for the interactions of its
+    people, judged by ``tillit.policy.consent.consent_lapsed``."""
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+    except LookupError:
+        return
+    sent = (
+        send_model.objects.filter(status="sent", basis="consent", sent_at__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "person_id", "person__pseudonym", "sent_at", "campaign__purpose")
+    )
+    versions = consent_selectors.published_policies()
+    chunk: list[tuple[Any, ...]] = []
+    for row in sent.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from _check_lapsed(versions, chunk)
+            chunk = []
+    if chunk:
+        yield from _check_lapsed(versions, chunk)
+
+
+def _check_lapsed(versions: list[tuple[dt.datetime, Any]], chunk: list[tuple[Any, ...]]) -> Iterator[Violation]:
+    from tillit.policy import consent as consent_rule
+
+    person_ids = {row[1] for row in chunk}
+    latest_at = max(row[3] for row in chunk)
+    entries: dict[tuple[int, str], list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for pid, purpose, at, action in (
+        ConsentEvent.objects.filter(
+            person_id__in=person_ids,
+            purpose__in={row[4] for row in chunk},
+            channel="email",
+            occurred_at__lte=latest_at,
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("person_id", "purpose", "occurred_at", "action")
+    ):
+        entries[(pid, purpose)].append((at, action))
+    contacts: dict[int, list[tuple[dt.datetime, str, str, bool]]] = defaultdict(list)
+    for pid, at, kind, direction, reached in (
+        Interaction.objects.filter(person_id__in=person_ids, occurred_at__lte=latest_at)
+        .exclude(direction="internal")
+        .values_list("person_id", "occurred_at", "kind", "direction", "reached")
+    ):
+        contacts[pid].append((at, kind, direction, reached))
+    for pk, pid, pseudonym, sent_at, purpose in chunk:
+        in_force = consent_selectors.policy_in_force(versions, sent_at)
+        before = [(at, action) for at, action in entries.get((pid, purpose), []) if at <= sent_at]
+        if not before or before[-1][1] != "given":
+            continue  # no consent at all: send_without_basis reports it
+        engaged = [
+            at
+            for at, kind, direction, reached in contacts.get(pid, [])
+            if at <= sent_at and consent_rule.is_engagement(in_force, kind=kind, direction=direction, reached=reached)
+        ]
+        facts = consent_rule.ContactFacts(
+            consents={(purpose, "email"): "given"},
+            consent_given_at={(purpose, "email"): before[-1][0]},
+            engaged_at=max(engaged, default=None),
+        )
+        if consent_rule.consent_lapsed(in_force, facts, purpose, "email", sent_at):
+            yield Violation(
+                "send_on_expired_consent",
+                f"send:#{pk} person:{pseudonym}",
+                "the consent had lapsed (no renewal or engagement within its lifetime)",
+            )
 
 
 def _restricted_at(at: str, **person: Any) -> Any:

@@ -250,8 +250,11 @@ def call_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     except ValueError:
         page_number = 1
     purpose = selectors.checked_call_purpose(actor, request.GET.get("purpose") or None)
-    page = selectors.call_list(actor=actor, now=timezone.now(), purpose=purpose, page=page_number)
+    now = timezone.now()
+    page = selectors.call_list(actor=actor, now=now, purpose=purpose, page=page_number)
     labels = _purpose_labels(_language(request))
+    calling = selectors.calling_status(purpose=purpose, now=now)
+    checked = selectors.numbers_checked([p["id"] for p in page.items]) if calling.applies else set()
     return render(
         request,
         "web/call_list.html",
@@ -259,6 +262,8 @@ def call_list(request: HttpRequest, actor: Actor) -> HttpResponse:
             "page": page,
             "purpose": purpose,
             "purposes": [(p, labels[p]) for p in selectors.call_purposes(actor)],
+            "calling": calling,
+            "checked": checked,
         },
     )
 

@@ -18,23 +18,28 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tillit import policy
 from tillit.consent import selectors as consent_selectors
 from tillit.consent import services as consent_services
 from tillit.core.actors import Actor
-from tillit.core.errors import DomainError, ValidationError
+from tillit.core.errors import DomainError, PermissionDeniedError, ValidationError
 from tillit.people import dialogues, selectors, services
+from tillit.people.models import CustomerRelationship
 from tillit.policy import purposes as purpose_rules
-from tillit.policy.capture import may_merge_people
+from tillit.policy.capture import may_merge_people, may_record_orders
 from tillit.web.views import staff_view
 
 
 def _purpose_choices(actor: Actor) -> list[tuple[str, str]]:
     current = policy.current()
-    return [(key, current.purposes[key].label["en"]) for key in purpose_rules.purposes_for_role(current, actor.role)]
+    language = (translation.get_language() or current.default_language).split("-")[0]
+    return [
+        (key, current.purposes[key].label.get(language, current.purposes[key].label[current.default_language]))
+        for key in purpose_rules.purposes_for_role(current, actor.role)
+    ]
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -158,6 +163,7 @@ def _person_context(actor: Actor, person_id: int, purpose: str | None) -> dict[s
         and (person["marketing_blocked"] or {}).get("reason") != "objected",
         "objection_form": ObjectionForm(initial={"contact_channel": "phone"}),
         "dialogues": dialogues.person_dialogues(actor=actor, person_id=person_id),
+        "end_relationship_form": EndRelationshipForm() if may_record_orders(policy.current(), actor.role) else None,
     }
 
 
@@ -367,7 +373,44 @@ def email_upload(request: HttpRequest, actor: Actor) -> HttpResponse:
                         ),
                     )
                 messages.success(
-                    request, _("The email is on the timeline of %(n)s person(s).") % {"n": len(result.person_ids)}
+                    request,
+                    ngettext(
+                        "The email is on the timeline of %(n)s person.",
+                        "The email is on the timeline of %(n)s people.",
+                        len(result.person_ids),
+                    )
+                    % {"n": len(result.person_ids)},
                 )
                 return HttpResponseRedirect(reverse("web:person", args=[result.person_ids[0]]))
     return render(request, "web/email_upload.html", {"form": form}, status=422 if form.errors else 200)
+
+
+class EndRelationshipForm(forms.Form):
+    """Ending a customer relationship: why (a choice, so no personal data is written)."""
+
+    reason = forms.ChoiceField(
+        label=gettext_lazy("Why does it end?"),
+        choices=[c for c in CustomerRelationship.EndReason.choices if c[0] in CustomerRelationship.STAFF_END_REASONS],
+    )
+
+
+@staff_view
+@require_POST
+def end_customer_relationship(request: HttpRequest, actor: Actor, person_id: int) -> HttpResponse:
+    """End the person's customer relationship, with a reason (§9: from then the dialogue rule's
+    two years run)."""
+    if not may_record_orders(policy.current(), actor.role):
+        raise PermissionDeniedError("your role may not end customer relationships")
+    purpose = request.POST.get("purpose") or None
+    form = EndRelationshipForm(request.POST)
+    if form.is_valid():
+        services.end_customer_relationship(
+            actor=actor, now=timezone.now(), person_id=person_id, reason=form.cleaned_data["reason"]
+        )
+        messages.success(request, _("The customer relationship has ended."))
+        return HttpResponseRedirect(
+            reverse("web:person", args=[person_id]) + "?" + urlencode({"purpose": purpose or ""})
+        )
+    context = _person_context(actor, person_id, purpose)
+    context["end_relationship_form"] = form
+    return render(request, "web/person.html", context, status=422)

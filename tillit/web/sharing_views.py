@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -182,7 +182,10 @@ def dialogue_add(request: HttpRequest, actor: Actor, dialogue_id: int) -> HttpRe
     except (ValidationError, ConflictError) as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("%(n)s person(s) joined the dialogue.") % {"n": added})
+        messages.success(
+            request,
+            ngettext("%(n)s person joined the dialogue.", "%(n)s people joined the dialogue.", added) % {"n": added},
+        )
     return HttpResponseRedirect(reverse("web:dialogue", args=[dialogue_id]))
 
 
@@ -409,5 +412,8 @@ def event_attend(request: HttpRequest, actor: Actor, event_id: int) -> HttpRespo
     except (ValidationError, ConflictError) as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Attendance recorded for %(n)s person(s).") % {"n": n})
+        messages.success(
+            request,
+            ngettext("Attendance recorded for %(n)s person.", "Attendance recorded for %(n)s people.", n) % {"n": n},
+        )
     return HttpResponseRedirect(reverse("web:events"))

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -42,13 +42,23 @@ class NewStaffForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["role"].choices = [(k, r.label["en"]) for k, r in policy.current().roles.items()]  # type: ignore[attr-defined]
+        self.fields["role"].choices = list(role_labels().items())  # type: ignore[attr-defined]
+
+
+def role_labels() -> dict[str, str]:
+    """The staff roles by their label in the page's language (the policy gives en, sv and nb)."""
+    current = policy.current()
+    language = (translation.get_language() or current.default_language).split("-")[0]
+    return {key: role.label.get(language, role.label[current.default_language]) for key, role in current.roles.items()}
 
 
 @staff_view
 @require_http_methods(["GET", "POST"])
 def staff_accounts(request: HttpRequest, actor: Actor) -> HttpResponse:
     accounts = account_selectors.staff_accounts(actor=actor)
+    labels = role_labels()
+    for account in accounts:
+        account.role_label = labels.get(account.role, account.role)  # type: ignore[attr-defined]
     form = NewStaffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -79,6 +89,11 @@ def offboard(request: HttpRequest, actor: Actor, user_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(
-            request, _("Account closed; %(people)s person records and %(emails)s emails handed over.") % handover.counts
+            request,
+            _(
+                "Account closed; %(people)s person records, %(emails)s emails and %(open_dialogues)s open "
+                "dialogues handed over."
+            )
+            % handover.counts,
         )
     return HttpResponseRedirect(reverse("web:staff"))

@@ -7,6 +7,7 @@ from tillit.web import (
     auth_views,
     capture_views,
     dialogue_views,
+    incident_views,
     marketing_views,
     people_views,
     quarantine_views,
@@ -38,6 +39,11 @@ urlpatterns = [
         "people/<int:person_id>/dialogues/<slug:kind>/close/",
         dialogue_views.dialogue_close,
         name="person-dialogue-close",
+    ),
+    path(
+        "people/<int:person_id>/customer/end/",
+        people_views.end_customer_relationship,
+        name="person-end-customer",
     ),
     path("organizations/", people_views.organizations_search, name="organizations"),
     path("organizations/<int:organization_id>/", people_views.organization_detail, name="organization"),
@@ -104,4 +110,17 @@ urlpatterns = [
     path("verify/run/", sharing_views.verify_now, name="verify-now"),
     path("events/", sharing_views.events, name="events"),
     path("events/<int:event_id>/attend/", sharing_views.event_attend, name="event-attend"),
+    # the breach register (GDPR art. 33-34), for the breach_register tool
+    path("incidents/", incident_views.incidents, name="incidents"),
+    path("incidents/new/", incident_views.incident_new, name="incident-new"),
+    path("incidents/<int:incident_id>/", incident_views.incident_detail, name="incident"),
+    path("incidents/<int:incident_id>/affected/", incident_views.incident_affected, name="incident-affected"),
+    path(
+        "incidents/<int:incident_id>/notification/", incident_views.incident_notification, name="incident-notification"
+    ),
+    path("incidents/<int:incident_id>/no-risk/", incident_views.incident_no_risk, name="incident-no-risk"),
+    path("incidents/<int:incident_id>/updates/", incident_views.incident_update, name="incident-update"),
+    path("incidents/<int:incident_id>/notices/", incident_views.incident_notices, name="incident-notices"),
+    path("incidents/<int:incident_id>/report/", incident_views.incident_report_page, name="incident-report"),
+    path("incidents/<int:incident_id>/report.pdf", incident_views.incident_report_pdf, name="incident-report-pdf"),
 ]

@@ -51,8 +51,11 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"controller": current.controller, "roles": current.roles, "purposes": current.purposes}
     user = request.user
     if user.is_authenticated and user.is_verified():  # type: ignore[union-attr,attr-defined]
-        last = account_selectors.last_mailbox_review(user.pk)
-        context["mailbox_review_due"] = account_selectors.mailbox_review_due(last=last, now=timezone.now())
+        last, review = account_selectors.mailbox_review_status(user_id=user.pk, now=timezone.now())
+        # Shown from the reminder period before the due date (§16), and while overdue.
+        context["mailbox_review_due"] = review.is_reminder_due
+        context["mailbox_review_overdue"] = review.is_overdue
+        context["mailbox_review_due_at"] = review.due_at
         context["mailbox_review_last"] = last
     return render(request, "web/home.html", context)
 

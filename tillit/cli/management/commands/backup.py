@@ -1,7 +1,9 @@
 """``tillit backup FILE``: a consistent, compressed backup of the database;
-``tillit backup --journal FILE --since BACKUP``: the erasure journal since a backup was taken
-(keep it off-site beside the backups, so a restore can honour erasures even if this database
-is lost)."""
+``tillit backup FILE --journal BACKUP``: the journal since a backup was taken, in commit order
+(erasures, suppressions, consents, withdrawals, objections, subscriptions; keep it off-site
+beside the backups, so a restore can honour them even if this database is lost);
+``tillit backup OLDEST --prune-journal``: delete the journal entries that the oldest backup kept
+(and so every later one) already holds."""
 
 from __future__ import annotations
 
@@ -24,18 +26,27 @@ class Command(TillitCommand):
         parser.add_argument(
             "--journal",
             metavar="BACKUP",
-            help="Instead of a backup: write to FILE the erasure receipts and suppressions since BACKUP was taken.",
+            help="Instead of a backup: write to FILE the journal (erasures, consents, subscriptions...) since BACKUP.",
+        )
+        parser.add_argument(
+            "--prune-journal",
+            action="store_true",
+            help="Instead of a backup: FILE is the oldest backup kept; delete the journal entries it already holds.",
         )
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
         target = Path(options["file"])
+        if options["prune_journal"]:
+            deleted = backup.prune_journal(oldest=backup.read_manifest(target))
+            self.stdout.write(f"Deleted {deleted} journal entries that every backup from {target} on holds.")
+            return
         if options["journal"]:
             manifest = backup.read_manifest(Path(options["journal"]))
-            journal = backup.erasure_journal(since=manifest["taken_at"] - backup.JOURNAL_MARGIN)
+            journal = backup.journal_since(manifest)
             backup.export_journal(journal, target)
             self.stdout.write(
-                f"Wrote the erasure journal since {manifest['taken_at']:%Y-%m-%d %H:%M} UTC to {target}: "
-                f"{len(journal.receipts)} receipts, {len(journal.suppressions)} suppressions."
+                f"Wrote the journal since the backup of {manifest['taken_at']:%Y-%m-%d %H:%M} UTC to {target}: "
+                f"{journal.describe()}."
             )
             return
         started = time.perf_counter()

@@ -1,8 +1,10 @@
-"""``tillit demo [--people N] [--seed S] [--if-empty] [--no-staff]``: fictional demo data.
+"""``tillit demo [--people N] [--seed S] [--if-empty] [--no-staff] [--no-sweep]``: fictional demo data.
 
 Writes N people (default 200) with their organisations, interactions, product interests and
 customer relationships, and one staff login per policy role. ``make run`` calls it with
-``--if-empty``, so a second run leaves the data alone; without it each run adds a batch.
+``--if-empty``, so a second run leaves the data alone; without it each run adds a batch. Then
+it runs the retention sweep (unless ``--no-sweep``): the data spans three years, and a fresh
+demo must already be a system where ``tillit verify`` finds nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tillit.cli.base import TillitCommand
+from tillit.core.actors import Actor
+from tillit.marketing import services as marketing
+from tillit.marketing.models import NewsletterList
 from tillit.people import demo
+from tillit.retention import services as retention
 
 
 class Command(TillitCommand):
@@ -30,6 +36,9 @@ class Command(TillitCommand):
             "--if-empty", action="store_true", help="Do nothing when there are people already (for make run)."
         )
         parser.add_argument("--no-staff", action="store_true", help="Do not create the demo staff logins.")
+        parser.add_argument(
+            "--no-sweep", action="store_true", help="Leave people past their deadline for the daily sweep."
+        )
 
     def act(self, *, now: dt.datetime, **options: Any) -> None:
         people: int = options["people"]
@@ -69,6 +78,12 @@ class Command(TillitCommand):
             f"{summary.interactions:,} interactions, {summary.consents:,} consent records and "
             f"{summary.subscriptions:,} subscriptions, each person with a retention deadline, in {seconds:.1f} s"
         )
+        _ensure_demo_newsletter(now=now)
+        if not options["no_sweep"]:
+            # The data spans three years, so some people are past their deadline (§9) from the
+            # start: run the daily sweep now, so the demo is a system that keeps its policy.
+            swept = retention.sweep(actor=Actor.system("sweep"), now=now)
+            console.print(f"Swept {swept.erased:,} people past their retention deadline (the daily sweep's job).")
         if options["no_staff"]:
             return
         table = Table(title="Demo staff logins (fictional; never use these outside a demo)")
@@ -81,3 +96,20 @@ class Command(TillitCommand):
             table.add_row(username, role, password)
         console.print(table)
         console.print("Sign-in asks for a code: `tillit demo_code USERNAME` prints the current one.")
+
+
+def _ensure_demo_newsletter(*, now: dt.datetime) -> None:
+    """The newsletter the demo subscribers are on, so a campaign can be sent to them."""
+    if NewsletterList.objects.filter(key=demo.DEMO_NEWSLETTER).exists():
+        return
+    marketing.create_newsletter(
+        actor=Actor.system("demo"),
+        now=now,
+        key=demo.DEMO_NEWSLETTER,
+        name={"en": "Monthly insights", "sv": "Månadens insikter", "nb": "Månedens innsikt"},
+        description={
+            "en": "News from Avara once a month.",
+            "sv": "Nyheter från Avara en gång i månaden.",
+            "nb": "Nyheter fra Avara én gang i måneden.",
+        },
+    )

@@ -1,6 +1,8 @@
 """``tillit restore FILE --yes [--journal JOURNAL]``: replace the database with a backup, then
-re-apply every erasure and suppression made since it was taken, so that nobody erased comes
-back. Stop the app and the workers first."""
+re-apply every erasure, suppression, consent, withdrawal, objection and subscription change made
+since it was taken (in commit order), so that nothing erased or withdrawn comes back. Refuses
+while the app or workers run. The journal is written to a file first; a retry after a failure
+replays it."""
 
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ class Command(TillitCommand):
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Restored the backup taken {summary.taken_at:%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s; "
-            f"re-applied {summary.receipts_restored} erasure receipts and {summary.suppressions_restored} "
-            f"suppressions, and erased {summary.erased_again} people again."
+            f"re-applied {summary.receipts_restored} erasure receipts, {summary.suppressions_restored} "
+            f"suppressions, {summary.consents_restored} consent ledger entries, "
+            f"{summary.subscriptions_restored} subscription changes and {summary.cookie_choices_restored} cookie "
+            f"choices, and erased {summary.erased_again} people again."
         )

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 from django.utils import timezone
 
+from tillit.accounts.tasks import remind_mailbox_reviews
 from tillit.capture.tasks import sweep_raw_visits
 from tillit.cli.base import TillitCommand
-from tillit.consent.tasks import send_indirect_notices
+from tillit.consent.tasks import ask_to_renew_consents, send_indirect_notices
 from tillit.core.scheduling import PeriodicJob, enqueue_due
 from tillit.marketing.tasks import forget_unconfirmed_requests
-from tillit.retention.tasks import sweep_past_deadline
+from tillit.people.tasks import end_lapsed_customer_relationships
+from tillit.retention.tasks import prune_own_records, sweep_past_deadline
 from tillit.rights.tasks import expire_unverified_requests
 from tillit.sharing.tasks import notify_recipients, verify_after_sweep
 
@@ -56,10 +58,35 @@ def jobs() -> list[PeriodicJob]:
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(send_indirect_notices.enqueue().id),
         ),
+        # Consent has a lifetime (§5): ask once, by email, to renew a consent that lapses soon.
+        PeriodicJob(
+            name="consent.renewals",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(ask_to_renew_consents.enqueue().id),
+        ),
         PeriodicJob(
             name="marketing.forget_requests",
             hour=settings.TILLIT_SWEEP_HOUR,
             enqueue=lambda: str(forget_unconfirmed_requests.enqueue().id),
+        ),
+        # Our own records past their period (§9): audit entries behind a signed checkpoint,
+        # erasure receipts.
+        PeriodicJob(
+            name="retention.own_records",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(prune_own_records.enqueue().id),
+        ),
+        # Staff whose yearly mailbox review is due soon get a reminder (§16).
+        PeriodicJob(
+            name="accounts.mailbox_reminders",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(remind_mailbox_reviews.enqueue().id),
+        ),
+        # Customer relationships with no active service and no recent order end (§9).
+        PeriodicJob(
+            name="people.lapsed_customers",
+            hour=settings.TILLIT_SWEEP_HOUR,
+            enqueue=lambda: str(end_lapsed_customer_relationships.enqueue().id),
         ),
     ]
 

@@ -284,6 +284,10 @@
     var changedNote = element("p", { class: "tillit-cookies__note", "data-note": "changed" }, texts.changed);
     changedNote.hidden = !state.changed;
     panel.appendChild(changedNote);
+    // A choice older than the policy's validity (cookie_choice_months) no longer counts.
+    var expiredNote = element("p", { class: "tillit-cookies__note", "data-note": "expired" }, texts.expired);
+    expiredNote.hidden = !state.expired;
+    panel.appendChild(expiredNote);
     var link = element("p");
     link.appendChild(element("a", { href: state.privacy_url }, texts.notice));
     panel.appendChild(link);

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('people', '0004_dialogues_and_purchases'),
+        ('people', '0005_customer_relationship_end_reason'),
     ]
 
     operations = [
