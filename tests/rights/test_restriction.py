@@ -31,7 +31,7 @@ from tillit.rights.tasks import expire_unverified_requests
 from tillit.sharing import verifier
 from tillit.sharing.models import Disclosure
 
-from ..conftest import disclose_to_a_partner, free_port
+from ..conftest import NOW, disclose_to_a_partner, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +282,7 @@ def test_lifting_emails_the_person_in_their_language_before_the_lift_takes_effec
     assert notice["To"] == "testperson9@example.com"
     assert notice["Message-ID"] == message_id
     assert "begränsningen" in notice["Subject"]
-    assert "Sedan 2026-11-14 har vi bara sparat dina uppgifter" in notice.get_content()
+    assert "Sedan 14 november 2026 har vi bara sparat dina uppgifter" in notice.get_content()
     assert "som lagen kräver (GDPR art. 18.3)" in notice.get_content()
     restriction.refresh_from_db()
     assert restriction.lift_notified_at == restriction.lifted_at == now + restrictions.LIFT_RETRY
@@ -326,6 +326,10 @@ def test_only_the_privacy_officer_lifts_and_only_what_is_restricted(system_actor
 # --- the access answer and tillit verify -----------------------------------------------------
 
 
+def nb_words(person) -> str:  # type: ignore[no-untyped-def]
+    return answers.access_answer(person_id=person.pk, language="nb", now=NOW)["restriction"]["words"]
+
+
 def test_the_access_answer_shows_the_restriction(system_actor, now):
     person = make_person(system_actor, now, 12)
     restrict(system_actor, now - dt.timedelta(days=3), person, "objection_pending")
@@ -335,7 +339,8 @@ def test_the_access_answer_shows_the_restriction(system_actor, now):
     jsonschema.validate(answer, answers.access_schema())
     assert answer["restriction"]["is_restricted"] is True
     assert answer["restriction"]["history"][0]["article"] == "18(1)(d)"
-    assert "restricted since 2026-11-21 (GDPR art. 18(1)(d))" in answer["restriction"]["words"]
+    assert "restricted since Nov. 21, 2026 (GDPR art. 18(1)(d))" in answer["restriction"]["words"]
+    assert "siden 21. november 2026" in nb_words(person)
     html = answers.render_access_html(answer, "en")
     assert "Restriction of processing" in html
     nb = answers.access_answer(person_id=person.pk, language="nb", now=now)

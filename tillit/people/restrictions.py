@@ -25,7 +25,8 @@ from django.core.mail import EmailMessage, make_msgid
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from tillit import policy
 from tillit.audit import services as audit
@@ -168,12 +169,12 @@ def request_lift(*, actor: Actor, now: dt.datetime, person_id: int) -> Restricti
 def _lift_message(restriction: Restriction, email: str) -> EmailMessage:
     current = policy.current()
     language = restriction.lift_language if restriction.lift_language in current.languages else "en"
-    context = {
-        "controller": current.controller,
-        "since": restriction.restricted_at.date().isoformat(),
-        "article": rule.ARTICLE.get(restriction.grounds, "18"),
-    }
     with translation.override(language):
+        context = {
+            "controller": current.controller,
+            "since": date_format(timezone.localtime(restriction.restricted_at).date(), "DATE_FORMAT"),
+            "article": rule.ARTICLE.get(restriction.grounds, "18"),
+        }
         subject = render_to_string("people/email/restriction_lifted_subject.txt", context).strip()
         body = render_to_string("people/email/restriction_lifted.txt", context)
     message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[email])

@@ -843,6 +843,7 @@ def _restriction(person_id: int) -> dict[str, Any]:
     from tillit.people.restrictions import restriction_history
     from tillit.rights.mail import GROUNDS_LABELS
 
+    raw = restriction_history(person_id=person_id)
     history = [
         {
             "grounds": r["grounds"],
@@ -851,16 +852,16 @@ def _restriction(person_id: int) -> dict[str, Any]:
             "restricted_at": _json_value(r["restricted_at"]),
             "lifted_at": _json_value(r["lifted_at"]),
         }
-        for r in restriction_history(person_id=person_id)
+        for r in raw
     ]
-    current = next((r for r in history if r["lifted_at"] is None), None)
+    current = next((r for r in raw if r["lifted_at"] is None), None)
     if current is None:
         words = gettext("The processing of your data is not restricted.")
     else:
         words = gettext(
             "The processing of your data is restricted since %(since)s (GDPR art. %(article)s): we keep your data "
             "but do not use it, and we tell you before we lift the restriction."
-        ) % {"since": str(current["restricted_at"])[:10], "article": current["article"]}
+        ) % {"since": _local_date(current["restricted_at"]), "article": current["article"]}
     return {"is_restricted": current is not None, "words": words, "history": history}
 
 
