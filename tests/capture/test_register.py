@@ -41,7 +41,7 @@ def run(path: Path, now, system_actor, **kwargs) -> register.ImportSummary:  # t
 
 def test_the_fixture_becomes_organisations_with_public_register_provenance(now, system_actor):
     summary = run(FIXTURE, now, system_actor)
-    assert (summary.read, summary.inserted, summary.updated, summary.rejected) == (8, 8, 0, 0)
+    assert (summary.read, summary.inserted, summary.updated, summary.rejected) == (9, 9, 0, 0)
     org = Organization.objects.get(org_number="100000016")
     assert (org.name, org.industry_code, org.industry_code_version) == ("Nordavind Testdata AS", "70.220", "SN2025")
     assert (org.street, org.postcode, org.city, org.country) == ("Prøvegata 12, Bygg B", "0150", "OSLO", "NO")
@@ -59,7 +59,7 @@ def test_importing_again_changes_nothing(now, system_actor):
     run(FIXTURE, now, system_actor)
     provenance = Provenance.objects.count()
     summary = run(FIXTURE, now, system_actor)
-    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 0, 8)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 0, 9)
     assert Provenance.objects.count() == provenance
 
 
@@ -80,13 +80,13 @@ def test_a_known_organisation_is_enriched_never_blanked(now, system_actor, tmp_p
     changed = set(
         Provenance.objects.filter(organization=mine, source="public_register").values_list("field", flat=True)
     )
-    assert changed == {"name", "street", "industry_code", "postcode"}
+    assert changed == {"name", "street", "industry_code", "postcode", "organisation_form"}
 
 
 def test_gzip_is_read_as_downloaded(now, system_actor, tmp_path):
     path = tmp_path / "enheter_alle.json.gz"
     path.write_bytes(gzip.compress(FIXTURE.read_bytes()))
-    assert run(path, now, system_actor).inserted == 8
+    assert run(path, now, system_actor).inserted == 9
 
 
 def test_batches_are_transactions_of_the_given_size(now, system_actor):

@@ -132,6 +132,6 @@ def test_the_migration_mends_demo_pseudonyms_written_with_dashes_on_sqlite(setti
         )
     link = urlsplit(consent_page_url(str(person.pseudonym))).path
     assert Client().get(link).status_code == 400
-    migration = importlib.import_module("tillit.people.migrations.0005_customer_relationship_end_reason")
+    migration = importlib.import_module("tillit.people.migrations.0006_customer_relationship_end_reason")
     migration.undash_sqlite_pseudonyms(apps, SimpleNamespace(connection=connection))
     assert Client().get(link).status_code == 200

@@ -106,7 +106,7 @@ def test_verify_reports_a_customer_left_without_a_deadline_and_the_recompute_fix
     # Not yet: within the 12 months after the order the relationship still lasts.
     assert not [v for v in verifier.violations(now=ORDERED + dt.timedelta(days=300)) if v.kind == found[0].kind]
     # The migration recomputes every deadline of the existing data.
-    migration = importlib.import_module("tillit.people.migrations.0005_customer_relationship_end_reason")
+    migration = importlib.import_module("tillit.people.migrations.0006_customer_relationship_end_reason")
     migration.recompute_deadlines(apps, SimpleNamespace(connection=connection))
     person.refresh_from_db()
     assert person.retain_reason == "customer_orders"

@@ -1,7 +1,7 @@
 """Lock, then read (DESIGN.md rule 14): a service that waited for a person's row lock decides
 from the facts as they are after the wait, never from a snapshot taken before it.
 
-The reproduced case (issue 24, item 3): an order makes a person a customer (no deadline) while
+The reproduced case (issue 24, item 3): a service makes a person a customer (no deadline) while
 a consent for the same person waits for the row lock; when the consent goes on, it must not
 write the old deadline back, or a sweep at that date erases an active customer. The mirror
 case: a customer relationship ends meanwhile, and the former customer must get a deadline.
@@ -16,6 +16,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from tillit.capture import services as capture
 from tillit.consent import services as consent
 from tillit.people import services as people
 from tillit.people.models import Person
@@ -95,7 +96,7 @@ def test_a_consent_that_waited_for_an_order_does_not_write_the_old_deadline_back
         system_actor,
         person.pk,
         now,
-        lambda: people.start_customer_relationship(actor=system_actor, now=now, person_id=person.pk),
+        lambda: capture.start_service(actor=system_actor, now=now, person_id=person.pk, product="Avara Backup"),
     )
 
     person.refresh_from_db()
@@ -113,16 +114,16 @@ def test_a_consent_that_waited_for_the_end_of_a_relationship_gives_the_former_cu
     person = people.create_person(
         actor=system_actor, now=now, source="form", values={"name": "Kari Testesen", "email": "kari@example.com"}
     )
-    people.start_customer_relationship(actor=system_actor, now=now, person_id=person.pk)
+    service, _ = capture.start_service(actor=system_actor, now=now, person_id=person.pk, product="Avara Backup")
     person.refresh_from_db()
-    assert person.retain_until is None
+    assert person.retain_until is None, "a customer with an active service has no deadline"
     ended = now + dt.timedelta(days=30)
 
     _consent_while_locked(
         system_actor,
         person.pk,
         ended,
-        lambda: people.end_customer_relationship(actor=system_actor, now=ended, person_id=person.pk),
+        lambda: capture.cancel_service(actor=system_actor, now=ended, service_id=service.pk),
     )
 
     person.refresh_from_db()

@@ -43,6 +43,12 @@ class PartnerIn(_Strict):
     endpoint_url: str = Field(default="", max_length=500, description="An https:// endpoint (optional).")
     agreement_reference: str = Field(max_length=200)
     agreement_dated: dt.date
+    role: str = Field(
+        default="independent_controller",
+        max_length=30,
+        description="independent_controller, joint_controller (its arrangement in the policy) or processor "
+        "(its entry in the policy's processors).",
+    )
 
 
 class PartnerOut(Schema):
@@ -54,6 +60,7 @@ class PartnerOut(Schema):
     endpoint_url: str
     agreement_reference: str
     agreement_dated: dt.date
+    role: str
     created_at: dt.datetime
     ended_at: dt.datetime | None = None
     signing_secret: str | None = Field(default=None, description="Only for the roles that register partners.")

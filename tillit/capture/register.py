@@ -55,9 +55,28 @@ CHUNK_CHARS = 1 << 20
 MAX_ELEMENT_CHARS = 4 << 20  # an element larger than this is malformed, not merely unfinished
 # Keys of the register of roles: a file or row carrying them is never imported.
 ROLE_KEYS = frozenset({"rollegrupper", "roller", "rolle", "fodselsdato", "fodselsnummer", "person"})
-FIELDS = ("org_number", "name", "industry_code", "industry_code_version", "street", "postcode", "city", "country")
+FIELDS = (
+    "org_number",
+    "name",
+    "industry_code",
+    "industry_code_version",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "organisation_form",
+)
 # The fields whose change is recorded with provenance (the version only qualifies the code).
-PROVENANCE_FIELDS = ("org_number", "name", "industry_code", "street", "postcode", "city", "country")
+PROVENANCE_FIELDS = (
+    "org_number",
+    "name",
+    "industry_code",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "organisation_form",
+)
 _CODE = re.compile(r"^[0-9][0-9.]{0,9}$")
 _NEXT_ENTITY = re.compile(r"\{\s*\"organisasjonsnummer\"")
 
@@ -71,6 +90,8 @@ class OrgRow(NamedTuple):
     postcode: str
     city: str
     country: str
+    # The register's organisation form (organisasjonsform.kode): ENK is a person (§6).
+    organisation_form: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,7 +288,15 @@ def entity_row(raw: Any, *, default_standard: str = DEFAULT_INDUSTRY_STANDARD) -
         country = _text(address.get("landkode"), "forretningsadresse.landkode", max_length=2).upper()
         if country and (len(country) != 2 or not country.isalpha()):
             raise _RowProblem("forretningsadresse.landkode", "is a two-letter country code")
-    return OrgRow(number, name, code, version, street, postcode, city, country)
+    form = raw.get("organisasjonsform")
+    organisation_form = ""
+    if form is not None:
+        if not isinstance(form, dict):
+            raise _RowProblem("organisasjonsform", "is not an object")
+        organisation_form = _text(form.get("kode"), "organisasjonsform.kode", max_length=10).upper()
+        if organisation_form and not (organisation_form.isascii() and organisation_form.isalnum()):
+            raise _RowProblem("organisasjonsform.kode", "an organisation form is a code like AS or ENK")
+    return OrgRow(number, name, code, version, street, postcode, city, country, organisation_form)
 
 
 def check_not_roles(first: Any, path: Path) -> None:
@@ -345,8 +374,7 @@ def _upsert_organisations(rows: list[OrgRow], now: dt.datetime) -> dict[str, int
         with _pg_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}, created_at, updated_at) "  # noqa: S608
-                f"SELECT v.*, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                f"%s::text[], %s::text[], %s::text[]) AS v({columns}) "
+                f"SELECT v.*, %s, %s FROM unnest({', '.join(['%s::text[]'] * len(FIELDS))}) AS v({columns}) "
                 f"ON CONFLICT (org_number) DO UPDATE SET {updates} RETURNING org_number, id",
                 [now, now, *([r[i] for r in rows] for i in range(len(FIELDS)))],
             )
@@ -354,10 +382,11 @@ def _upsert_organisations(rows: list[OrgRow], now: dt.datetime) -> dict[str, int
         return ids
     with connection.cursor() as cursor:
         stamp = connection.ops.adapt_datetimefield_value(now)
-        per_statement = 900  # 10 parameters a row; SQLite allows 32,766 per statement
+        per_statement = 900  # 11 parameters a row; SQLite allows 32,766 per statement
+        row_placeholder = "(" + ", ".join(["%s"] * (len(FIELDS) + 2)) + ")"
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            placeholders = ", ".join([row_placeholder] * len(chunk))
             params: list[Any] = []
             for r in chunk:
                 params.extend((*r, stamp, stamp))

@@ -15,6 +15,10 @@ The policy says, per indirect source, ``art14 = "notify"`` or ``"exempt"``
    that died is taken again after ``LEASE``.
 
 ``tillit verify`` reports anyone past the month who was neither told nor exempt.
+
+A sole proprietorship (§6, ``[sole_proprietorships]``) is its owner's personal data: a person
+linked to one whose data came from an indirect source (the register) is handled the same way for
+that source, from when we had both (``_sole_proprietorship_rows``).
 """
 
 from __future__ import annotations
@@ -72,9 +76,56 @@ def record_due(*, now: dt.datetime) -> dict[str, int]:
         if len(batch) >= BATCH:
             IndirectNotice.objects.bulk_create(batch, ignore_conflicts=True)
             batch = []
+    for person_id, source_key, obtained_at in _sole_proprietorship_rows(current, sources, now=now):
+        exempt = sources[source_key] == rule.EXEMPT
+        source = current.sources[source_key]
+        batch.append(
+            IndirectNotice(
+                person_id=person_id,
+                source=source_key,
+                obtained_at=obtained_at,
+                status=IndirectNotice.Status.EXEMPT if exempt else IndirectNotice.Status.PENDING,
+                exemption=source.exemption.article if exempt and source.exemption else "",
+                recorded_at=now,
+            )
+        )
+        counts["exempt" if exempt else "pending"] += 1
     if batch:
         IndirectNotice.objects.bulk_create(batch, ignore_conflicts=True)
     return counts
+
+
+def _sole_proprietorship_rows(
+    current: policy.Policy, sources: dict[str, str], *, now: dt.datetime
+) -> list[tuple[int, str, dt.datetime]]:
+    """(person, source, obtained_at) for each person linked to a sole proprietorship whose data
+    came from an indirect source, not yet handled: obtained when we had both the organisation
+    and the person. Few rows (people linked to an ENK), so read in one query each."""
+    forms = sorted(current.sole_proprietorships.forms)
+    if not forms:
+        return []
+    found = (
+        Provenance.objects.filter(
+            organization__organisation_form__in=forms,
+            organization__people__isnull=False,
+            source__in=list(sources),
+            recorded_at__lte=now,
+        )
+        .values_list("organization__people", "source")
+        .annotate(obtained_at=Min("recorded_at"))
+        .order_by("organization__people", "source")
+    )
+    rows = [(person_id, source, obtained_at) for person_id, source, obtained_at in found]
+    if not rows:
+        return []
+    people = {pk for pk, _, _ in rows}
+    handled = set(IndirectNotice.objects.filter(person_id__in=people).values_list("person_id", "source"))
+    created = dict(Person.objects.filter(pk__in=people).values_list("pk", "created_at"))
+    return [
+        (person_id, source, max(obtained_at, created.get(person_id) or obtained_at))
+        for person_id, source, obtained_at in rows
+        if (person_id, source) not in handled
+    ]
 
 
 def due_batch(*, now: dt.datetime, after: int = 0, limit: int = BATCH) -> list[int]:
@@ -145,6 +196,22 @@ def recipient(*, notice_id: int) -> Recipient | None:
         category = classification.classify(f"people.Person.{name}") or name
         if category in current.categories and category not in categories:
             categories.append(category)
+    if not categories:  # told of a sole proprietorship of theirs (§6): its name and address
+        organisation_fields = Provenance.objects.filter(
+            organization__people=row["person_id"],
+            organization__organisation_form__in=sorted(current.sole_proprietorships.forms),
+            source=row["source"],
+        ).values_list("field", flat=True)
+        for name in sorted(set(organisation_fields)):
+            keys = (
+                [f"people.Organization.{f}" for f in ("name", "street")]
+                if name == "*"
+                else [f"people.Organization.{name}"]
+            )
+            for key in keys:
+                category = classification.classify(key) or ""
+                if category in current.categories and category not in categories:
+                    categories.append(category)
     language = person["language"] if person["language"] in current.languages else current.default_language
     return Recipient(
         notice_id=notice_id,

@@ -36,3 +36,22 @@ RIGHT_WORDS: Mapping[str, Promise] = {
         "or when you need it for a legal claim; we tell you before the restriction is lifted (GDPR art. 18)."
     ),
 }
+
+# GDPR chapter V: how a transfer outside the EEA is made lawful ("none": inside the EEA).
+TRANSFER_WORDS: Mapping[str, Promise] = {
+    "none": _("none (inside the EEA)"),
+    "adequacy_decision": _("an adequacy decision of the European Commission (GDPR art. 45)"),
+    "standard_contractual_clauses": _("the European Commission's standard contractual clauses (GDPR art. 46(2)(c))"),
+    "binding_corporate_rules": _("binding corporate rules (GDPR art. 47)"),
+}
+# GDPR art. 4(7)-(8), 26, 28: what a partner is to us.
+PARTNER_ROLE_WORDS: Mapping[str, Promise] = {
+    "independent_controller": _("an independent controller: it decides itself how it uses the data it receives"),
+    "joint_controller": _("a joint controller with us (GDPR art. 26)"),
+    "processor": _("our processor: it processes the data only on our instructions (GDPR art. 28)"),
+}
+
+
+def transfer_words(mechanism: str | None) -> str:
+    """The words for a sub-processor's transfer mechanism (None: inside the EEA)."""
+    return str(TRANSFER_WORDS.get(mechanism or "none", mechanism or ""))

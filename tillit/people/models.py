@@ -25,6 +25,9 @@ class Organization(models.Model):
     postcode = models.CharField(max_length=10, blank=True)
     city = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=2, default="NO")
+    # The register's organisation form (AS, ENK, ...): a form of the policy's
+    # [sole_proprietorships] (ENK) makes the organisation personal data of its owner (§6).
+    organisation_form = models.CharField(max_length=10, blank=True, default="", db_default="")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

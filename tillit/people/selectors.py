@@ -34,6 +34,7 @@ from tillit.people.models import CustomerRelationship, Interaction, Organization
 from tillit.people.restrictions import restricted_q
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import restriction as restriction_rules
+from tillit.policy.sole_proprietorship import names_a_person
 from tillit.retention.selectors import explain as explain_retention
 
 PERSON = "people.Person"
@@ -388,7 +389,14 @@ def get_organization(
         fields=fields,
     )
     sources = sorted(set(Provenance.objects.filter(organization=organization).values_list("source", flat=True)))
-    return {"purpose": purpose, **_organization_dict(organization, fields), "sources": sources}
+    # §6: a sole proprietorship (ENK) is its owner: its name and address are personal data.
+    personal = names_a_person(policy.current(), organization.organisation_form)
+    return {
+        "purpose": purpose,
+        **_organization_dict(organization, fields),
+        "sources": sources,
+        "sole_proprietorship": personal,
+    }
 
 
 def search_organizations(

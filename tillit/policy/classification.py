@@ -126,6 +126,9 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "people.Organization.postcode": "business_address",
         "people.Organization.city": "business_address",
         "people.Organization.country": "business_address",
+        # The form code itself says nothing about a person; a sole proprietorship's form makes
+        # its name and address personal data of its owner (tillit.policy.sole_proprietorship).
+        "people.Organization.organisation_form": NOT_PERSONAL,
         "people.Organization.created_at": NOT_PERSONAL,
         "people.Organization.updated_at": NOT_PERSONAL,
         "people.Person.id": NOT_PERSONAL,
@@ -466,6 +469,7 @@ FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "sharing.Partner.endpoint_url": NOT_PERSONAL,
         "sharing.Partner.signing_secret": NOT_PERSONAL,
         "sharing.Partner.agreement_reference": NOT_PERSONAL,
+        "sharing.Partner.role": NOT_PERSONAL,
         "sharing.Partner.agreement_dated": NOT_PERSONAL,
         "sharing.Partner.created_at": NOT_PERSONAL,
         "sharing.Partner.ended_at": NOT_PERSONAL,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tillit.core import vocabulary as vocab
+from tillit.policy import assessments as rules
 from tillit.policy import schema as s
 
 T = TypeVar("T")
@@ -77,6 +78,10 @@ class _Table:
     def boolean(self, name: str) -> bool:
         return bool(self._get(name, bool, "true or false", _REQUIRED))
 
+    def optional_boolean(self, name: str) -> bool | None:
+        value = self._get(name, bool, "true or false", None)
+        return None if value is None else bool(value)
+
     def date(self, name: str) -> dt.date:
         value = self._get(name, dt.date, "a date (YYYY-MM-DD)", _REQUIRED)
         if isinstance(value, dt.datetime):
@@ -96,6 +101,13 @@ class _Table:
         outer = self.table(name)
         if not outer.data:
             raise PolicyError(outer.path, "must define at least one entry")
+        result = {child: outer.table(child) for child in outer.data}
+        outer.done()
+        return result
+
+    def optional_tables(self, name: str) -> dict[str, _Table]:
+        """Like ``tables``, but the section may be absent or empty."""
+        outer = self.table(name, optional=True)
         result = {child: outer.table(child) for child in outer.data}
         outer.done()
         return result
@@ -213,12 +225,15 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     )
     category_keys = tuple(categories)
     sources = _each(root.tables("sources"), lambda key, t: _source(key, t, languages))
+    sole_proprietorships = _sole_proprietorships(root.table("sole_proprietorships"))
     channels = _each(root.tables("channels"), lambda key, t: s.Channel(key=key, label=t.labels("label", languages)))
     channel_keys = tuple(channels)
     assessments = _each(
         root.tables("assessments"),
         lambda key, t: s.Assessment(key=key, title=t.text("title"), dated=t.date("dated")),
     )
+    compatibility = _each(root.optional_tables("compatibility"), _compatibility)
+    impact_assessments = _each(root.optional_tables("impact_assessments"), _impact_assessment)
 
     def build_purpose(key: str, t: _Table) -> s.Purpose:
         bases_table = t.table("bases")
@@ -256,6 +271,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             raise PolicyError(t.key("assessment"), "a purpose resting on legitimate interest needs an assessment")
         if assessment is not None and assessment not in assessments:
             raise PolicyError(t.key("assessment"), f"unknown assessment {assessment!r}")
+        compatible = t.optional_text("compatibility")
+        if compatible is not None and compatible not in compatibility:
+            raise PolicyError(t.key("compatibility"), f"unknown compatibility assessment {compatible!r}")
+        profiling = t.optional_boolean("profiling")
+        impact = t.optional_text("impact_assessment")
+        if impact is not None and impact not in impact_assessments:
+            raise PolicyError(t.key("impact_assessment"), f"unknown impact assessment {impact!r}")
         return s.Purpose(
             key=key,
             section=_section(t),
@@ -267,10 +289,14 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             marketing=t.boolean("marketing"),
             categories=t.strings("categories", allowed=category_keys, what="category"),
             requires=_purpose_requires(t),
+            compatibility=compatible,
+            profiling=bool(profiling),
+            impact_assessment=impact,
         )
 
     purposes = _each(root.tables("purposes"), build_purpose)
     purpose_keys = tuple(purposes)
+    _check_impact_assessments(purposes)
 
     retention = _retention(root.table("retention"))
 
@@ -332,14 +358,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         subs = []
         for index, item in enumerate(raw_subs):
             sub = _Table(item, f"{t.key('sub_processors')}[{index}]")
-            subs.append(
-                s.SubProcessor(
-                    name=sub.text("name"),
-                    service=sub.text("service"),
-                    country=sub.text("country"),
-                    transfer=sub.text("transfer"),
-                )
-            )
+            subs.append(_sub_processor(sub))
             sub.done()
         return s.Processor(
             key=key,
@@ -350,9 +369,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
             agreement_dated=t.date("agreement_dated"),
             location=t.text("location"),
             sub_processors=tuple(subs),
+            agreement_reference=t.text("agreement_reference"),
         )
 
     processors = _each(root.tables("processors"), build_processor)
+    joint_controllers = _each(
+        root.optional_tables("joint_controllers"), lambda key, t: _joint_controller(key, t, languages)
+    )
 
     r = root.table("rights")
     rights = s.Rights(
@@ -369,8 +392,13 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     restriction = _restriction_rules(root.table("restriction", optional=True), roles, purposes)
 
     n = root.table("notice")
-    notice = s.NoticeRules(section=_section(n), inform_before_new_purpose=n.boolean("inform_before_new_purpose"))
+    notice = s.NoticeRules(
+        section=_section(n),
+        inform_before_new_purpose=n.boolean("inform_before_new_purpose"),
+        original_purposes=n.strings("original_purposes", allowed=purpose_keys, what="purpose"),
+    )
     n.done()
+    _check_compatibility(purposes, notice.original_purposes)
 
     def build_cookie_category(key: str, t: _Table) -> s.CookieCategory:
         consent_required = t.boolean("consent_required")
@@ -451,6 +479,117 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         restriction=restriction,
         consent_lifetime=consent_lifetime,
         telemarketing=telemarketing,
+        compatibility=s.frozen_map(compatibility),
+        impact_assessments=s.frozen_map(impact_assessments),
+        joint_controllers=s.frozen_map(joint_controllers),
+        sole_proprietorships=sole_proprietorships,
+    )
+
+
+def _compatibility(key: str, t: _Table) -> s.CompatibilityAssessment:
+    """``[compatibility.*]`` (art. 6(4)): a title, a date and each factor (a)-(e) in words."""
+    return s.CompatibilityAssessment(
+        key=key,
+        title=t.text("title"),
+        dated=t.date("dated"),
+        link=t.text("link"),
+        context=t.text("context"),
+        nature=t.text("nature"),
+        consequences=t.text("consequences"),
+        safeguards=t.text("safeguards"),
+    )
+
+
+def _impact_assessment(key: str, t: _Table) -> s.ImpactAssessment:
+    """``[impact_assessments.*]`` (art. 35): a DPIA or a screening, its document and date."""
+    kind = t.text("kind")
+    if kind not in rules.IMPACT_ASSESSMENT_KINDS:
+        raise PolicyError(
+            t.key("kind"), f"unknown kind {kind!r} (expected one of: {', '.join(rules.IMPACT_ASSESSMENT_KINDS)})"
+        )
+    return s.ImpactAssessment(
+        key=key,
+        kind=kind,
+        title=t.text("title"),
+        reference=t.text("reference"),
+        dated=t.date("dated"),
+        conclusion=t.text("conclusion"),
+    )
+
+
+def _check_impact_assessments(purposes: Mapping[str, s.Purpose]) -> None:
+    for purpose in purposes.values():
+        if purpose.marketing and "web" in purpose.bases and not purpose.profiling:
+            raise PolicyError(
+                f"purposes.{purpose.key}.profiling",
+                "a marketing purpose on the web channel profiles visitors: set profiling = true",
+            )
+        if rules.profiles(purpose) and purpose.impact_assessment is None:
+            raise PolicyError(
+                f"purposes.{purpose.key}.impact_assessment",
+                "a purpose that profiles people needs a DPIA or a documented screening (art. 35)",
+            )
+
+
+def _check_compatibility(purposes: Mapping[str, s.Purpose], original: tuple[str, ...]) -> None:
+    for purpose in purposes.values():
+        if purpose.key in original or not rules.needs_compatibility(purpose):
+            continue
+        if purpose.compatibility is None:
+            raise PolicyError(
+                f"purposes.{purpose.key}.compatibility",
+                "a purpose added after collection (not in notice.original_purposes) that does not rest on "
+                "consent needs a compatibility assessment (art. 6(4))",
+            )
+
+
+def _sole_proprietorships(t: _Table) -> s.SoleProprietorships:
+    """``[sole_proprietorships]`` (§6): the register's organisation forms that are a person."""
+    forms = t.strings("forms", what="organisation form")
+    for form in forms:
+        if not form.isascii() or not form.isalnum() or not form.isupper() or len(form) > 10:
+            raise PolicyError(t.key("forms"), f"{form!r} is not a register organisation form code like 'ENK'")
+    result = s.SoleProprietorships(
+        section=_section(t), forms=frozenset(forms), years=t.integer("years_without_person", minimum=1)
+    )
+    t.done()
+    return result
+
+
+def _sub_processor(sub: _Table) -> s.SubProcessor:
+    """A sub-processor: a named entity, its country (ISO 3166-1 alpha-2) and, outside the EEA,
+    its transfer mechanism (GDPR chapter V). Inside the EEA there is no transfer to name."""
+    country = sub.text("country")
+    if len(country) != 2 or not country.isascii() or not country.isupper() or not country.isalpha():
+        raise PolicyError(sub.key("country"), f"expected a two-letter country code like 'NO', got {country!r}")
+    transfer = sub.optional_text("transfer")
+    if rules.outside_eea(country):
+        if transfer is None:
+            raise PolicyError(
+                sub.key("transfer"),
+                f"missing ({country} is outside the EEA: name the transfer mechanism, one of: "
+                f"{', '.join(rules.TRANSFER_MECHANISMS)})",
+            )
+        if transfer not in rules.TRANSFER_MECHANISMS:
+            raise PolicyError(
+                sub.key("transfer"),
+                f"unknown transfer mechanism {transfer!r} (expected one of: {', '.join(rules.TRANSFER_MECHANISMS)})",
+            )
+    elif transfer is not None:
+        raise PolicyError(sub.key("transfer"), f"{country} is in the EEA: there is no transfer to name")
+    return s.SubProcessor(name=sub.text("name"), service=sub.text("service"), country=country, transfer=transfer)
+
+
+def _joint_controller(key: str, t: _Table, languages: tuple[str, ...]) -> s.JointController:
+    """``[joint_controllers.<partner key>]`` (art. 26): the agreement and its essence in every
+    published language (art. 26(2): the notice publishes it)."""
+    return s.JointController(
+        key=key,
+        section=_section(t),
+        name=t.text("name"),
+        agreement_reference=t.text("agreement_reference"),
+        agreement_dated=t.date("agreement_dated"),
+        essence=t.labels("essence", languages),
     )
 
 

@@ -74,6 +74,59 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class CompatibilityAssessment:
+    """GDPR art. 6(4): why a purpose added after the data was collected, on a basis other than
+    consent, is compatible with the purposes it was collected for: the five factors (a)-(e)
+    and the date of the assessment."""
+
+    key: str
+    title: str
+    dated: dt.date
+    link: str  # (a) the link between the purposes
+    context: str  # (b) the context of collection, the relationship with the person
+    nature: str  # (c) the nature of the data (art. 9, art. 10 data)
+    consequences: str  # (d) the possible consequences for the person
+    safeguards: str  # (e) the safeguards (encryption, pseudonymisation, ...)
+
+
+@dataclass(frozen=True)
+class ImpactAssessment:
+    """GDPR art. 35: a data protection impact assessment (``kind = "dpia"``) or the documented
+    screening that concluded none is needed (``kind = "screening"``), by its document reference,
+    date and conclusion."""
+
+    key: str
+    kind: str  # "dpia" | "screening"
+    title: str
+    reference: str
+    dated: dt.date
+    conclusion: str
+
+
+@dataclass(frozen=True)
+class JointController:
+    """A partner that decides with us why and how data is processed (GDPR art. 26): the
+    agreement, and the essence of the arrangement, published in the notice (art. 26(2))."""
+
+    key: str  # the partner's key (sharing.Partner.key)
+    section: int
+    name: str
+    agreement_reference: str
+    agreement_dated: dt.date
+    essence: Labels
+
+
+@dataclass(frozen=True)
+class SoleProprietorships:
+    """§6, GDPR art. 4(1): the organisation forms that are a natural person (ENK), and how long
+    such an organisation is kept with no person linked to it, after it was last obtained."""
+
+    section: int = 6
+    forms: frozenset[str] = frozenset()
+    years: int = 2
+
+
+@dataclass(frozen=True)
 class Purpose:
     key: str
     section: int
@@ -86,6 +139,11 @@ class Purpose:
     categories: tuple[str, ...]
     # "open_dialogue": reaches only people in an open dialogue of a kind that serves it (§7).
     requires: str | None = None
+    # Art. 6(4): the compatibility assessment of a purpose added after collection (not consent).
+    compatibility: str | None = None
+    # Art. 35: a purpose that profiles people, and its DPIA or screening.
+    profiling: bool = False
+    impact_assessment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,8 +252,9 @@ class Storage:
 class SubProcessor:
     name: str
     service: str
-    country: str
-    transfer: str
+    country: str  # ISO 3166-1 alpha-2
+    # The transfer mechanism (GDPR chapter V) when ``country`` is outside the EEA, else None.
+    transfer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +267,7 @@ class Processor:
     agreement_dated: dt.date
     location: str
     sub_processors: tuple[SubProcessor, ...]
+    agreement_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +293,9 @@ class RestrictionRules:
 class NoticeRules:
     section: int
     inform_before_new_purpose: bool
+    # The purposes the data was first collected for; a later purpose not resting on consent
+    # needs its compatibility assessment (art. 6(4)).
+    original_purposes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -325,6 +388,10 @@ class Policy:
     consent_lifetime: ConsentLifetime = field(default_factory=ConsentLifetime)
     # §8 by phone (markedsføringsloven §§12-14); the loader requires it.
     telemarketing: Telemarketing | None = None
+    compatibility: Mapping[str, CompatibilityAssessment] = field(default_factory=lambda: MappingProxyType({}))
+    impact_assessments: Mapping[str, ImpactAssessment] = field(default_factory=lambda: MappingProxyType({}))
+    joint_controllers: Mapping[str, JointController] = field(default_factory=lambda: MappingProxyType({}))
+    sole_proprietorships: SoleProprietorships = field(default_factory=SoleProprietorships)
 
 
 def frozen_map(items: Mapping[str, object]) -> MappingProxyType:  # type: ignore[type-arg]

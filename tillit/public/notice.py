@@ -41,7 +41,7 @@ from tillit.consent import services as consent_services
 from tillit.consent.models import NoticeVersion
 from tillit.core.actors import Actor
 from tillit.core.identifiers import format_organisation_number, format_phone
-from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
+from tillit.core.words import BASIS_WORDS, RIGHT_WORDS, transfer_words
 from tillit.policy.schema import Policy, Purpose
 
 # The rights portal for data subjects (§13). Linked before the page itself exists.
@@ -214,7 +214,7 @@ def policy_free_texts(current: Policy) -> list[str]:
     for processor in current.processors.values():
         texts += [processor.role, processor.location]
         for sub in processor.sub_processors:
-            texts += [sub.name, sub.service, sub.transfer]
+            texts += [sub.name, sub.service]
     for category in current.cookies.values():
         texts += [cookie.purpose for cookie in category.cookies]
     return sorted(set(texts))
@@ -340,7 +340,7 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
                     name=policy_text(s.name, language),
                     service=policy_text(s.service, language),
                     country=country_name(s.country),
-                    transfer=policy_text(s.transfer, language),
+                    transfer=transfer_words(s.transfer),
                 )
                 for s in p.sub_processors
             ),
@@ -419,6 +419,15 @@ def notice_context(current: Policy, language: str, *, html: bool) -> dict[str, A
             "event_categories": _join(
                 [_label(current.categories[c].label, language, current) for c in current.partners.event_categories]
             ),
+            # GDPR art. 26(2): the essence of each joint controllers' arrangement is published.
+            "joint_controllers": [
+                {
+                    "name": j.name,
+                    "agreement_dated": j.agreement_dated,
+                    "essence": _label(j.essence, language, current),
+                }
+                for j in current.joint_controllers.values()
+            ],
         },
         "storage": {
             "system": policy_text(current.storage.system, language),

@@ -35,6 +35,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from tillit import policy
 from tillit.audit import ledgers
@@ -42,9 +43,9 @@ from tillit.audit.services import record as audit_record
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
 from tillit.core.identifiers import identifier_digests
-from tillit.people.models import Person
+from tillit.people.models import Organization, Person
 from tillit.people.restrictions import held_by_restriction_q
-from tillit.policy import classification
+from tillit.policy import classification, sole_proprietorship
 from tillit.policy import retention as rule
 from tillit.policy.capture import hold_for_record
 from tillit.retention import selectors
@@ -392,8 +393,56 @@ def erase_person(
         )
         if row is None:
             return ErasureResult(False, "nothing to erase: no such person (never stored, or already erased)")
+        organization_id = Person.objects.filter(pk=person_id).values_list("organization_id", flat=True).first()
         receipts = _erase_rows(actor=actor, now=now, rows=[row], reason=reason, suppress=suppress)
+        if organization_id is not None:
+            _erase_unlinked_sole_proprietorships(actor=actor, now=now, organization_ids=[organization_id])
     return ErasureResult(True, "erased", receipts[0])
+
+
+def _erase_unlinked_sole_proprietorships(
+    *, actor: Actor, now: dt.datetime, organization_ids: Sequence[int] | None = None
+) -> int:
+    """§6: a sole proprietorship is its owner's personal data. Erase those no person is linked
+    to any more: of ``organization_ids`` (the organisation of a person just erased: it goes with
+    them), or, with None, every one the register last gave or changed before the policy's
+    ``years_without_person`` (the sweep). Their provenance goes with them (cascade). Audited."""
+    current = policy.current()
+    forms = sorted(current.sole_proprietorships.forms)
+    if not forms:
+        return 0
+    linked = Person.objects.filter(organization_id=OuterRef("pk"))
+    candidates = Organization.objects.filter(organisation_form__in=forms)
+    if organization_ids is not None:
+        candidates = candidates.filter(pk__in=list(organization_ids))
+    else:
+        candidates = candidates.filter(updated_at__lte=sole_proprietorship.obtained_before(current, now))
+    # Lock, then read: the organisations first, then whether anyone is linked to them now.
+    locked = list(candidates.select_for_update().values_list("pk", flat=True).order_by("pk"))
+    if not locked:
+        return 0
+    ids = list(
+        Organization.objects.filter(pk__in=locked).filter(~Exists(linked)).values_list("pk", flat=True).order_by("pk")
+    )
+    if not ids:
+        return 0
+    Organization.objects.filter(pk__in=ids).delete()
+    for organization_id in ids:
+        audit_record(
+            actor=actor,
+            now=now,
+            action="erase",
+            subject_type="organization",
+            subject_id=organization_id,
+            fields=["sole_proprietorship"],
+        )
+    return len(ids)
+
+
+def erase_sole_proprietorships(*, actor: Actor, now: dt.datetime) -> int:
+    """The sweep's part for sole proprietorships (§6): one transaction."""
+    with transaction.atomic():
+        return _erase_unlinked_sole_proprietorships(actor=actor, now=now)
 
 
 def _erase_rows(
@@ -496,6 +545,8 @@ class SweepSummary:
     by_reason: dict[str, int] = field(default_factory=dict)
     # Detached records under a legal hold deleted because their hold ended, per table.
     held_deleted: dict[str, int] = field(default_factory=dict)
+    # Sole proprietorships (§6) erased: no person linked, past the policy's period.
+    sole_proprietorships: int = 0
 
 
 def sweep(
@@ -533,6 +584,7 @@ def sweep(
                 if progress:
                     progress(summary.erased, max(total, summary.erased))
         summary.held_deleted = _delete_expired_holds(actor=actor, now=now)
+        summary.sole_proprietorships = erase_sole_proprietorships(actor=actor, now=now)
     if summary.erased:
         audit_record(actor=actor, now=now, action="sweep", subject_type="retention", subject_id=None)
     return summary

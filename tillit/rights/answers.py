@@ -51,7 +51,7 @@ from tillit import policy
 from tillit.audit.models import AuditEntry
 from tillit.consent.models import NoticeVersion
 from tillit.core.vocabulary import PROVENANCE_ALL_FIELDS
-from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
+from tillit.core.words import BASIS_WORDS, PARTNER_ROLE_WORDS, RIGHT_WORDS, transfer_words
 from tillit.people.models import Person, Provenance
 from tillit.policy import classification
 from tillit.policy import retention as retention_rules
@@ -971,6 +971,14 @@ def _recipients(current: Policy, language: str, disclosures: list[dict[str, Any]
         {
             "name": d["partner"]["name"],
             "org_number": d["partner"]["org_number"] or "",
+            # GDPR art. 26, 28: what the partner is to us, and a joint controller's arrangement.
+            "role": d["partner"].get("role", "independent_controller"),
+            "role_words": str(
+                PARTNER_ROLE_WORDS.get(d["partner"].get("role", ""), PARTNER_ROLE_WORDS["independent_controller"])
+            ),
+            "arrangement": _label(current.joint_controllers[d["partner"]["key"]].essence, language, current)
+            if d["partner"].get("role") == "joint_controller" and d["partner"]["key"] in current.joint_controllers
+            else "",
             "disclosed_at": _json_value(d["disclosed_at"]),
             "categories": [
                 _label(current.categories[c].label, language, current) if c in current.categories else c
@@ -997,7 +1005,7 @@ def _recipients(current: Policy, language: str, disclosures: list[dict[str, Any]
                         "service": policy_text(s.service, language),
                         "country": s.country,
                         "country_name": _country(s.country),
-                        "transfer": policy_text(s.transfer, language),
+                        "transfer": transfer_words(s.transfer),
                     }
                     for s in p.sub_processors
                 ],
@@ -1164,10 +1172,10 @@ def _sources(ctx: _Context, seen: Mapping[str, Mapping[str, Any]]) -> list[dict[
 
 def _transfers(current: Policy, language: str) -> dict[str, Any]:
     outside = [
-        {"name": policy_text(s.name, language), "country": s.country, "transfer": policy_text(s.transfer, language)}
+        {"name": policy_text(s.name, language), "country": s.country, "transfer": transfer_words(s.transfer)}
         for p in current.processors.values()
         for s in p.sub_processors
-        if not s.transfer.lower().startswith("none")
+        if s.transfer is not None
     ]
     if outside:
         words = gettext("Your data is stored in %(location)s. Transfers outside the EU/EEA and their safeguards:")

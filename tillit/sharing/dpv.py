@@ -98,7 +98,7 @@ def policy_jsonld(policy: Policy, *, base: str) -> dict[str, Any]:
                         "schema:name": s.name,
                         "rdfs:comment": s.service,
                         "dpv:hasLocation": {"@id": f"loc:{s.country}"},
-                        "dpv:hasDataTransfer": s.transfer,
+                        "dpv:hasDataTransfer": s.transfer or "none (EEA)",
                     }
                     for s in p.sub_processors
                 ],

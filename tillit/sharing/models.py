@@ -38,6 +38,9 @@ class Partner(models.Model):
     agreement_dated = models.DateField()
     created_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # What the partner is to us (GDPR art. 4(7)-(8), 26, 28): ``tillit.policy.assessments.
+    # PARTNER_ROLES``. A joint controller or a processor also has its entry in the policy.
+    role = models.CharField(max_length=30, default="independent_controller", db_default="independent_controller")
 
     def __str__(self) -> str:
         return f"Partner {self.key}"

@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy
 
 from tillit import policy
 from tillit.consent.models import NoticeVersion, Subscription
-from tillit.core.words import BASIS_WORDS, RIGHT_WORDS
-from tillit.people.models import CustomerRelationship, Person
+from tillit.core.words import BASIS_WORDS, PARTNER_ROLE_WORDS, RIGHT_WORDS, transfer_words
+from tillit.people.models import CustomerRelationship, Organization, Person
 from tillit.policy.schema import Policy
 from tillit.sharing.models import DialogueMember, Disclosure, EventAttendance, Partner
 
@@ -51,6 +51,20 @@ SECURITY_MEASURES = (
 )
 
 
+# GDPR art. 6(4)(a)-(e), in the order of the article.
+COMPATIBILITY_FACTOR_WORDS = (
+    ("link", gettext_lazy("(a) Link between the purposes")),
+    ("context", gettext_lazy("(b) Context of collection and relationship with the people")),
+    ("nature", gettext_lazy("(c) Nature of the data")),
+    ("consequences", gettext_lazy("(d) Possible consequences for the people")),
+    ("safeguards", gettext_lazy("(e) Safeguards")),
+)
+IMPACT_KIND_WORDS = {
+    "dpia": gettext_lazy("Data protection impact assessment (GDPR art. 35)"),
+    "screening": gettext_lazy("Screening: no impact assessment needed (GDPR art. 35)"),
+}
+
+
 def _label(labels: Any, language: str, current: Policy) -> str:
     return str(labels.get(language) or labels[current.default_language])
 
@@ -66,6 +80,14 @@ def _retention_words(current: Policy) -> list[str]:
         % {"section": r.customer.section},
         _("Raw website visits: %(months)s months (§%(section)s).") % {"months": r.raw_visit_months, "section": 4},
     ]
+    sole = current.sole_proprietorships
+    words.append(
+        _(
+            "Sole proprietorships (§%(section)s): while a person is linked to them; otherwise %(years)s years "
+            "after the register last gave or changed them."
+        )
+        % {"section": sole.section, "years": sole.years}
+    )
     for hold in r.legal_holds.values():
         words.append(
             _("%(records)s: %(years)s years after the end of the financial year (%(basis)s).")
@@ -86,11 +108,24 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         for used in role.access:
             roles_by_purpose.setdefault(used, []).append(_label(role.label, language, current))
     dialogue_purposes = set(current.partners.dialogues.values())
-    partners = list(
-        Partner.objects.order_by("name").values(
-            "key", "name", "org_number", "agreement_reference", "agreement_dated", "ended_at"
+    partners: list[dict[str, Any]] = [
+        dict(row)
+        for row in Partner.objects.order_by("name").values(
+            "key", "name", "org_number", "agreement_reference", "agreement_dated", "ended_at", "role"
         )
-    )
+    ]
+    for partner in partners:
+        partner["role_words"] = str(PARTNER_ROLE_WORDS.get(partner["role"], partner["role"]))
+        arrangement = current.joint_controllers.get(partner["key"]) if partner["role"] == "joint_controller" else None
+        partner["arrangement"] = (
+            {
+                "agreement_reference": arrangement.agreement_reference,
+                "agreement_dated": arrangement.agreement_dated,
+                "essence": _label(arrangement.essence, language, current),
+            }
+            if arrangement is not None
+            else None
+        )
     partner_categories = [_label(current.categories[k].label, language, current) for k in current.partners.categories]
     event_categories = [
         _label(current.categories[k].label, language, current) for k in current.partners.event_categories
@@ -101,9 +136,16 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
             "role": p.role,
             "country": p.country,
             "location": p.location,
+            "agreement_reference": p.agreement_reference,
             "agreement_dated": p.agreement_dated,
             "sub_processors": [
-                {"name": s.name, "service": s.service, "country": s.country, "transfer": s.transfer}
+                {
+                    "name": s.name,
+                    "service": s.service,
+                    "country": s.country,
+                    "transfer": s.transfer,
+                    "transfer_words": transfer_words(s.transfer),
+                }
                 for s in p.sub_processors
             ],
         }
@@ -126,6 +168,8 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
                 }
             )
         assessment = current.assessments.get(purpose.assessment) if purpose.assessment else None
+        compatibility = current.compatibility.get(purpose.compatibility) if purpose.compatibility else None
+        impact = current.impact_assessments.get(purpose.impact_assessment) if purpose.impact_assessment else None
         activities.append(
             {
                 "key": key,
@@ -143,6 +187,34 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
                 "assessment": (
                     {"title": assessment.title, "dated": assessment.dated} if assessment is not None else None
                 ),
+                # Art. 6(4): a purpose added after collection, not on consent.
+                "original": key in current.notice.original_purposes,
+                "compatibility": (
+                    {
+                        "title": compatibility.title,
+                        "dated": compatibility.dated,
+                        "factors": [
+                            {"factor": str(word), "text": getattr(compatibility, name)}
+                            for name, word in COMPATIBILITY_FACTOR_WORDS
+                        ],
+                    }
+                    if compatibility is not None
+                    else None
+                ),
+                # Art. 35: a DPIA, or the screening that found none is needed.
+                "profiling": purpose.profiling,
+                "impact_assessment": (
+                    {
+                        "kind": impact.kind,
+                        "kind_words": str(IMPACT_KIND_WORDS[impact.kind]),
+                        "title": impact.title,
+                        "reference": impact.reference,
+                        "dated": impact.dated,
+                        "conclusion": impact.conclusion,
+                    }
+                    if impact is not None
+                    else None
+                ),
                 "objectable": purpose.objectable,
                 "marketing": purpose.marketing,
                 "data_categories": [_label(current.categories[k].label, language, current) for k in purpose.categories],
@@ -153,7 +225,7 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         {"processor": p["name"], **s}
         for p in processors
         for s in p["sub_processors"]
-        if not s["transfer"].lower().startswith("none")  # the policy says "none (EEA)" when there is none
+        if s["transfer"] is not None  # the loader requires one for a country outside the EEA, and none inside
     ]
     counts = {
         "people": Person.objects.count(),
@@ -167,6 +239,9 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         "partners": Partner.objects.filter(ended_at__isnull=True).count(),
         "disclosures_last_year": Disclosure.objects.filter(disclosed_at__gte=now - dt.timedelta(days=365)).count(),
         "notice_versions": NoticeVersion.objects.count(),
+        "sole_proprietorships": Organization.objects.filter(
+            organisation_form__in=sorted(current.sole_proprietorships.forms)
+        ).count(),
     }
     subjects = [
         {"group": _("Contact persons at businesses (prospects and customers)"), "count": counts["people"]},
@@ -174,6 +249,10 @@ def records_of_processing(*, now: dt.datetime, language: str = "en") -> dict[str
         {"group": _("Newsletter subscribers"), "count": counts["subscribers"]},
         {"group": _("People in an open dialogue with a partner"), "count": counts["in_partner_dialogues"]},
         {"group": _("Event participants"), "count": counts["event_participants"]},
+        {
+            "group": _("Owners of sole proprietorships from the public register (§6)"),
+            "count": counts["sole_proprietorships"],
+        },
     ]
     return {
         "title": _("Records of processing activities (GDPR art. 30(1))"),

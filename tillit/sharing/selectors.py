@@ -23,6 +23,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError
 from tillit.core.identifiers import identifier_digests
 from tillit.core.pagination import Page, check_page
+from tillit.core.words import PARTNER_ROLE_WORDS, transfer_words
 from tillit.people import dialogues as people_dialogues
 from tillit.people import selectors as people_selectors
 from tillit.people.models import Person
@@ -116,6 +117,8 @@ def _partner_dict(p: Partner, *, with_secret: bool = False) -> dict[str, Any]:
         "endpoint_url": p.endpoint_url,
         "agreement_reference": p.agreement_reference,
         "agreement_dated": p.agreement_dated,
+        "role": p.role,
+        "role_words": str(PARTNER_ROLE_WORDS.get(p.role, p.role)),
         "created_at": p.created_at,
         "ended_at": p.ended_at,
         "open_dialogues": getattr(p, "open_dialogues", None),
@@ -360,7 +363,12 @@ def disclosures_for_person(
         result.append(
             {
                 "reference": str(d.reference),
-                "partner": {"key": d.partner.key, "name": d.partner.name, "org_number": d.partner.org_number},
+                "partner": {
+                    "key": d.partner.key,
+                    "name": d.partner.name,
+                    "org_number": d.partner.org_number,
+                    "role": d.partner.role,
+                },
                 "fields": list(row.categories),
                 "basis": d.basis,
                 "purpose": d.purpose,
@@ -466,9 +474,10 @@ def processors(*, actor: Actor) -> list[dict[str, Any]]:
                 "role": p.role,
                 "country": p.country,
                 "agreement_dated": p.agreement_dated,
+                "agreement_reference": p.agreement_reference,
                 "location": p.location,
                 "sub_processors": [
-                    {"name": s.name, "service": s.service, "country": s.country, "transfer": s.transfer}
+                    {"name": s.name, "service": s.service, "country": s.country, "transfer": transfer_words(s.transfer)}
                     for s in p.sub_processors
                 ],
                 "contact_email": channel.contact_email if channel else "",

@@ -44,6 +44,7 @@ from tillit.people.models import Person, Provenance
 from tillit.policy import classification
 from tillit.policy import disclosure as rule
 from tillit.policy import purposes as purpose_rules
+from tillit.policy.assessments import PARTNER_ROLES, partner_role_problem
 from tillit.retention.models import ErasureNotice, ErasureReceipt
 from tillit.sharing import payloads, selectors, transport
 from tillit.sharing.models import (
@@ -111,6 +112,7 @@ PARTNER_FIELDS = (
     "endpoint_url",
     "agreement_reference",
     "agreement_dated",
+    "role",
 )
 
 
@@ -144,11 +146,23 @@ def _clean_partner(values: Mapping[str, Any], *, creating: bool) -> dict[str, An
             if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
                 raise ValidationError("a date like 2026-01-15", field=field)
             clean[field] = value
+        elif field == "role":
+            if value in (None, ""):
+                continue  # not given: the model's default, an independent controller
+            clean[field] = _text(value, field, max_length=30, required=True)
+            if clean[field] not in PARTNER_ROLES:
+                raise ValidationError(f"one of: {', '.join(PARTNER_ROLES)}", field=field)
     if creating:
         for field in ("key", "name", "contact_email", "agreement_reference", "agreement_dated"):
             if field not in clean:
                 raise ValidationError("is required", field=field)
     return clean
+
+
+def _check_partner_role(*, key: str, role: str) -> None:
+    problem = partner_role_problem(policy.current(), key=key, role=role)
+    if problem is not None:
+        raise ValidationError(problem, field="role")
 
 
 @transaction.atomic
@@ -157,6 +171,7 @@ def register_partner(*, actor: Actor, now: dt.datetime, values: Mapping[str, Any
     for its endpoint is generated (shown to the privacy officer, to give to the partner)."""
     _check_manager(actor)
     clean = _clean_partner(values, creating=True)
+    _check_partner_role(key=clean["key"], role=clean.get("role", "independent_controller"))
     partner = Partner(created_at=now, signing_secret=secrets.token_hex(32), **clean)
     try:
         with transaction.atomic():
@@ -177,6 +192,8 @@ def update_partner(*, actor: Actor, now: dt.datetime, partner_id: int, changes: 
     partner = Partner.objects.select_for_update().filter(pk=partner_id).first()
     if partner is None:
         raise NotFoundError("no such partner")
+    if "role" in clean:
+        _check_partner_role(key=partner.key, role=clean["role"])
     for field, value in clean.items():
         setattr(partner, field, value)
     partner.save(update_fields=list(clean) or None)

@@ -69,6 +69,7 @@ from tillit.policy import disclosure as disclosure_rule
 from tillit.policy import purposes as purpose_rules
 from tillit.policy import restriction as restriction_rule
 from tillit.policy import retention as retention_rule
+from tillit.policy.assessments import partner_role_problem
 from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Partner, VerifyRun
 
 KINDS = (
@@ -91,6 +92,7 @@ KINDS = (
     "send_after_objection",
     "deadline_differs",
     "send_on_expired_consent",
+    "partner_role_without_policy",
 )
 CHUNK = 5_000
 # How many violations a stored run keeps (the counts are always complete).
@@ -130,6 +132,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from sends_after_objection()
     yield from deadlines_differ()
     yield from sends_on_expired_consent()
+    yield from partner_roles()
 
 
 def run(*, now: dt.datetime, emit: Callable[[Violation], None] | None = None) -> Report:
@@ -930,6 +933,16 @@ def _check_lapsed(versions: list[tuple[dt.datetime, Any]], chunk: list[tuple[Any
                 f"send:#{pk} person:{pseudonym}",
                 "the consent had lapsed (no renewal or engagement within its lifetime)",
             )
+
+
+def partner_roles() -> Iterator[Violation]:
+    """Each active partner's role still holds under the policy in force (GDPR art. 26, 28): a
+    joint controller whose arrangement, or a processor whose entry, left the policy file."""
+    current = policy.current()
+    for key, role in Partner.objects.filter(ended_at__isnull=True).order_by("key").values_list("key", "role"):
+        problem = partner_role_problem(current, key=key, role=role)
+        if problem is not None:
+            yield Violation("partner_role_without_policy", f"partner:{key}", problem)
 
 
 def _restricted_at(at: str, **person: Any) -> Any:

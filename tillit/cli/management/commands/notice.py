@@ -6,6 +6,10 @@
 - ``tillit notice changes``: who must be told about a new purpose before it is used for them.
 - ``tillit notice inform``: email them the updated notice (a task) and record it.
 
+Both ``changes`` and ``inform`` refuse while a purpose new to someone rests on a basis other
+than consent without its compatibility assessment in the policy (GDPR art. 6(4),
+``tillit.policy.assessments.unassessed``): informing people would unlock it.
+
 Each action is a subparser and a method ``action_<name>`` (``-`` becomes ``_``); to add one,
 add both.
 """
@@ -24,6 +28,8 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent.tasks import inform_of_new_purposes
 from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError, ValidationError
+from tillit.policy import current as current_policy
+from tillit.policy.assessments import unassessed
 from tillit.public.notice import publish_current
 
 
@@ -55,15 +61,33 @@ class Command(TillitCommand):
         else:
             self.stdout.write(f"notice unchanged ({short})")
 
-    def action_changes(self, *, now: dt.datetime, **options: Any) -> None:
-        """Who was given a notice that lacks a purpose of the policy in force (§14)."""
-        current = consent_selectors.current_notice()
+    @staticmethod
+    def _missing() -> dict[str, int]:
+        """Each purpose of the policy in force that someone's notice lacked, and how many."""
         missing: dict[str, int] = {}
         for version_id, count in (
             consent_selectors.people_to_inform().values_list("notice_version_id").annotate(n=Count("pk"))
         ):
             for purpose in consent_selectors.missing_purposes(version_id):
                 missing[purpose] = missing.get(purpose, 0) + count
+        return missing
+
+    @staticmethod
+    def _refuse_unassessed(missing: dict[str, int]) -> None:
+        """GDPR art. 6(4): a new purpose not resting on consent is not unlocked without its
+        compatibility assessment in the policy."""
+        lacking = unassessed(current_policy(), missing)
+        if lacking:
+            raise ConflictError(
+                f"purpose {lacking[0]!r} is new to {missing[lacking[0]]:,} people and does not rest on consent: "
+                f"the policy needs its compatibility assessment (art. 6(4): purposes.{lacking[0]}.compatibility)"
+            )
+
+    def action_changes(self, *, now: dt.datetime, **options: Any) -> None:
+        """Who was given a notice that lacks a purpose of the policy in force (§14)."""
+        current = consent_selectors.current_notice()
+        missing = self._missing()
+        self._refuse_unassessed(missing)
         total = consent_selectors.people_to_inform().count()
         if not total:
             self.stdout.write("everyone has been given a notice that names every purpose in force")
@@ -81,6 +105,7 @@ class Command(TillitCommand):
             raise ConflictError("no notice is published yet: run `tillit notice publish` first")
         if not 1 <= options["batch_size"] <= 10_000:
             raise ValidationError("must be between 1 and 10000", field="--batch-size")
+        self._refuse_unassessed(self._missing())
         ids = list(consent_selectors.people_to_inform().exclude(email=None).values_list("pk", flat=True))
         for start in range(0, len(ids), options["batch_size"]):
             inform_of_new_purposes.enqueue(ids[start : start + options["batch_size"]], current.pk)

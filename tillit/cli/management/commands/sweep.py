@@ -66,6 +66,10 @@ class Command(TillitCommand):
             f"Erased {summary.erased:,} people in {summary.batches:,} batches in {elapsed:.1f} s ({reasons}); "
             "a receipt for each."
         )
+        if summary.sole_proprietorships:
+            console.print(
+                f"Erased {summary.sole_proprietorships:,} sole proprietorships (§6) with nobody linked to them."
+            )
         raw = visits.sweep_raw_visits(actor=Actor.system("sweep"), now=now)
         console.print(
             f"Site visits: {raw.days_counted:,} days counted, {raw.deleted:,} raw visits recorded before "

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('people', '0005_customer_relationship_end_reason'),
+        ('people', '0006_customer_relationship_end_reason'),
     ]
 
     operations = [

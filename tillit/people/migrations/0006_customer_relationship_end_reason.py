@@ -27,10 +27,10 @@ def undash_sqlite_pseudonyms(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         # recompute_all() runs today's code: every table it may read must exist.
-        ("people", "0004_dialogues_and_purchases"),
+        ("people", "0005_organisation_form"),
         ("capture", "0006_intake_identifier_digests"),
-        ("consent", "0010_ledger_delete_guards"),
-        ("sharing", "0004_dialogue_owner"),
+        ("consent", "0012_reservation_register"),
+        ("sharing", "0005_partner_role"),
         ("audit", "0004_audit_checkpoint"),
         ("accounts", "0003_mailbox_review_reminder"),
         ("rights", "0004_request_email_outbox"),
