@@ -98,3 +98,32 @@ def test_a_person_erases_themselves_through_the_portal(page, live_server, ingrid
     assert Person.objects.filter(email="other@example.com").exists()
     page.reload()  # the link works once
     assert page.get_by_test_id("bad-link").inner_text() == "This link has already been used"
+
+
+def test_a_person_restricts_the_processing_of_their_data(page, live_server, ingrid, smtp_server, csp_errors):
+    from tillit.people.restrictions import restriction_in_force
+
+    page.goto(f"{live_server.url}/rights?lang=sv")
+    page.wait_for_selector("html[data-tillit-cookies=ready]", state="attached")
+    if page.get_by_test_id("cookie-banner").is_visible():
+        page.get_by_test_id("cookie-banner").get_by_role("button", name="Avvisa alla").click()
+    page.locator("#email").fill("ingrid@example.com")
+    page.get_by_label("Spara dina uppgifter men sluta använda dem tills vidare (begränsning)").check()
+    page.get_by_role("button", name="Skicka begäran").click()
+    assert page.get_by_test_id("error").inner_text() == "Välj varför vi ska sluta använda dina uppgifter."
+    assert page.locator("#restriction_grounds").get_attribute("aria-invalid") == "true"
+    page.locator("#restriction_grounds").select_option("legal_claims")
+    page.get_by_role("button", name="Skicka begäran").click()
+    assert page.get_by_test_id("sent").count() == 1
+    assert restriction_in_force(person_id=ingrid.pk) is None, "not before the person confirms"
+
+    page.goto(link_in(smtp_server.messages[-1], live_server))
+    page.get_by_test_id("confirm").click()
+
+    assert (
+        "Behandlingen av dina uppgifter är begränsad (GDPR art. 18(1)(c))"
+        in page.get_by_test_id("restricted").inner_text()
+    )
+    assert restriction_in_force(person_id=ingrid.pk).grounds == "legal_claims"
+    assert "begränsad" in smtp_server.messages[-1].get_content(), "the answer by email too, in Swedish"
+    assert csp_errors == []

@@ -1,7 +1,7 @@
 """The set-based audience query and the eligibility rule agree, person by person, for every
 purpose and channel (so every call list and every campaign audience), over a population with
-every kind of history: consents, objections, suppressions, numbers reserved in the
-Reservasjonsregisteret, open and closed dialogues opened by
+every kind of history: consents, objections, suppressions, restrictions (art. 18), numbers
+reserved in the Reservasjonsregisteret, open and closed dialogues opened by
 staff or by the person's own requests before and after an objection, and orders with and
 without the opt-out offered, in similar and unrelated product categories."""
 
@@ -17,15 +17,17 @@ from tillit import policy
 from tillit.consent import reservations, selectors, services
 from tillit.consent.models import ConsentEvent, NoticeVersion, Subscription
 from tillit.marketing.selectors import callable_people
-from tillit.people import dialogues
+from tillit.people import dialogues, restrictions
 from tillit.people import services as people
 from tillit.people.models import Person, Purchase
+from tillit.policy import restriction as restriction_rule
 
 pytestmark = pytest.mark.django_db
 
 
 def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
     rng = random.Random(7)
+    restricting = random.Random(18)
     partial = NoticeVersion.objects.create(
         digest="3" * 64,
         policy_digest="p",
@@ -123,6 +125,10 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
             services.record_gpc_objection(
                 actor=system_actor, now=t + dt.timedelta(minutes=6), person_id=person.pk, language="en"
             )
+        if restricting.random() < 0.15:  # its own generator: the rest of the population stays as it was
+            restrictions.restrict_processing(
+                actor=system_actor, now=t, person_id=person.pk, grounds=restricting.choice(restriction_rule.GROUNDS)
+            )
         if rng.random() < 0.5:
             Subscription.objects.create(
                 person=person,
@@ -176,6 +182,7 @@ def test_audience_equals_the_rule_for_everyone(system_actor, now, tmp_path):
         "objected",
         "suppressed",
         "legitimate_interest",
+        "restricted",
         "consent_expired",
         "reserved",
     } <= reasons

@@ -72,6 +72,7 @@ def test_the_portal_never_asks_for_a_national_identity_number():
         "correction_field",
         "correction_value",
         "objection_purpose",
+        "restriction_grounds",
     }
 
 

@@ -121,6 +121,7 @@ def contact_facts(*, person_id: int) -> rule.ContactFacts:
     from django.db.models import Max
 
     from tillit.people.models import Dialogue, Purchase
+    from tillit.people.restrictions import restricted_ids
 
     person = Person.objects.filter(pk=person_id).values("email", "phone", "notice_version_id").first()
     if person is None:
@@ -162,6 +163,7 @@ def contact_facts(*, person_id: int) -> rule.ContactFacts:
             )
         ),
         informed_purposes=informed_purposes(person["notice_version_id"]),
+        restricted=bool(restricted_ids([person_id])),
         consent_given_at=consent_dates(person_id=person_id),
         engaged_at=engaged_at(person_id=person_id),
         phone_reserved=is_reserved(phone=person["phone"]),
@@ -318,6 +320,7 @@ def audience(
     from tillit.consent.models import Subscription
     from tillit.core.errors import ValidationError
     from tillit.people.models import Dialogue, Purchase
+    from tillit.people.restrictions import restricted_q
 
     current = policy.current()
     if purpose not in current.purposes:
@@ -339,6 +342,7 @@ def audience(
     if basis == "legal_obligation":
         return people.annotate(send_reason=Value("legal_obligation", output_field=CharField()))
     people = people.filter(notice_version_id__in=versions_with_purpose(purpose))
+    people = people.exclude(restricted_q())  # art. 18: stored, not used
 
     def latest_events(p: str, c: str, actions: tuple[str, ...], person: Any) -> Any:
         later = ConsentEvent.objects.filter(

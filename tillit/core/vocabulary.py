@@ -23,7 +23,7 @@ INTERACTION_KINDS: Final = (
 )
 DIRECTIONS: Final = ("inbound", "outbound", "internal")
 
-RIGHTS: Final = ("access", "rectification", "erasure", "withdrawal", "portability", "objection")
+RIGHTS: Final = ("access", "rectification", "erasure", "withdrawal", "portability", "objection", "restriction")
 VERIFICATION_METHODS: Final = ("email_link", "signed_document")
 
 # Records a legal hold may keep after everything else about a person is erased.

@@ -31,6 +31,10 @@ RIGHT_WORDS: Mapping[str, Promise] = {
         "Objection: to object to processing based on our legitimate interest, and at any time to "
         "direct marketing (GDPR art. 21)."
     ),
+    "restriction": _(
+        "Restriction: to have us keep your data but not use it while its accuracy or our grounds are checked, "
+        "or when you need it for a legal claim; we tell you before the restriction is lifted (GDPR art. 18)."
+    ),
 }
 
 # GDPR chapter V: how a transfer outside the EEA is made lawful ("none": inside the EEA).

@@ -287,3 +287,40 @@ class QuarantinedText(models.Model):
     def __str__(self) -> str:
         # Never the text: str() of a model ends up in logs and error pages.
         return f"QuarantinedText #{self.pk}"
+
+
+class Restriction(models.Model):
+    """A restriction of processing (GDPR art. 18; policy §13): while ``lifted_at`` is empty the
+    person's data is stored, not used (no campaign, call list, disclosure, and no staff read
+    except as ``[restriction]`` of the policy allows). ``grounds`` is one of
+    ``tillit.policy.restriction.GROUNDS`` (art. 18(1)(a)-(d)). Lifting tells the person first
+    (art. 18(3)): the privacy officer asks for the lift (``lift_requested_at``), the email is
+    claimed (``lift_claimed_until``) and sent with its Message-ID fixed here, and only once it
+    went does the lift take effect (``lift_notified_at`` and ``lifted_at``). At most one
+    restriction in force per person; lifted ones stay as the record of when processing was
+    restricted (``tillit verify`` checks sends, disclosures and reads against them)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="restrictions")
+    grounds = models.CharField(max_length=30)
+    restricted_at = models.DateTimeField()
+    # The rights request it came from (its public reference), if any.
+    request_reference = models.UUIDField(null=True, blank=True)
+    lift_requested_at = models.DateTimeField(null=True, blank=True)
+    lift_message_id = models.CharField(max_length=100, blank=True)
+    lift_language = models.CharField(max_length=5, blank=True)
+    lift_claimed_until = models.DateTimeField(null=True, blank=True)
+    lift_attempts = models.PositiveIntegerField(default=0)
+    lift_last_error = models.CharField(max_length=200, blank=True)
+    lift_notified_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"], condition=models.Q(lifted_at__isnull=True), name="people_restriction_one_in_force"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "lifted_at"], name="people_restriction_person_idx")]
+
+    def __str__(self) -> str:
+        return f"Restriction #{self.pk}"

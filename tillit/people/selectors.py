@@ -6,8 +6,10 @@ classification registry, returns only those fields, and writes an audit entry pe
 read. A role that may not use the purpose at all is refused; a record the role may not see
 answers exactly like a missing one.
 
-A person can be read for a purpose only if they were told about it (§14) and no objection of
-theirs stops it (GDPR art. 21; ``tillit.policy.purposes.stopped_by_objection``). Any other way
+A person can be read for a purpose only if they were told about it (§14), no objection of
+theirs stops it (GDPR art. 21; ``tillit.policy.purposes.stopped_by_objection``) and the
+processing of their data is not restricted (art. 18), unless the policy's ``[restriction]``
+lets the role or the purpose read it (``tillit.policy.restriction.may_read_restricted``). Any other way
 of reading personal data for staff (a dialogue's people, a call list, an export) goes through
 the functions here: ``people_among``, ``people_by_ids`` and ``visible_person_ids``.
 """
@@ -29,7 +31,9 @@ from tillit.core.actors import Actor
 from tillit.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tillit.core.pagination import Page, check_page
 from tillit.people.models import CustomerRelationship, Interaction, Organization, Person, Provenance
+from tillit.people.restrictions import restricted_q
 from tillit.policy import purposes as purpose_rules
+from tillit.policy import restriction as restriction_rules
 from tillit.policy.sole_proprietorship import names_a_person
 from tillit.retention.selectors import explain as explain_retention
 
@@ -111,7 +115,24 @@ def get_person(*, actor: Actor, now: dt.datetime, person_id: int, purpose: str |
         "purpose": purpose,
         **_person_dict(person, fields, _fields(actor, purpose, ORGANIZATION)),
         "marketing_blocked": marketing_blocked(person),
+        "restriction": restriction_notice(person.pk),
     }
+
+
+def restriction_notice(person_id: int) -> dict[str, Any] | None:
+    """The restriction of the person's processing in force (GDPR art. 18), with a sentence for
+    staff in the active language, shown with every read of one person (only a reader the
+    policy's ``[restriction]`` allows sees a restricted person at all); None when there is none."""
+    from tillit.people.restrictions import restriction_in_force
+
+    found = restriction_in_force(person_id=person_id)
+    if found is None:
+        return None
+    message = _(
+        "The processing of this person's data is restricted since %(date)s (GDPR art. %(article)s): "
+        "store it, do not use it. No campaign, call list or disclosure."
+    ) % {"date": found.restricted_at.date().isoformat(), "article": restriction_rules.ARTICLE.get(found.grounds, "18")}
+    return {"since": found.restricted_at, "grounds": found.grounds, "message": message}
 
 
 def marketing_blocked(person: Person) -> dict[str, Any] | None:
@@ -153,11 +174,15 @@ def _blocked(since: dt.datetime, reason: str) -> dict[str, Any]:
 def _visible_people(actor: Actor, purpose: str) -> QuerySet[Person]:
     """The people whose data may be used for the purpose: those who were given a notice that
     names it (§14) and whose objections do not stop it (art. 21). A legal obligation (answering
-    a rights request) reaches everyone."""
-    del actor
+    a rights request) reaches everyone. A person whose processing is restricted (art. 18) is
+    seen only by a role or for a purpose of the policy's ``[restriction]``."""
+    people = Person.objects.all()
+    if not restriction_rules.may_read_restricted(policy.current(), actor.role, purpose):
+        # Art. 18(2): a restricted person is stored, not used; read only as the policy allows.
+        people = people.exclude(restricted_q())
     if _is_legal_obligation(purpose):
-        return Person.objects.all()
-    people = Person.objects.filter(notice_version_id__in=consent_selectors.versions_with_purpose(purpose))
+        return people
+    people = people.filter(notice_version_id__in=consent_selectors.versions_with_purpose(purpose))
     stopped = _stopped_by_objection(purpose)
     return people.exclude(stopped) if stopped is not None else people
 

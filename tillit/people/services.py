@@ -119,6 +119,20 @@ def _check_may_write(actor: Actor, fields: set[str], purpose: str | None, model_
             raise PermissionDeniedError(f"your role may not change {field!r}", field=field)
 
 
+def _restricted_for(actor: Actor, purpose: str | None, person_id: int) -> bool:
+    """Whether staff may not change the person because their processing is restricted (GDPR
+    art. 18(2)) and the policy's ``[restriction]`` lets neither the role nor the purpose touch
+    it (the privacy officer correcting contested data may). Such a person looks missing."""
+    from tillit.people.restrictions import restricted_ids
+    from tillit.policy import restriction as restriction_rule
+
+    if actor.kind in ("system", "data_subject"):
+        return False
+    if restriction_rule.may_read_restricted(policy.current(), actor.role, purpose or ""):
+        return False
+    return bool(restricted_ids([person_id]))
+
+
 def _provenance(**kwargs: Any) -> Provenance:
     return Provenance(**kwargs)
 
@@ -200,7 +214,7 @@ def update_person(
         raise ValidationError("nothing to change", field=None)
     _check_may_write(actor, {_PERSON_MODEL_FIELD.get(f, f) for f in clean} - {"language"}, purpose, "people.Person")
     person = Person.objects.select_for_update().filter(pk=person_id).first()
-    if person is None:
+    if person is None or _restricted_for(actor, purpose, person_id):
         raise NotFoundError("no such person")
     changed = [f for f, v in clean.items() if getattr(person, f) != v]
     if not changed:

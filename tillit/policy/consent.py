@@ -14,6 +14,8 @@ One function, ``may_contact``, answers for every send, call list and disclosure:
 - a purpose that ``requires = "open_dialogue"`` (§7 "create and maintain a sales dialogue")
   reaches only people in an open dialogue of a kind that serves it: a request they sent us, or
   one staff opened; everyone else only under ``direct_marketing`` and its own rule;
+- a person whose processing is restricted (GDPR art. 18) is contacted for nothing but a legal
+  obligation (answering their own requests);
 - a marketing call to a number reserved in the Reservasjonsregisteret is refused unless the
   person asked for such calls or is an existing customer (markedsføringsloven §13,
   ``reservation_allows``); when a call may be made is ``tillit.policy.telemarketing``;
@@ -124,6 +126,8 @@ class ContactFacts:
     purchases: tuple[Purchase, ...] = ()
     dialogues: tuple[OpenDialogue, ...] = ()
     informed_purposes: frozenset[str] = frozenset()
+    # The processing of the person's data is restricted (GDPR art. 18): stored, not used.
+    restricted: bool = False
     # Consent lifetime (§5): when each (purpose, channel)'s latest ledger entry was made, and
     # the person's latest engagement (``is_engagement``).
     consent_given_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
@@ -235,6 +239,8 @@ def may_contact(
         return Eligibility(False, None, "not_informed")
     if basis == "legal_obligation":
         return Eligibility(True, basis, "legal_obligation")
+    if facts.restricted:
+        return Eligibility(False, None, "restricted")
     stopped = facts.suppressed or facts.objected_to_marketing
     stop = "suppressed" if facts.suppressed else "objected"
     if rule.marketing and stopped:

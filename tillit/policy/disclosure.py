@@ -49,6 +49,7 @@ class DisclosureFacts:
     suppressed: bool = False  # the address or number is on the suppression list
     event_with_partner: bool = False  # the disclosure is for an event run with this partner
     answered_event_form: bool = False  # the person answered that event's form
+    restricted: bool = False  # the processing of the person's data is restricted (GDPR art. 18)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def may_disclose(policy: Policy, facts: DisclosureFacts, requested: Iterable[str
         return DisclosureDecision(False, None, "no_open_dialogue")
     if not facts.informed:
         return DisclosureDecision(False, None, "not_informed")
+    if facts.restricted:
+        return DisclosureDecision(False, None, "restricted")
     if facts.suppressed:
         return DisclosureDecision(False, None, "suppressed")
     if facts.objected_to_sharing or facts.objected_to_marketing or facts.objected_to_purpose:

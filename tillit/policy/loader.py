@@ -389,6 +389,8 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
     r.done()
     _check_email(rights.contact_email, "rights.contact_email")
 
+    restriction = _restriction_rules(root.table("restriction", optional=True), roles, purposes)
+
     n = root.table("notice")
     notice = s.NoticeRules(
         section=_section(n),
@@ -474,6 +476,7 @@ def parse_policy(text: str, *, digest: str | None = None) -> s.Policy:
         dialogues=dialogue_rules,
         product_categories=s.frozen_map(product_categories),
         products=s.frozen_map(products),
+        restriction=restriction,
         consent_lifetime=consent_lifetime,
         telemarketing=telemarketing,
         compatibility=s.frozen_map(compatibility),
@@ -588,6 +591,20 @@ def _joint_controller(key: str, t: _Table, languages: tuple[str, ...]) -> s.Join
         agreement_dated=t.date("agreement_dated"),
         essence=t.labels("essence", languages),
     )
+
+
+def _restriction_rules(t: _Table, roles: Mapping[str, Any], purposes: Mapping[str, Any]) -> s.RestrictionRules:
+    """``[restriction]`` (GDPR art. 18(2)): the roles that may still read a restricted person
+    and the purposes restricted data may still serve; both must exist in the policy."""
+    if not t.data:
+        return s.RestrictionRules()
+    rules = s.RestrictionRules(
+        section=_section(t),
+        readers=t.strings("readers", allowed=tuple(roles), what="role"),
+        purposes=t.strings("purposes", allowed=tuple(purposes), what="purpose"),
+    )
+    t.done()
+    return rules
 
 
 ART14_CHOICES = ("notify", "exempt")

@@ -34,7 +34,7 @@ DeadlineState = Literal["on_time", "due_soon", "urgent", "overdue", "closed"]
 ACTIVE_CUSTOMER: Final = "active_customer"
 NEEDS_DECISION: Final = "needs_decision"
 BALANCING: Final = "balancing"
-AUTOMATIC_KINDS: Final = ("access", "portability", "withdrawal", "erasure", "objection")
+AUTOMATIC_KINDS: Final = ("access", "portability", "withdrawal", "erasure", "objection", "restriction")
 # The request types behind each right of the policy: the right to object (art. 21) has two,
 # the absolute objection to direct marketing (21(2)-(3)) and the objection to other processing
 # based on our legitimate interests, which needs a balancing (21(1)).
@@ -125,8 +125,10 @@ def balancing_purposes(policy: Policy) -> tuple[str, ...]:
 
 def staff_step_reason(kind: str, *, is_active_customer: bool) -> str | None:
     """Why a verified request of ``kind`` needs the privacy officer, or None when it completes
-    by itself. Access, portability, withdrawal and objection to direct marketing always
-    complete by themselves (§13). Erasure does too, unless the person is an active customer:
+    by itself. Access, portability, withdrawal, objection to direct marketing and restriction
+    always complete by themselves (§13; a restriction protects the person at once, art. 18(1):
+    the privacy officer may lift it later, telling them first). Erasure does too, unless the
+    person is an active customer:
     the contract and the bookkeeping records it creates are grounds to keep data (art.
     17(3)(b)), so the privacy officer decides what goes and what stays. Rectification always
     needs a decision (art. 16: the proposal is checked), and so does an objection to processing

@@ -281,6 +281,15 @@ class Rights:
 
 
 @dataclass(frozen=True)
+class RestrictionRules:
+    """GDPR art. 18: who may still read a restricted person, and for which purposes (§13)."""
+
+    section: int = 13
+    readers: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NoticeRules:
     section: int
     inform_before_new_purpose: bool
@@ -375,6 +384,7 @@ class Policy:
     dialogues: DialogueRules = field(default_factory=DialogueRules)
     product_categories: Mapping[str, ProductCategory] = field(default_factory=lambda: MappingProxyType({}))
     products: Mapping[str, Product] = field(default_factory=lambda: MappingProxyType({}))
+    restriction: RestrictionRules = field(default_factory=RestrictionRules)
     consent_lifetime: ConsentLifetime = field(default_factory=ConsentLifetime)
     # §8 by phone (markedsføringsloven §§12-14); the loader requires it.
     telemarketing: Telemarketing | None = None

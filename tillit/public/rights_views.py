@@ -31,7 +31,7 @@ from tillit.core.errors import DomainError, ValidationError
 from tillit.core.tokens import TokenError, TokenExpiredError
 from tillit.policy import rights as rights_rule
 from tillit.rights import selectors, services
-from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
+from tillit.rights.mail import FIELD_LABELS, GROUNDS_LABELS, KIND_LABELS
 
 PORTAL_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-portal")
 LINK_ACTOR = Actor(kind="data_subject", role=None, user_id=None, label="data_subject:rights-link")
@@ -81,6 +81,7 @@ def rights_form(request: HttpRequest) -> HttpResponse:
         "kinds": _kinds(),
         "fields": list(FIELD_LABELS.items()),
         "purposes": selectors.objection_purposes(language),
+        "grounds": list(GROUNDS_LABELS.items()),
         "values": request.POST,
     }
     if request.method == "GET":
@@ -97,6 +98,7 @@ def rights_form(request: HttpRequest) -> HttpResponse:
                 correction_field=request.POST.get("correction_field", ""),
                 correction_value=request.POST.get("correction_value", ""),
                 objection_purpose=request.POST.get("objection_purpose", ""),
+                restriction_grounds=request.POST.get("restriction_grounds", ""),
                 ip=request.META.get("REMOTE_ADDR"),
             )
     except services.RateLimitedError as error:
@@ -122,6 +124,7 @@ def _error_message(error: ValidationError) -> str:
         "correction_field": _("Please choose what is wrong."),
         "correction_value": _("Please say what it should be (at most 300 characters)."),
         "objection_purpose": _("Please choose which use of your data you object to."),
+        "restriction_grounds": _("Please choose why we should stop using your data."),
     }
     return messages.get(error.field or "", _("Please check the form."))
 

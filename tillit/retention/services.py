@@ -44,6 +44,7 @@ from tillit.core.actors import Actor
 from tillit.core.errors import ConflictError
 from tillit.core.identifiers import identifier_digests
 from tillit.people.models import Organization, Person
+from tillit.people.restrictions import held_by_restriction_q
 from tillit.policy import classification, sole_proprietorship
 from tillit.policy import retention as rule
 from tillit.policy.capture import hold_for_record
@@ -608,6 +609,7 @@ def _sweep_batch(
             # Keyset pagination: each batch starts after the last one, never rescanning.
             people = Person.objects.filter(retain_until__lte=now, pk__gt=after_pk).order_by("pk")
             people = _without_queued_contact(people)  # a queued contact moves the deadline first
+            people = people.exclude(held_by_restriction_q())  # art. 18(1)(b), (c): kept until lifted
             if connection.vendor == "postgresql":
                 if wait:
                     with connection.cursor() as cursor:

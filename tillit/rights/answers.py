@@ -174,6 +174,9 @@ FIELD_WORDS: Mapping[str, Promise] = {
     "people.ProductInterest.recorded_at": _("Recorded"),
     "people.CustomerRelationship.started_at": _("Customer since"),
     "people.CustomerRelationship.ended_at": _("Customer until"),
+    "people.Restriction.grounds": _("Grounds of the restriction"),
+    "people.Restriction.restricted_at": _("Restricted since"),
+    "people.Restriction.lifted_at": _("Restriction lifted"),
     "consent.Subscription.newsletter": _("Newsletter"),
     "consent.Subscription.subscribed_at": _("Subscribed"),
     "consent.Subscription.unsubscribed_at": _("Unsubscribed"),
@@ -275,6 +278,7 @@ TABLE_WORDS: Mapping[str, Promise] = {
     "consent.ConsentEvent": _("Consents, withdrawals and objections"),
     "consent.NoticeDelivery": _("Privacy notices sent to you"),
     "people.Provenance": _("Where each piece of data came from"),
+    "people.Restriction": _("Restriction of processing"),
     "people.Dialogue": _("Dialogues with you"),
     "people.Purchase": _("Your purchases"),
     "consent.IndirectNotice": _("Notices we sent about data we did not get from you"),
@@ -828,8 +832,37 @@ def _access_answer(*, person_id: int, language: str, now: dt.datetime, current: 
         },
         "transfers": _transfers(current, language),
         "staff_access": _staff_access(ctx, person_id),
+        "restriction": _restriction(person_id),
     }
     return answer
+
+
+def _restriction(person_id: int) -> dict[str, Any]:
+    """Whether the processing of the person's data is restricted now (GDPR art. 18), since
+    when and on which grounds, in words, and every restriction they had (with its lift)."""
+    from tillit.people.restrictions import restriction_history
+    from tillit.rights.mail import GROUNDS_LABELS
+
+    raw = restriction_history(person_id=person_id)
+    history = [
+        {
+            "grounds": r["grounds"],
+            "article": r["article"],
+            "words": str(GROUNDS_LABELS.get(r["grounds"], r["grounds"])),
+            "restricted_at": _json_value(r["restricted_at"]),
+            "lifted_at": _json_value(r["lifted_at"]),
+        }
+        for r in raw
+    ]
+    current = next((r for r in raw if r["lifted_at"] is None), None)
+    if current is None:
+        words = gettext("The processing of your data is not restricted.")
+    else:
+        words = gettext(
+            "The processing of your data is restricted since %(since)s (GDPR art. %(article)s): we keep your data "
+            "but do not use it, and we tell you before we lift the restriction."
+        ) % {"since": _local_date(current["restricted_at"]), "article": current["article"]}
+    return {"is_restricted": current is not None, "words": words, "history": history}
 
 
 def _category_order(current: Policy, key: str) -> int:

@@ -29,6 +29,18 @@ KIND_LABELS = {
     "withdrawal": gettext_lazy("Withdraw your consent"),
     "objection": gettext_lazy("Object to direct marketing"),
     "objection_processing": gettext_lazy("Object to other use of your data based on our legitimate interests"),
+    "restriction": gettext_lazy("Keep your data but stop using it for now (restriction)"),
+}
+# The grounds of a restriction (GDPR art. 18(1)(a)-(d); tillit.policy.restriction.GROUNDS).
+GROUNDS_LABELS = {
+    "accuracy_contested": gettext_lazy("My data is wrong: stop using it while you check it (art. 18(1)(a))"),
+    "unlawful_processing": gettext_lazy(
+        "You should not be using my data, but I do not want it deleted: keep it, unused (art. 18(1)(b))"
+    ),
+    "legal_claims": gettext_lazy("You no longer need my data, but I need it kept for a legal claim (art. 18(1)(c))"),
+    "objection_pending": gettext_lazy(
+        "I have objected: stop using my data while you decide on my objection (art. 18(1)(d))"
+    ),
 }
 FIELD_LABELS = {
     "name": gettext_lazy("Name"),

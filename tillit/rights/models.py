@@ -36,6 +36,7 @@ class DataSubjectRequest(models.Model):
         WITHDRAWAL = "withdrawal", _("Withdrawal of consent")
         OBJECTION = "objection", _("Objection")
         OBJECTION_PROCESSING = "objection_processing", _("Objection to other processing")
+        RESTRICTION = "restriction", _("Restriction of processing")
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -76,6 +77,8 @@ class DataSubjectRequest(models.Model):
     staff_step_reason = models.CharField(max_length=40, blank=True)
     # For an objection under art. 21(1): the purpose (a key of the policy) objected to.
     objection_purpose = models.CharField(max_length=40, blank=True)
+    # For a restriction under art. 18(1): its grounds (tillit.policy.restriction.GROUNDS).
+    restriction_grounds = models.CharField(max_length=30, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     refusal_reason = models.TextField(blank=True)
     # What was done, without personal data (erased tables and counts, what was kept and why).

@@ -151,6 +151,20 @@ def desk_requests(
     return Page(items=[_row(r, now) for r in rows[:limit]], page=page, page_size=page_size, has_next=len(rows) > limit)
 
 
+def _restriction(request: DataSubjectRequest) -> dict[str, Any] | None:
+    """For a restriction request: the restriction of the person in force now (since, grounds,
+    whether a lift waits for the email to the person), or None."""
+    if request.kind != DataSubjectRequest.Kind.RESTRICTION:
+        return None
+    from tillit.people.restrictions import restriction_in_force
+
+    person_id = person_id_for(request.person_pseudonym)
+    found = restriction_in_force(person_id=person_id) if person_id is not None else None
+    if found is None:
+        return None
+    return {"since": found.restricted_at, "grounds": found.grounds, "lift_requested_at": found.lift_requested_at}
+
+
 def desk_request(*, actor: Actor, now: dt.datetime, request_id: int) -> dict[str, Any]:
     """One request with its full history, its corrections and documents (audited as a read)."""
     check_desk(actor)
@@ -170,6 +184,8 @@ def desk_request(*, actor: Actor, now: dt.datetime, request_id: int) -> dict[str
         "person_id": person_id_for(request.person_pseudonym),
         "details": request.details,
         "objection_purpose": request.objection_purpose,
+        "restriction_grounds": request.restriction_grounds,
+        "restriction": _restriction(request),
         "extension_reason": request.extension_reason,
         "refusal_reason": request.refusal_reason,
         "verification_method": request.verification_method,

@@ -96,6 +96,17 @@ def _objection_purpose(kind: str, purpose: str) -> str:
     return purpose
 
 
+def _restriction_grounds(kind: str, grounds: str) -> str:
+    """The grounds of a restriction under art. 18(1) (required for one, ignored otherwise)."""
+    from tillit.policy import restriction as restriction_rule
+
+    if kind != Kind.RESTRICTION:
+        return ""
+    if grounds not in restriction_rule.GROUNDS:
+        raise ValidationError("choose why the processing should be restricted", field="restriction_grounds")
+    return grounds
+
+
 def _check_desk(actor: Actor) -> None:
     if not purpose_rules.may_use_tool(policy.current(), actor.role, DESK_TOOL):
         raise PermissionDeniedError("your role may not use the request desk")
@@ -166,6 +177,7 @@ def submit_request(
     correction_field: str = "",
     correction_value: str = "",
     objection_purpose: str = "",
+    restriction_grounds: str = "",
     ip: str | None = None,
 ) -> None:
     """A request from the rights portal. Returns nothing on purpose: the portal answers the
@@ -179,6 +191,7 @@ def submit_request(
     address = normalise_email(email)
     details = _text(details, "details", MAX_DETAILS)
     objection_purpose = _objection_purpose(kind, objection_purpose)
+    restriction_grounds = _restriction_grounds(kind, restriction_grounds)
     proposal = None
     if kind == Kind.RECTIFICATION:
         if correction_field not in CORRECTABLE_FIELDS:
@@ -226,6 +239,7 @@ def submit_request(
             email_digest=email_digest,
             details=details,
             objection_purpose=objection_purpose,
+            restriction_grounds=restriction_grounds,
             verification_method="email_link",
         )
         if proposal is not None:
@@ -470,6 +484,8 @@ def _complete(
         outcome = _object(request, person_id=person_id, actor=actor, now=now)
     elif request.kind == Kind.OBJECTION_PROCESSING:
         outcome = _uphold_objection(request, person_id=person_id, actor=actor, now=now)
+    elif request.kind == Kind.RESTRICTION:
+        outcome = _restrict(request, person_id=person_id, actor=actor, now=now)
     if request.erasure_receipt_id is not None:
         from tillit.sharing import tasks as sharing_tasks
 
@@ -569,6 +585,48 @@ def _uphold_objection(request: DataSubjectRequest, *, person_id: int, actor: Act
         source_ref=f"rights request {request.reference}",
     )
     return {"objected_purpose": request.objection_purpose, "already": not recorded}
+
+
+def _restrict(request: DataSubjectRequest, *, person_id: int, actor: Actor, now: dt.datetime) -> dict[str, Any]:
+    """Art. 18(1): the person's data is from now on only stored, until the privacy officer
+    lifts the restriction (telling the person first, art. 18(3))."""
+    from tillit.people.restrictions import restrict_processing
+    from tillit.policy import restriction as restriction_rule
+
+    restriction, started = restrict_processing(
+        actor=actor,
+        now=now,
+        person_id=person_id,
+        grounds=request.restriction_grounds,
+        request_reference=str(request.reference),
+    )
+    return {
+        "restricted": True,
+        "grounds": restriction.grounds,
+        "article": restriction_rule.ARTICLE[restriction.grounds],
+        "already": not started,
+    }
+
+
+def lift_restriction(*, actor: Actor, now: dt.datetime, request_id: int) -> bool:
+    """The privacy officer lifts the restriction a request put on the person's processing
+    (art. 18(3)): the email telling them is written now and sent by a task after the commit;
+    the lift takes effect only once it went (``people.restrictions.send_lift_notice``).
+    Returns whether the lift waits for that email (False: it has already taken effect)."""
+    from tillit.people.restrictions import request_lift
+    from tillit.rights import tasks  # the task calls back into the people app
+
+    _check_desk(actor)
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or request.kind != Kind.RESTRICTION:
+        raise NotFoundError("no such restriction request")
+    person_id = selectors.person_id_for(request.person_pseudonym)
+    if person_id is None:
+        raise NotFoundError("no such person")
+    restriction = request_lift(actor=actor, now=now, person_id=person_id)
+    tasks.send_restriction_lift_notice.enqueue(restriction.pk)  # after request_lift's commit
+    restriction.refresh_from_db()
+    return restriction.lifted_at is None
 
 
 def expire_requests(*, actor: Actor, now: dt.datetime) -> int:
@@ -675,6 +733,7 @@ def register_request(
     correction_field: str = "",
     correction_value: str = "",
     objection_purpose: str = "",
+    restriction_grounds: str = "",
 ) -> DataSubjectRequest:
     """Register a request received by phone, letter or email to a person we hold. The clock
     starts at ``received_at`` (the day the letter came), not at registration. The person
@@ -688,6 +747,7 @@ def register_request(
         raise ValidationError("cannot be in the future", field="received_at")
     details = _text(details, "details", MAX_DETAILS)
     objection_purpose = _objection_purpose(kind, objection_purpose)
+    restriction_grounds = _restriction_grounds(kind, restriction_grounds)
     contact = selectors.contact_for_person(person_id)
     if contact is None:
         raise NotFoundError("no such person")
@@ -703,6 +763,7 @@ def register_request(
             email_digest=_digest("email", contact["email"]) if contact["email"] else "",
             details=details,
             objection_purpose=objection_purpose,
+            restriction_grounds=restriction_grounds,
             verification_method="email_link",
         )
         if kind == Kind.RECTIFICATION:

@@ -26,8 +26,20 @@ def send_request_email(email_id: int) -> bool:
 
 
 @task()
+def send_restriction_lift_notice(restriction_id: int) -> bool:
+    """Tell a person their restriction is being lifted, then lift it (GDPR art. 18(3)); the
+    argument is the restriction's id only."""
+    from tillit.people.restrictions import send_lift_notice
+
+    return send_lift_notice(now=timezone.now(), restriction_id=restriction_id)
+
+
+@task()
 def expire_unverified_requests() -> int:
-    """Daily: expire requests never verified, and send any request email a crashed process
-    left unsent."""
+    """Daily: expire requests never verified, and send any request email (and any notice of a
+    lifted restriction) a crashed process left unsent."""
+    from tillit.people.restrictions import send_due_lift_notices
+
     services.send_due_emails(now=timezone.now())
+    send_due_lift_notices(now=timezone.now())
     return services.expire_requests(actor=Actor.system("rights-expiry"), now=timezone.now())

@@ -39,6 +39,7 @@ RIGHTS: Final[Mapping[str, str]] = {
     "withdrawal": "eu-gdpr:A7-3",
     "portability": "eu-gdpr:A20",
     "objection": "eu-gdpr:A21",
+    "restriction": "eu-gdpr:A18",
 }
 
 

@@ -27,6 +27,7 @@ from tillit.core.words import PARTNER_ROLE_WORDS, transfer_words
 from tillit.people import dialogues as people_dialogues
 from tillit.people import selectors as people_selectors
 from tillit.people.models import Person
+from tillit.people.restrictions import restricted_ids
 from tillit.policy import disclosure as rule
 from tillit.policy import purposes as purpose_rules
 from tillit.sharing.models import (
@@ -288,6 +289,7 @@ def disclosure_facts(
             FormSubmission.objects.filter(form_id=event.form_id, person_id__in=ids).values_list("person_id", flat=True)
         )
     partner_active = Partner.objects.filter(pk=dialogue.partner_id, ended_at__isnull=True).exists()
+    restricted = restricted_ids(ids)
     result = {}
     for pk, pseudonym, _email, _phone, version in people:
         objected = objections.get(pk, set())
@@ -304,6 +306,7 @@ def disclosure_facts(
                 suppressed=any(d in suppressed_digests for d in digests[pk]),
                 event_with_partner=event_with_partner,
                 answered_event_form=pk in answered,
+                restricted=pk in restricted,
             ),
             member=pk in members,
         )

@@ -482,6 +482,7 @@ REFUSAL_WORDS = {
     "objected": "objected",
     "suppressed": "are on the suppression list",
     "not_informed": "were not told about the purpose (§14)",
+    "restricted": "have the processing of their data restricted (GDPR art. 18)",
     "nothing_to_disclose": "have nothing to disclose (no answers to the event's form)",
 }
 

@@ -63,10 +63,11 @@ from tillit.consent import selectors as consent_selectors
 from tillit.consent.models import ConsentEvent, Subscription, SuppressionEntry
 from tillit.consent.services import OBJECTION_ONLY_PURPOSES
 from tillit.core.identifiers import identifier_digests
-from tillit.people.models import CustomerRelationship, Interaction, Person
+from tillit.people.models import CustomerRelationship, Interaction, Person, Restriction
 from tillit.policy import classification
 from tillit.policy import disclosure as disclosure_rule
 from tillit.policy import purposes as purpose_rules
+from tillit.policy import restriction as restriction_rule
 from tillit.policy import retention as retention_rule
 from tillit.policy.assessments import partner_role_problem
 from tillit.sharing.models import Dialogue, DialogueMember, DisclosedPerson, Partner, VerifyRun
@@ -127,6 +128,7 @@ def violations(*, now: dt.datetime) -> Iterator[Violation]:
     yield from broken_audit_chain()
     yield from indirect_not_informed(now=now)
     yield from tampered_ledgers()
+    yield from restricted_processing(now=now)
     yield from sends_after_objection()
     yield from deadlines_differ()
     yield from sends_on_expired_consent()
@@ -244,6 +246,7 @@ def past_deadline(*, now: dt.datetime) -> Iterator[Violation]:
     answered = sorted(rules.dialogue.answered_outbound_kinds) or ["-"]
     person, interaction = Person._meta.db_table, Interaction._meta.db_table
     subscription, customer = Subscription._meta.db_table, CustomerRelationship._meta.db_table
+    restriction, held = Restriction._meta.db_table, sorted(restriction_rule.HOLDS_DATA)
     true = "TRUE" if connection.vendor == "postgresql" else "1"
     sql = (
         f"SELECT p.pseudonym, p.created_at, c.last_contact, s.last_left, r.last_end "  # noqa: S608 (model tables)
@@ -259,10 +262,13 @@ def past_deadline(*, now: dt.datetime) -> Iterator[Violation]:
         "WHERE p.created_at <= %s AND (c.last_contact IS NULL OR c.last_contact <= %s) "
         "AND COALESCE(s.open, 0) = 0 AND (s.last_left IS NULL OR s.last_left <= %s) "
         "AND COALESCE(r.open, 0) = 0 AND (r.last_end IS NULL OR r.last_end <= %s) "
+        # A restriction on grounds that keep the data (art. 18(1)(b), (c)) holds it until lifted.
+        f"AND NOT EXISTS (SELECT 1 FROM {restriction} x WHERE x.person_id = p.id AND x.lifted_at IS NULL "
+        f"  AND x.grounds IN ({', '.join(['%s'] * len(held))})) "
         "ORDER BY p.id"
     )
     cuts = [dialogue_cut, dialogue_cut, newsletter_cut, dialogue_cut]
-    params = [*inbound, *answered, *(connection.ops.adapt_datetimefield_value(c) for c in cuts)]
+    params = [*inbound, *answered, *(connection.ops.adapt_datetimefield_value(c) for c in cuts), *held]
     for pseudonym, created_at, last_contact, last_left, last_end in _rows(sql, params):
         decision = retention_rule.retain_until(
             current,
@@ -937,3 +943,68 @@ def partner_roles() -> Iterator[Violation]:
         problem = partner_role_problem(current, key=key, role=role)
         if problem is not None:
             yield Violation("partner_role_without_policy", f"partner:{key}", problem)
+
+
+def _restricted_at(at: str, **person: Any) -> Any:
+    """A condition on rows: at the moment in column ``at`` the person (``person`` names the
+    lookup to them) had the processing of their data restricted (GDPR art. 18)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    during = Restriction.objects.filter(
+        **{key: OuterRef(value) for key, value in person.items()}, restricted_at__lte=OuterRef(at)
+    ).filter(Q(lifted_at__isnull=True) | Q(lifted_at__gt=OuterRef(at)))
+    return Exists(during)
+
+
+def restricted_processing(*, now: dt.datetime) -> Iterator[Violation]:
+    """Processing of a person while it was restricted (GDPR art. 18(2)): a marketing email
+    sent, a disclosure to a partner, or a read by staff (or their programs) in a role and for
+    a purpose the policy's ``[restriction]`` does not allow, between the restriction and its
+    lift. Set-based: one query per kind, streamed. (A restricted person who is erased takes
+    their restriction with them; the erasure receipt is the record then.)"""
+    del now
+    try:
+        send_model = apps.get_model("marketing", "SendRecord")
+    except LookupError:
+        send_model = None
+    if send_model is not None:
+        sends = send_model.objects.filter(status="sent", sent_at__isnull=False).filter(
+            _restricted_at("sent_at", person_id="person_id")
+        )
+        for pk, pseudonym, sent_at in (
+            sends.order_by("pk").values_list("pk", "person__pseudonym", "sent_at").iterator(chunk_size=CHUNK)
+        ):
+            yield Violation(
+                "processing_while_restricted",
+                f"send:#{pk} person:{_pseudonym(pseudonym)}",
+                f"a marketing email sent on {sent_at:%Y-%m-%d} while processing was restricted (art. 18)",
+            )
+    disclosed = DisclosedPerson.objects.filter(
+        _restricted_at("disclosure__disclosed_at", person__pseudonym="pseudonym")
+    ).order_by("pk")
+    for pk, pseudonym, partner, at in disclosed.values_list(
+        "disclosure_id", "pseudonym", "disclosure__partner__key", "disclosure__disclosed_at"
+    ).iterator(chunk_size=CHUNK):
+        yield Violation(
+            "processing_while_restricted",
+            f"disclosure:#{pk} person:{_pseudonym(pseudonym)}",
+            f"disclosed to {partner} on {at:%Y-%m-%d} while processing was restricted (art. 18)",
+        )
+    rules = policy.current().restriction
+    reads = (
+        AuditEntry.objects.filter(
+            action__in=READ_ACTIONS, subject_type="person", actor_kind__in=("staff", "api_client")
+        )
+        .exclude(actor_role__in=rules.readers)
+        .exclude(purpose__in=rules.purposes)
+        .filter(_restricted_at("at", person_id="subject_id"))
+        .order_by("sequence")
+    )
+    for sequence, subject_id, role, purpose in reads.values_list(
+        "sequence", "subject_id", "actor_role", "purpose"
+    ).iterator(chunk_size=CHUNK):
+        yield Violation(
+            "processing_while_restricted",
+            f"audit:#{sequence} person:#{subject_id}",
+            f"read by role {role!r} for {purpose!r} while processing was restricted (art. 18)",
+        )

@@ -23,7 +23,7 @@ from tillit.core.errors import DomainError, ValidationError
 from tillit.policy import rights as rights_rule
 from tillit.policy.retention import CONTROLLER_TIME_ZONE
 from tillit.rights import selectors, services
-from tillit.rights.mail import FIELD_LABELS, KIND_LABELS
+from tillit.rights.mail import FIELD_LABELS, GROUNDS_LABELS, KIND_LABELS
 from tillit.web.views import staff_view
 
 
@@ -52,7 +52,13 @@ def request_detail(request: HttpRequest, actor: Actor, request_id: int) -> HttpR
     return render(
         request,
         "web/rights_request.html",
-        {"item": item, "kinds": KIND_LABELS, "fields": FIELD_LABELS, "max_mb": services.MAX_DOCUMENT_BYTES // 2**20},
+        {
+            "item": item,
+            "kinds": KIND_LABELS,
+            "fields": FIELD_LABELS,
+            "grounds": GROUNDS_LABELS,
+            "max_mb": services.MAX_DOCUMENT_BYTES // 2**20,
+        },
     )
 
 
@@ -63,6 +69,7 @@ def register(request: HttpRequest, actor: Actor) -> HttpResponse:
         "kinds": [(k, KIND_LABELS[k]) for k in rights_rule.request_kinds(policy.current())],
         "fields": list(FIELD_LABELS.items()),
         "purposes": selectors.objection_purposes(translation.get_language() or "en"),
+        "grounds": list(GROUNDS_LABELS.items()),
         "values": request.POST,
     }
     if request.method != "POST":
@@ -81,6 +88,7 @@ def register(request: HttpRequest, actor: Actor) -> HttpResponse:
             correction_field=request.POST.get("correction_field", ""),
             correction_value=request.POST.get("correction_value", ""),
             objection_purpose=request.POST.get("objection_purpose", ""),
+            restriction_grounds=request.POST.get("restriction_grounds", ""),
         )
     except ValueError:
         return render(request, "web/rights_new.html", {**context, "error": _("Give the person's number.")}, status=422)
@@ -124,6 +132,17 @@ def refuse(request: HttpRequest, actor: Actor, request_id: int) -> HttpResponse:
 def complete(request: HttpRequest, actor: Actor, request_id: int) -> HttpResponse:
     services.complete_request(actor=actor, now=timezone.now(), request_id=request_id)
     messages.success(request, _("The request is completed and the person has the answer."))
+    return _back(request_id)
+
+
+@staff_view
+@require_POST
+def lift_restriction(request: HttpRequest, actor: Actor, request_id: int) -> HttpResponse:
+    waits = services.lift_restriction(actor=actor, now=timezone.now(), request_id=request_id)
+    if waits:
+        messages.success(request, _("The person is being told by email; the restriction ends once the email has gone."))
+    else:
+        messages.success(request, _("The person has been told by email, and the restriction is lifted."))
     return _back(request_id)
 
 

@@ -64,6 +64,7 @@ urlpatterns = [
     path("requests/<int:request_id>/refuse/", rights_views.refuse, name="rights-refuse"),
     path("requests/<int:request_id>/complete/", rights_views.complete, name="rights-complete"),
     path("requests/<int:request_id>/verify/", rights_views.confirm_identity, name="rights-verify"),
+    path("requests/<int:request_id>/lift-restriction/", rights_views.lift_restriction, name="rights-lift-restriction"),
     path("requests/<int:request_id>/document/", rights_views.attach_document, name="rights-document"),
     path("requests/corrections/<int:proposal_id>/decide/", rights_views.decide_correction, name="rights-correction"),
     path("newsletters/", marketing_views.newsletters, name="newsletters"),
