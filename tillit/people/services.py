@@ -550,6 +550,31 @@ def end_customer_relationship(
         raise ValidationError("cannot end before the relationship started", field="ended_at")
     if ended_at > now + dt.timedelta(minutes=5):
         raise ValidationError("cannot be in the future", field="ended_at")
+    _close_relationship(
+        actor=actor,
+        now=now,
+        person=person,
+        relationship=relationship,
+        ended_at=ended_at,
+        reason=reason,
+        purpose="customer_care" if actor.kind != "system" else "",
+    )
+    relationship.person = person
+    return relationship
+
+
+def _close_relationship(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    person: Person,
+    relationship: CustomerRelationship,
+    ended_at: dt.datetime,
+    reason: str,
+    purpose: str = "",
+) -> None:
+    """End ``relationship`` at ``ended_at`` for ``reason`` (the person's row is locked by the
+    caller), recompute the person's deadline and audit it, in the caller's transaction."""
     relationship.ended_at = ended_at
     relationship.end_reason = reason
     relationship.save(update_fields=["ended_at", "end_reason"])
@@ -560,11 +585,9 @@ def end_customer_relationship(
         action="update",
         subject_type="customer_relationship",
         subject_id=relationship.pk,
-        purpose="customer_care" if actor.kind != "system" else "",
+        purpose=purpose,
         fields=["ended_at", "end_reason"],
     )
-    relationship.person = person
-    return relationship
 
 
 def end_lapsed_customer_relationships(*, actor: Actor, now: dt.datetime) -> int:
@@ -590,17 +613,13 @@ def end_lapsed_customer_relationship(*, actor: Actor, now: dt.datetime, person_i
     relationship = CustomerRelationship.objects.filter(person=person, ended_at__isnull=True).first()
     if ends_at is None or ends_at > now or relationship is None:
         return False
-    relationship.ended_at = max(ends_at, relationship.started_at)
-    relationship.end_reason = CustomerRelationship.EndReason.LAPSED
-    relationship.save(update_fields=["ended_at", "end_reason"])
-    recompute_retention(person=person, now=now)
-    audit.record(
+    _close_relationship(
         actor=actor,
         now=now,
-        action="update",
-        subject_type="customer_relationship",
-        subject_id=relationship.pk,
-        fields=["ended_at", "end_reason"],
+        person=person,
+        relationship=relationship,
+        ended_at=max(ends_at, relationship.started_at),
+        reason=CustomerRelationship.EndReason.LAPSED,
     )
     return True
 
