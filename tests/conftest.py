@@ -102,9 +102,9 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{config['NAME']}"
 
 
-def disclose_to_a_partner(officer, sales, now, person, *, disclosed_at):  # type: ignore[no-untyped-def]
-    """Register Fiberpartner AS, open a sales dialogue with ``person`` in it, and disclose their
-    name and email to it at ``disclosed_at``; returns the partner."""
+def partner_dialogue_with(officer, sales, now, person):  # type: ignore[no-untyped-def]
+    """Register Fiberpartner AS and open a sales dialogue with ``person`` in it (ten days
+    before ``now``); returns the partner and the dialogue."""
     from tillit.sharing import services as sharing
 
     partner = sharing.register_partner(
@@ -125,6 +125,15 @@ def disclose_to_a_partner(officer, sales, now, person, *, disclosed_at):  # type
     sharing.add_to_dialogue(
         actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
     )
+    return partner, dialogue
+
+
+def disclose_to_a_partner(officer, sales, now, person, *, disclosed_at):  # type: ignore[no-untyped-def]
+    """Register Fiberpartner AS, open a sales dialogue with ``person`` in it, and disclose their
+    name and email to it at ``disclosed_at``; returns the partner."""
+    from tillit.sharing import services as sharing
+
+    partner, dialogue = partner_dialogue_with(officer, sales, now, person)
     sharing.disclose(
         actor=sales, now=disclosed_at, dialogue_id=dialogue.pk, categories=["name", "email"], channel="json"
     )

@@ -31,7 +31,7 @@ from tillit.rights.tasks import expire_unverified_requests
 from tillit.sharing import verifier
 from tillit.sharing.models import Disclosure
 
-from ..conftest import NOW, disclose_to_a_partner, free_port
+from ..conftest import NOW, disclose_to_a_partner, free_port, partner_dialogue_with
 
 pytestmark = pytest.mark.django_db
 
@@ -171,24 +171,7 @@ def test_nobody_restricted_is_disclosed_to_a_partner(system_actor, now, staff_ac
 
     person = make_person(system_actor, now - dt.timedelta(days=40), 5)
     officer, sales = staff_actor("privacy_officer"), staff_actor("sales")
-    partner = sharing.register_partner(
-        actor=officer,
-        now=now - dt.timedelta(days=30),
-        values={
-            "key": "fiberpartner",
-            "name": "Fiberpartner AS",
-            "org_number": "923130969",
-            "contact_email": "privacy@fiberpartner.example.com",
-            "agreement_reference": "DPA-2026-01",
-            "agreement_dated": "2026-01-15",
-        },
-    )
-    dialogue = sharing.open_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), partner_id=partner.pk, kind="sales", title="Fibre 2027"
-    )
-    sharing.add_to_dialogue(
-        actor=sales, now=now - dt.timedelta(days=10), dialogue_id=dialogue.pk, person_ids=[person.pk]
-    )
+    _, dialogue = partner_dialogue_with(officer, sales, now, person)
     restrict(system_actor, now - dt.timedelta(days=2), person)
 
     with pytest.raises(ConflictError) as refused:
