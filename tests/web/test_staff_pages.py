@@ -84,3 +84,16 @@ def test_a_note_with_a_health_term_is_held_back_and_the_privacy_officer_can_rele
     assert "diabetes" in officer.get(f"/quarantine/{held.pk}/").content.decode()
     officer.post(f"/quarantine/{held.pk}/decide/", {"decision": "release"})
     assert "diabetes" in support.get(f"/people/{kari.pk}/").content.decode()
+
+
+def test_the_people_list_says_why_each_person_is_kept_in_words(staff_client, system_actor, now):
+    """The "Kept until" column names the reason in the staff member's language, never the
+    rule's key (a registered person with no contact since)."""
+    people.create_person(actor=system_actor, now=now, source="form", values={"name": "Ordet Testesen"})
+    client = staff_client("customer_support")
+    english = client.post("/people/", {"q": "Ordet", "purpose": "customer_care"}).content.decode()
+    assert "registered, no contact since" in english
+    client.cookies["django_language"] = "nb"
+    norwegian = client.post("/people/", {"q": "Ordet", "purpose": "customer_care"}).content.decode()
+    assert "registrert, ingen kontakt siden" in norwegian
+    assert ">registered<" not in norwegian

@@ -55,3 +55,16 @@ PARTNER_ROLE_WORDS: Mapping[str, Promise] = {
 def transfer_words(mechanism: str | None) -> str:
     """The words for a sub-processor's transfer mechanism (None: inside the EEA)."""
     return str(TRANSFER_WORDS.get(mechanism or "none", mechanism or ""))
+
+
+# Why a person is still stored (tillit.policy.retention's reasons), as a short label for lists;
+# the person page explains it in a sentence (retention.selectors.explain).
+RETENTION_REASON_WORDS: Mapping[str, Promise] = {
+    "registered": _("registered, no contact since"),
+    "dialogue": _("last contact"),
+    "subscribed": _("subscribed to a newsletter"),
+    "unsubscribed": _("unsubscribed"),
+    "customer": _("active customer"),
+    "customer_ended": _("former customer"),
+    "customer_orders": _("customer by orders"),
+}
